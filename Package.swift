@@ -1,0 +1,126 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+/// One set of settings for every target: Swift 6 language mode (strict concurrency),
+/// `any` spelled out for existentials.
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny")
+]
+
+let package = Package(
+    name: "gather",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "gather", targets: ["gather"]),
+        .library(name: "Gather", targets: ["Gather"]),
+        .library(name: "GatherCore", targets: ["GatherCore"]),
+        .library(name: "GatherTesting", targets: ["GatherTesting"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+    ],
+    targets: [
+        // Values, JSON, bounded fan-out, flow control and retry: no I/O, no server or database.
+        .target(
+            name: "GatherCore",
+            dependencies: [
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The fetcher: AsyncHTTPClient behind the flow controller and retry policy.
+        .target(
+            name: "GatherHTTP",
+            dependencies: [
+                "GatherCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOHTTPCompression", package: "swift-nio-extras"),
+                .product(name: "_NIOFileSystem", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // SQLite sink (GRDB over the system SQLite).
+        .target(
+            name: "GatherSQLite",
+            dependencies: [
+                "GatherCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Jobs the CLI runs: `fetch` (input → fetcher → JSONL / files / SQLite, progress, summary).
+        .target(
+            name: "GatherJobs",
+            dependencies: [
+                "GatherCore",
+                "GatherHTTP",
+                "GatherSQLite",
+                .product(name: "_NIOFileSystem", package: "swift-nio"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Umbrella: `import Gather` gives a library user everything above.
+        .target(
+            name: "Gather",
+            dependencies: ["GatherCore", "GatherHTTP", "GatherSQLite", "GatherJobs"],
+            swiftSettings: swiftSettings
+        ),
+        // Fixture HTTP server for tests (shipped, like HummingbirdTesting).
+        .target(
+            name: "GatherTesting",
+            dependencies: [
+                "GatherCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                "CZlib",
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
+        // The command-line tool: parses arguments and wires modules together.
+        .executableTarget(
+            name: "gather",
+            dependencies: [
+                "Gather",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "GatherCoreTests",
+            dependencies: ["GatherCore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "GatherHTTPTests",
+            dependencies: ["GatherHTTP", "GatherTesting"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "GatherJobsTests",
+            dependencies: ["GatherJobs", "GatherTesting", "gather"],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

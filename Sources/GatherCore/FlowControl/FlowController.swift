@@ -1,0 +1,232 @@
+import Synchronization
+
+/// Per-key admission: a concurrency cap, a token-bucket rate, and pauses the server asks for, in one place.
+///
+/// Every request (and every retry) takes a permit for its key before it starts and gives it back when it ends.
+/// Keys are whatever the caller chooses; the fetcher uses the host. The rules live in
+/// `FlowKeyStateMachine`; this class only runs it under a lock, parks waiters and sleeps on the injected clock.
+///
+/// ```swift
+/// let flow = FlowController(limits: FlowLimits(maxConcurrency: 8, rate: try Rate(parsing: "20/s")))
+/// let permit = try await flow.acquire(key: "api.example.com")
+/// defer { flow.release(permit) }
+/// // … send the request; on a 429:
+/// flow.pause(key: permit.key, for: .seconds(30))
+/// ```
+public final class FlowController<C: Clock>: Sendable where C.Duration == Duration {
+    /// The clock that reserved start times and pauses are measured on.
+    public let clock: C
+    private let defaultLimits: FlowLimits
+    private let overrides: [String: FlowLimits]
+    private let storage: Mutex<Storage>
+
+    private struct Storage: ~Copyable {
+        var keys: [String: FlowKeyStateMachine<C.Instant>] = [:]
+        var waiters: [UInt64: Waiter] = [:]
+        var nextWaiter: UInt64 = 0
+    }
+
+    /// A slow-path waiter's state. Only touched under `storage`'s lock; its entry is removed once it is resumed.
+    private enum Waiter {
+        /// Registered, not yet parked.
+        case pending
+        /// Parked in the key's queue.
+        case waiting(CheckedContinuation<C.Instant, any Error>)
+        /// Failed (cancelled or timed out) before it parked: it fails as soon as it tries to park.
+        case failedEarly(any Error)
+    }
+
+    /// Creates a controller that applies `limits` to every key, or `overrides[key]` where given.
+    public init(limits: FlowLimits, overrides: [String: FlowLimits] = [:], clock: C) {
+        self.clock = clock
+        self.defaultLimits = limits
+        self.overrides = overrides
+        self.storage = Mutex(Storage())
+    }
+
+    /// The limits that apply to `key`.
+    public func limits(for key: String) -> FlowLimits {
+        self.overrides[key] ?? self.defaultLimits
+    }
+
+    /// Waits for a permit for `key`, then until its reserved start time.
+    ///
+    /// - Parameters:
+    ///   - key: The key to admit against (for HTTP, the host).
+    ///   - timeout: The longest wait for admission; `nil` waits as long as it takes.
+    /// - Returns: A permit to hand back with ``release(_:)``.
+    /// - Throws: ``FlowControlError`` when `timeout` passes first, `CancellationError` when the task is cancelled.
+    public func acquire(key: String, timeout: Duration? = nil) async throws -> FlowPermit {
+        let began = self.clock.now
+        let deadline = timeout.map { began.advanced(by: $0) }
+        let limits = self.limits(for: key)
+
+        // Fast path: no queue. Slow path: park until a release hands this waiter the permit.
+        let fast: C.Instant? = self.storage.withLock { storage in
+            storage.keys[key, default: FlowKeyStateMachine(limits: limits)].tryAcquire(now: began)
+        }
+        var startAt: C.Instant
+        if let fast {
+            startAt = fast
+        } else {
+            startAt = try await self.waitInQueue(key: key, limits: limits, deadline: deadline, began: began)
+        }
+
+        // Holding the permit: sleep until the reserved start, re-checking for pauses that arrived meanwhile.
+        while true {
+            let now = self.clock.now
+            if startAt > now {
+                if let deadline, startAt > deadline {
+                    self.abandon(key: key)
+                    throw FlowControlError(key: key, waited: began.duration(to: now))
+                }
+                do {
+                    try await self.clock.sleep(until: startAt, tolerance: nil)
+                } catch {
+                    self.abandon(key: key)
+                    throw error
+                }
+            }
+            let later: C.Instant? = self.storage.withLock { $0.keys[key]?.recheck(now: self.clock.now) }
+            guard let later else { break }
+            startAt = later
+        }
+        return FlowPermit(key: key)
+    }
+
+    /// Gives a permit back; the next queued waiter for its key (if any) gets it.
+    public func release(_ permit: FlowPermit) {
+        self.abandon(key: permit.key)
+    }
+
+    /// Runs `body` holding a permit for `key`, and releases it however `body` ends.
+    public func withPermit<T: Sendable>(
+        key: String,
+        timeout: Duration? = nil,
+        _ body: () async throws -> T
+    ) async throws -> T {
+        let permit = try await self.acquire(key: key, timeout: timeout)
+        defer { self.release(permit) }
+        return try await body()
+    }
+
+    /// Holds back every new start for `key` until `duration` from now (a later pause wins).
+    public func pause(key: String, for duration: Duration) {
+        let limits = self.limits(for: key)
+        guard limits.obeyServerHints else { return }
+        let clamped = min(duration, limits.maxServerPause)
+        let until = self.clock.now.advanced(by: clamped)
+        self.storage.withLock { storage in
+            storage.keys[key, default: FlowKeyStateMachine(limits: limits)].pause(until: until)
+        }
+    }
+
+    /// Applies what a response said: pauses `key` when the hints ask for a pause.
+    public func observe(_ hints: ServerHints, key: String) {
+        if let pause = hints.pause, pause > .zero {
+            self.pause(key: key, for: pause)
+        }
+    }
+
+    /// How many permits are out for `key` right now (for progress displays and tests).
+    public func inFlight(key: String) -> Int {
+        self.storage.withLock { $0.keys[key]?.inFlight ?? 0 }
+    }
+
+    // MARK: - Executor internals
+
+    private func waitInQueue(key: String, limits: FlowLimits, deadline: C.Instant?, began: C.Instant) async throws
+        -> C.Instant
+    {
+        let id = self.storage.withLock { storage in
+            storage.nextWaiter += 1
+            storage.waiters[storage.nextWaiter] = .pending
+            return storage.nextWaiter
+        }
+        let timer: Task<Void, Never>? = deadline.map { deadline in
+            Task { [self] in
+                do { try await self.clock.sleep(until: deadline, tolerance: nil) } catch { return }
+                self.failWaiter(id: id, key: key, error: FlowControlError(key: key, waited: began.duration(to: deadline)))
+            }
+        }
+        defer { timer?.cancel() }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<C.Instant, any Error>) in
+                let immediate: Result<C.Instant, any Error>? = self.storage.withLock { storage in
+                    if case .failedEarly(let error) = storage.waiters[id] {
+                        storage.waiters[id] = nil
+                        return .failure(error)
+                    }
+                    let action = storage.keys[key, default: FlowKeyStateMachine(limits: limits)].acquire(
+                        waiter: id,
+                        now: self.clock.now
+                    )
+                    switch action {
+                    case .admitted(let startAt):
+                        storage.waiters[id] = nil
+                        return .success(startAt)
+                    case .enqueued:
+                        storage.waiters[id] = .waiting(continuation)
+                        return nil
+                    }
+                }
+                if let immediate { continuation.resume(with: immediate) }
+            }
+        } onCancel: {
+            self.failWaiter(id: id, key: key, error: CancellationError())
+        }
+    }
+
+    /// Fails a queued waiter (timeout or cancellation). If it has not parked yet, marks it so it fails on arrival;
+    /// if it was already admitted, does nothing.
+    private func failWaiter(id: UInt64, key: String, error: any Error) {
+        let continuation: CheckedContinuation<C.Instant, any Error>? = self.storage.withLock { storage in
+            switch storage.waiters[id] {
+            case .waiting(let continuation):
+                storage.waiters[id] = nil
+                _ = storage.keys[key]?.cancel(waiter: id)
+                return continuation
+            case .pending:
+                storage.waiters[id] = .failedEarly(error)
+                return nil
+            case .failedEarly, nil:
+                return nil
+            }
+        }
+        continuation?.resume(throwing: error)
+    }
+
+    /// Gives back a permit (used or not) and hands it to the next waiter.
+    private func abandon(key: String) {
+        let now = self.clock.now
+        let next: (CheckedContinuation<C.Instant, any Error>, C.Instant)? = self.storage.withLock { storage in
+            guard var machine = storage.keys.removeValue(forKey: key) else { return nil }
+            var handOff: (CheckedContinuation<C.Instant, any Error>, C.Instant)?
+            var action = machine.release(now: now)
+            while case .admit(let waiter, let startAt) = action {
+                if case .waiting(let continuation) = storage.waiters.removeValue(forKey: waiter) {
+                    handOff = (continuation, startAt)
+                    break
+                }
+                // The waiter is gone (it cannot be, as waiters leave the queue under this lock); pass it on.
+                action = machine.release(now: now)
+            }
+            if !machine.isIdle(now: now) { storage.keys[key] = machine }
+            return handOff
+        }
+        if let (continuation, startAt) = next { continuation.resume(returning: startAt) }
+    }
+}
+
+extension FlowController where C == ContinuousClock {
+    /// Creates a controller on the continuous clock.
+    public convenience init(limits: FlowLimits, overrides: [String: FlowLimits] = [:]) {
+        self.init(limits: limits, overrides: overrides, clock: ContinuousClock())
+    }
+}
+
+/// Proof of admission for one key; give it back with ``FlowController/release(_:)`` exactly once.
+public struct FlowPermit: Sendable, Hashable {
+    /// The key the permit was granted for.
+    public let key: String
+}

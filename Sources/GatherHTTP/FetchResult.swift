@@ -1,0 +1,68 @@
+public import NIOCore
+
+/// A response as the ``Fetcher`` returns it: the status, the headers and the whole (decompressed) body.
+public struct FetchResponse: Sendable {
+    /// The HTTP status code.
+    public var status: Int
+    /// The response headers, in order, as (name, value).
+    public var headers: [(name: String, value: String)]
+    /// The body, decompressed, at most the configured cap. Empty when the body went to a file.
+    public var body: ByteBuffer
+    /// The number of body bytes received (after decompression), whether kept in ``body`` or written to a file.
+    public var bodyBytes: Int
+
+    /// The first value of header `name` (case-insensitive).
+    public func header(_ name: String) -> String? {
+        self.headers.first { $0.name.caseInsensitiveEquals(name) }?.value
+    }
+
+    /// The media type of `Content-Type`, lower-cased, without parameters (`application/json`).
+    public var mediaType: String? {
+        guard let value = self.header("Content-Type") else { return nil }
+        let type = value.split(separator: ";", maxSplits: 1).first.map(String.init) ?? value
+        return type.trimmingCharacters(in: " \t").lowercased()
+    }
+
+    /// Whether the body is declared as JSON (`application/json`, `application/*+json`, `text/json`).
+    public var isJSON: Bool {
+        guard let type = self.mediaType else { return false }
+        return type == "application/json" || type == "text/json" || type.hasSuffix("+json")
+            || type == "application/x-ndjson"
+    }
+}
+
+/// How one ``FetchRequest`` ended, after all its attempts.
+///
+/// A response and an error can both be present: a `503` after the last retry has its response (status,
+/// headers, body) and an error that says why the fetcher gave up.
+public struct FetchResult: Sendable {
+    /// The request as given.
+    public var request: FetchRequest
+    /// The last response received, if any.
+    public var response: FetchResponse?
+    /// Why the request failed, if it did. `nil` means a 2xx/3xx response.
+    public var error: FetchError?
+    /// Attempts made (1 = no retry).
+    public var attempts: Int
+    /// From the first admission request to the end of the last attempt, including waits.
+    public var elapsed: Duration
+    /// Where the body was written, when it went to a file.
+    public var savedPath: String?
+
+    /// True when the request ended with a usable response.
+    public var succeeded: Bool { self.error == nil }
+}
+
+extension String {
+    func caseInsensitiveEquals(_ other: String) -> Bool {
+        self.utf8.count == other.utf8.count && self.lowercased() == other.lowercased()
+    }
+
+    func trimmingCharacters(in set: String) -> String {
+        var start = self.startIndex
+        var end = self.endIndex
+        while start < end, set.contains(self[start]) { start = self.index(after: start) }
+        while end > start, set.contains(self[self.index(before: end)]) { end = self.index(before: end) }
+        return String(self[start..<end])
+    }
+}

@@ -1,0 +1,240 @@
+import AsyncHTTPClient
+public import GatherCore
+public import Logging
+import NIOCore
+import NIOHTTP1
+
+/// Fetches HTTP resources politely: every attempt is admitted by a per-host ``FlowController``, failed
+/// attempts are retried by the ``RetryPolicy`` (through the same admission), and every attempt has a deadline
+/// and a body-size cap.
+///
+/// One fetcher owns one connection pool per proxy route (AsyncHTTPClient underneath), sized from the limits.
+/// Create it with ``withFetcher(configuration:logger:_:)`` so the pool is always shut down:
+///
+/// ```swift
+/// var configuration = Fetcher.Configuration()
+/// configuration.limits = FlowLimits(maxConcurrency: 8)
+/// try await Fetcher.withFetcher(configuration: configuration) { fetcher in
+///     let result = await fetcher.fetch(FetchRequest(url: "https://api.example.com/items"))
+///     if let response = result.response { print(response.status, response.bodyBytes) }
+/// }
+/// ```
+public final class Fetcher: Sendable {
+    /// The configuration the fetcher was created with.
+    public let configuration: Configuration
+    /// The admission controller every attempt passes through (shared with callers that want to add limits).
+    public let flow: FlowController<ContinuousClock>
+    private let clients: HTTPClients
+    private let logger: Logger
+
+    init(configuration: Configuration, logger: Logger) {
+        self.configuration = configuration
+        self.flow = FlowController(limits: configuration.limits, overrides: configuration.limitOverrides)
+        self.clients = HTTPClients(configuration: configuration)
+        self.logger = logger
+    }
+
+    /// Creates a fetcher, runs `body` with it, and shuts its connection pools down however `body` ends.
+    ///
+    /// - Parameters:
+    ///   - configuration: Limits, retries, timeouts and the rest; see ``Configuration``.
+    ///   - logger: Where the fetcher logs (at debug level and below); silent by default.
+    /// - Throws: What `body` throws.
+    public static func withFetcher<T: Sendable>(
+        configuration: Configuration = Configuration(),
+        logger: Logger = Logger(label: "gather.fetch", factory: { _ in SwiftLogNoOpLogHandler() }),
+        _ body: (Fetcher) async throws -> T
+    ) async throws -> T {
+        let fetcher = Fetcher(configuration: configuration, logger: logger)
+        let result: T
+        do {
+            result = try await body(fetcher)
+        } catch {
+            await fetcher.clients.shutdown()
+            throw error
+        }
+        await fetcher.clients.shutdown()
+        return result
+    }
+
+    /// Fetches one request with admission, retries and caps, and never throws: a failure is a
+    /// ``FetchResult`` with an ``FetchResult/error``.
+    ///
+    /// - Parameters:
+    ///   - request: What to fetch.
+    ///   - savePath: Stream the body to this file (written as `PATH.part`, renamed when complete) instead of
+    ///     keeping it in memory.
+    public func fetch(_ request: FetchRequest, savePath: String? = nil) async -> FetchResult {
+        let clock = ContinuousClock()
+        let started = clock.now
+        var result = FetchResult(request: request, response: nil, error: nil, attempts: 0, elapsed: .zero)
+        guard let target = RequestTarget(url: request.url) else {
+            result.error = FetchError(
+                .invalidURL,
+                "\"\(request.url)\" is not an absolute http or https URL: write it as http://host/path"
+            )
+            return result
+        }
+        let key = self.configuration.flowKey(target.host, request.url)
+        let client = self.clients.client(scheme: target.scheme, host: target.host)
+        let prepared = self.makeRequest(request)
+        let retry = self.configuration.retry
+
+        while true {
+            result.attempts += 1
+            let permit: FlowPermit
+            do {
+                permit = try await self.flow.acquire(key: key, timeout: self.configuration.timeouts.admission)
+            } catch let error as FlowControlError {
+                result.error = FetchError(.timeoutAdmission, error.description)
+                result.elapsed = started.duration(to: clock.now)
+                return result
+            } catch {
+                result.error = FetchError(.cancelled, "cancelled while waiting for admission to \(key)")
+                result.elapsed = started.duration(to: clock.now)
+                return result
+            }
+            let outcome = await self.attempt(prepared, client: client, savePath: savePath)
+            var retryAfter: Duration?
+            let failure: RetryPolicy.Failure?
+            switch outcome {
+            case .success(let response):
+                let hints = ServerHints(headers: response.headers.lazy.map { ($0.name, $0.value) })
+                self.flow.observe(hints, key: key)
+                retryAfter = hints.retryAfter
+                result.response = response
+                result.error = nil
+                if response.status >= 400 {
+                    failure = .status(response.status)
+                    result.error = FetchError(.httpStatus, "HTTP \(response.status) from \(request.url)")
+                } else {
+                    failure = nil
+                    result.savedPath = savePath
+                }
+            case .failure(let error):
+                result.error = error
+                failure = error.retryFailure
+            }
+            self.flow.release(permit)
+            result.elapsed = started.duration(to: clock.now)
+
+            guard let failure else { return result }
+            if Task.isCancelled {
+                if result.error?.code != .httpStatus {
+                    result.error = FetchError(.cancelled, "cancelled before \(request.url) finished")
+                }
+                return result
+            }
+            switch retry.decide(
+                attempt: result.attempts,
+                elapsed: result.elapsed,
+                failure: failure,
+                method: request.method,
+                retryAfter: retryAfter
+            ) {
+            case .retry(let wait):
+                self.logger.debug(
+                    "fetch.retry",
+                    metadata: ["gather.request.url": "\(request.url)", "gather.retry.wait": "\(wait)"]
+                )
+                do {
+                    try await clock.sleep(for: wait)
+                } catch {
+                    result.error = FetchError(.cancelled, "cancelled while waiting to retry \(request.url)")
+                    return result
+                }
+            case .stop(let reason):
+                if var error = result.error, result.attempts > 1 || error.code != .httpStatus {
+                    error.message += " (\(reason))"
+                    result.error = error
+                }
+                return result
+            }
+        }
+    }
+
+    private func makeRequest(_ request: FetchRequest) -> HTTPClientRequest {
+        var prepared = HTTPClientRequest(url: request.url)
+        prepared.method = HTTPMethod(rawValue: request.method)
+        for (name, value) in self.configuration.headers
+        where !request.headers.contains(where: { $0.name.caseInsensitiveEquals(name) }) {
+            prepared.headers.add(name: name, value: value)
+        }
+        if let authorization = self.configuration.authorization,
+            !request.headers.contains(where: { $0.name.caseInsensitiveEquals("Authorization") })
+        {
+            prepared.headers.add(name: "Authorization", value: authorization.headerValue)
+        }
+        for (name, value) in request.headers { prepared.headers.add(name: name, value: value) }
+        if let body = request.body {
+            prepared.body = .bytes(ByteBuffer(bytes: body))
+        }
+        return prepared
+    }
+
+    /// One attempt, bounded by the request timeout from the first byte sent to the last byte received.
+    private func attempt(_ request: HTTPClientRequest, client: HTTPClient, savePath: String?) async
+        -> Result<FetchResponse, FetchError>
+    {
+        let timeout = self.configuration.timeouts.request
+        do {
+            let response = try await withTimeout(timeout) {
+                try await self.execute(request, client: client, savePath: savePath)
+            }
+            return .success(response)
+        } catch is TimeoutError {
+            return .failure(
+                FetchError(
+                    .timeoutRequest,
+                    "\(request.url) did not complete within the request timeout of \(timeout): raise --timeout, "
+                        + "or check the server"
+                )
+            )
+        } catch {
+            return .failure(FetchError.classify(error, url: request.url, configuration: self.configuration))
+        }
+    }
+
+    private func execute(_ request: HTTPClientRequest, client: HTTPClient, savePath: String?) async throws
+        -> FetchResponse
+    {
+        let deadline = NIODeadline.now() + TimeAmount(self.configuration.timeouts.request)
+        let response = try await client.execute(request, deadline: deadline, logger: self.logger)
+        let maxBody = self.configuration.maxBodyBytes
+        if let declared = response.headers.first(name: "content-length").flatMap(Int.init), declared > maxBody,
+            response.headers.first(name: "content-encoding") == nil
+        {
+            throw FetchError.bodyTooLarge(url: request.url, limit: maxBody, declared: declared)
+        }
+        var received = 0
+        var body = ByteBuffer()
+        if let savePath {
+            received = try await BodyFile.write(response.body, to: savePath, limit: maxBody, url: request.url)
+        } else {
+            var first = true
+            for try await chunk in response.body {
+                received += chunk.readableBytes
+                if received > maxBody { throw FetchError.bodyTooLarge(url: request.url, limit: maxBody, declared: nil) }
+                if first {
+                    body = chunk
+                    first = false
+                } else {
+                    body.writeImmutableBuffer(chunk)
+                }
+            }
+        }
+        return FetchResponse(
+            status: Int(response.status.code),
+            headers: response.headers.map { ($0.name, $0.value) },
+            body: body,
+            bodyBytes: received
+        )
+    }
+}
+
+extension TimeAmount {
+    init(_ duration: Duration) {
+        self = .nanoseconds(duration.nanosecondsClamped)
+    }
+}
+

@@ -1,0 +1,2 @@
+@main
+struct GatherMain { static func main() async {} }
