@@ -5,6 +5,17 @@ import _NIOFileSystem
 /// Streams a response body to a file without blocking the cooperative pool: the bytes go to `PATH.part`,
 /// which is renamed to `PATH` only when the body is complete, so a file at `PATH` is always whole.
 enum BodyFile {
+    /// The file extension for a media type: `.json`, `.html`, `.txt`, `.xml`, `.csv`, or `.bin`.
+    static func fileExtension(mediaType: String?) -> String {
+        guard let type = mediaType else { return ".bin" }
+        if type.hasSuffix("json") || type == "application/x-ndjson" { return ".json" }
+        if type == "text/html" || type == "application/xhtml+xml" { return ".html" }
+        if type.hasSuffix("xml") { return ".xml" }
+        if type == "text/csv" { return ".csv" }
+        if type.hasPrefix("text/") { return ".txt" }
+        return ".bin"
+    }
+
     /// Writes `body` to `path`; returns the bytes written.
     /// - Throws: ``FetchError`` with code `body_too_large` past `limit`, `io` when the disk refuses, or the
     ///   transport error that cut the body short (the `.part` file is removed in every case).

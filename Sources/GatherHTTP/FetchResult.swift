@@ -10,6 +10,8 @@ public struct FetchResponse: Sendable {
     public var body: ByteBuffer
     /// The number of body bytes received (after decompression), whether kept in ``body`` or written to a file.
     public var bodyBytes: Int
+    /// Where the body was written, when it went to a file.
+    public var savedPath: String?
 
     /// The first value of header `name` (case-insensitive).
     public func header(_ name: String) -> String? {

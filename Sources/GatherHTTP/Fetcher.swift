@@ -62,8 +62,9 @@ public final class Fetcher: Sendable {
     ///
     /// - Parameters:
     ///   - request: What to fetch.
-    ///   - savePath: Stream the body to this file (written as `PATH.part`, renamed when complete) instead of
-    ///     keeping it in memory.
+    ///   - savePath: Stream the body to this file instead of keeping it in memory. An extension for the
+    ///     response's media type is added (`.json`, `.html`, `.txt`, `.xml`, `.csv`, `.bin`); the body is written
+    ///     as `PATH.EXT.part` and renamed when complete.
     public func fetch(_ request: FetchRequest, savePath: String? = nil) async -> FetchResult {
         let clock = ContinuousClock()
         let started = clock.now
@@ -109,7 +110,7 @@ public final class Fetcher: Sendable {
                     result.error = FetchError(.httpStatus, "HTTP \(response.status) from \(request.url)")
                 } else {
                     failure = nil
-                    result.savedPath = savePath
+                    result.savedPath = response.savedPath
                 }
             case .failure(let error):
                 result.error = error
@@ -208,8 +209,13 @@ public final class Fetcher: Sendable {
         }
         var received = 0
         var body = ByteBuffer()
+        var savedPath: String?
         if let savePath {
-            received = try await BodyFile.write(response.body, to: savePath, limit: maxBody, url: request.url)
+            let mediaType = response.headers.first(name: "content-type")
+                .map { String($0.split(separator: ";").first ?? "").trimmingCharacters(in: " \t").lowercased() }
+            let path = savePath + BodyFile.fileExtension(mediaType: mediaType)
+            received = try await BodyFile.write(response.body, to: path, limit: maxBody, url: request.url)
+            savedPath = path
         } else {
             var first = true
             for try await chunk in response.body {
@@ -227,7 +233,8 @@ public final class Fetcher: Sendable {
             status: Int(response.status.code),
             headers: response.headers.map { ($0.name, $0.value) },
             body: body,
-            bodyBytes: received
+            bodyBytes: received,
+            savedPath: savedPath
         )
     }
 }

@@ -47,8 +47,8 @@ extension Duration {
 }
 
 extension StringProtocol {
-    /// The text without leading and trailing spaces, tabs and line breaks.
-    func trimmingWhitespace() -> String {
+    /// The text without leading and trailing spaces, tabs and line breaks (as `String`).
+    public func trimmingWhitespace() -> String {
         var start = self.startIndex
         var end = self.endIndex
         while start < end, self[start].isWhitespace { start = self.index(after: start) }

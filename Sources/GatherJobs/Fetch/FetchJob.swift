@@ -1,0 +1,185 @@
+public import GatherCore
+public import GatherHTTP
+public import Logging
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// `gather fetch` as a library call: read requests, fetch them with bounded concurrency through the flow
+/// controller, and write one record per input item (JSON Lines, SQLite, and/or files), then return the summary.
+///
+/// ```swift
+/// var options = FetchJob.Options()
+/// options.input = "urls.txt"
+/// options.concurrency = 64
+/// options.output = "results.jsonl"
+/// let summary = try await FetchJob(options: options).run()
+/// print(summary.text)
+/// ```
+///
+/// Stopping: ``stop`` ends reading input (in-flight requests finish and are written); cancelling the task
+/// that runs ``run()`` also cancels the in-flight requests, which are written as `cancelled` error records.
+/// Either way the outputs are flushed and the summary is returned.
+public final class FetchJob: Sendable {
+    /// What to fetch, how, and where the records go.
+    public struct Options: Sendable {
+        /// The input path, `-` for standard input.
+        public var input = "-"
+        /// How input lines become requests.
+        public var format = FetchInputFormat.lines
+        /// The method for plain URL lines.
+        public var method = "GET"
+        /// The body for plain URL lines.
+        public var body: [UInt8]? = nil
+        /// At most this many requests in flight in all.
+        public var concurrency = 64
+        /// Write records in input order (with a bounded reorder window) instead of completion order.
+        public var ordered = false
+        /// Where JSON Lines go: a path, `-` for standard output, or `nil` for none (when ``sqlitePath`` is set).
+        public var output: String? = "-"
+        /// Stream bodies to files in this folder instead of putting them in records.
+        public var saveDirectory: String? = nil
+        /// Also write records to this SQLite database.
+        public var sqlitePath: String? = nil
+        /// The SQLite table for records.
+        public var sqliteTable = "fetch_results"
+        /// Stop reading input after the first failed item (in-flight items still finish and are written).
+        public var failFast = false
+        /// Draw a progress line on stderr (only when it is a terminal).
+        public var progress = true
+        /// The fetcher's limits, retries, timeouts and caps.
+        public var fetcher = Fetcher.Configuration()
+        /// How JSON bodies are parsed (depth limit).
+        public var json = JSONReader.Configuration()
+
+        /// The defaults documented on each property.
+        public init() {}
+    }
+
+    /// The options the job runs with.
+    public let options: Options
+    /// Fire to stop reading input; in-flight requests finish.
+    public let stop = StopSignal()
+    private let logger: Logger
+    private let counters = FetchCounters()
+
+    /// Creates a job.
+    public init(options: Options, logger: Logger = Logger(label: "gather.fetch", factory: { _ in SwiftLogNoOpLogHandler() })) {
+        self.options = options
+        self.logger = logger
+    }
+
+    /// Requests in flight right now.
+    public var inFlight: Int {
+        self.counters.started.load(ordering: .relaxed) - self.counters.done.load(ordering: .relaxed)
+    }
+
+    /// Runs the job to the end of its input (or until stopped or cancelled) and returns the summary.
+    /// - Throws: ``JobError`` when the job cannot run at all (an input or output that cannot be opened).
+    public func run() async throws -> FetchSummary {
+        let options = self.options
+        let clock = ContinuousClock()
+        let started = clock.now
+        var outputs: [any FetchOutput] = []
+        if let path = options.output { outputs.append(try JSONLinesOutput(path: path)) }
+        if let path = options.sqlitePath {
+            do {
+                outputs.append(try await SQLiteFetchOutput(path: path, table: options.sqliteTable))
+            } catch {
+                throw JobError.usage("\(error)")
+            }
+        }
+        let wantsLines = options.output != nil
+        if let folder = options.saveDirectory, mkdir(folder, 0o755) != 0, errno != EEXIST {
+            throw JobError.usage("cannot create the folder \(folder): \(String(cString: strerror(errno)))")
+        }
+        if options.input != "-", access(options.input, R_OK) != 0 {
+            throw JobError.usage("cannot read the input \(options.input): \(String(cString: strerror(errno)))")
+        }
+
+        var progressTask: Task<Void, Never>?
+        if options.progress, FetchProgress.stderrIsTerminal {
+            let total = await LineReader.countLines(path: options.input)
+            let progress = FetchProgress(counters: self.counters, total: total)
+            progressTask = Task { await progress.run() }
+        }
+
+        var summary = FetchSummary()
+        let input = FetchInput(
+            path: options.input,
+            format: options.format,
+            method: options.method,
+            body: options.body,
+            stop: self.stop
+        )
+        let counters = self.counters
+        let saveDirectory = options.saveDirectory
+        let json = options.json
+        var failure: (any Error)?
+        do {
+            try await Fetcher.withFetcher(configuration: options.fetcher, logger: self.logger) { fetcher in
+                try await forEachConcurrently(
+                    input,
+                    maxConcurrency: max(1, options.concurrency),
+                    ordered: options.ordered
+                ) { item -> (FetchRecord, [UInt8]) in
+                    counters.started.add(1, ordering: .relaxed)
+                    var result: FetchResult?
+                    if let request = item.request {
+                        let savePath = saveDirectory.map { $0 + "/" + Self.fileName(for: item) }
+                        result = await fetcher.fetch(request, savePath: savePath)
+                    }
+                    let record = FetchRecord(item: item, result: result, jsonConfiguration: json)
+                    var line: [UInt8] = []
+                    if wantsLines { record.writeJSONLine(into: &line) }
+                    counters.retries.add(max(0, record.attempts - 1), ordering: .relaxed)
+                    if record.failed { counters.failed.add(1, ordering: .relaxed) }
+                    counters.done.add(1, ordering: .relaxed)
+                    return (record, line)
+                } consume: { record, line in
+                    for output in outputs { try await output.write(record, line: line) }
+                    summary.add(record)
+                    if options.failFast, record.failed { self.stop.stop() }
+                }
+            }
+        } catch {
+            failure = error
+        }
+        progressTask?.cancel()
+        await progressTask?.value
+        for output in outputs {
+            do { try await output.finish() } catch { failure = failure ?? error }
+        }
+        summary.wall = started.duration(to: clock.now)
+        summary.interrupted = self.stop.isStopped && !options.failFast || Task.isCancelled
+        if let failure {
+            if let failure = failure as? JobError { throw failure }
+            if failure is CancellationError { return summary }
+            throw JobError.fatal("the run failed: \(failure)")
+        }
+        return summary
+    }
+
+    /// A safe file name for an item's saved body: its id with everything but `A-Z a-z 0-9 . _ -` replaced,
+    /// or its line number.
+    static func fileName(for item: FetchItem) -> String {
+        let digits = String(item.line)
+        let numbered = String(repeating: "0", count: max(0, 6 - digits.count)) + digits
+        guard let id = item.id, id != .null else { return numbered }
+        let raw = id.stringValue ?? JSONWriter.string(id)
+        var name = String(
+            raw.unicodeScalars.prefix(120).map { scalar -> Character in
+                switch scalar {
+                case "A"..."Z", "a"..."z", "0"..."9", "_", "-", ".": Character(scalar)
+                default: "_"
+                }
+            }
+        )
+        while name.hasPrefix(".") { name.removeFirst() }
+        return name.isEmpty ? numbered : name
+    }
+}

@@ -1,0 +1,140 @@
+public import GatherCore
+import Histogram
+
+/// The reconciled counts of a `gather fetch` run: every input item is either succeeded or failed, and the
+/// numbers say so. Printed to stderr at the end; written as JSON with `--summary-json`.
+public struct FetchSummary: Sendable {
+    /// Items read from the input (records written).
+    public private(set) var items = 0
+    /// Items that ended with a 2xx/3xx response and a usable body.
+    public private(set) var succeeded = 0
+    /// Items that ended with an error record.
+    public private(set) var failed = 0
+    /// Responses by status class: `2xx`, `3xx`, `4xx`, `5xx`.
+    public private(set) var statusClasses: [String: Int] = [:]
+    /// Failures by error code.
+    public private(set) var errorCodes: [String: Int] = [:]
+    /// Retries made (attempts beyond the first).
+    public private(set) var retries = 0
+    /// Body bytes received.
+    public private(set) var bytes = 0
+    /// Whether the run was interrupted (SIGINT/SIGTERM) before it read all its input.
+    public var interrupted = false
+    /// Wall time of the whole run.
+    public var wall: Duration = .zero
+    private var latencyMicros = Histogram<UInt64>(highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: .three)
+
+    /// An empty summary.
+    public init() {}
+
+    /// Counts one record.
+    public mutating func add(_ record: FetchRecord) {
+        self.items += 1
+        if record.failed {
+            self.failed += 1
+            self.errorCodes[record.failure!.code, default: 0] += 1
+        } else {
+            self.succeeded += 1
+        }
+        if let status = record.status { self.statusClasses["\(status / 100)xx", default: 0] += 1 }
+        self.retries += max(0, record.attempts - 1)
+        self.bytes += record.bodyBytes
+        if record.attempts > 0 {
+            _ = self.latencyMicros.record(UInt64(max(0, min(record.elapsedMs * 1000, 3_600_000_000))))
+        }
+    }
+
+    /// Latency percentile in milliseconds (p in 0…100), over items that made at least one attempt.
+    public func latencyMs(percentile: Double) -> Double {
+        self.latencyMicros.totalCount == 0 ? 0 : Double(self.latencyMicros.valueAtPercentile(percentile)) / 1000
+    }
+
+    /// The slowest item in milliseconds.
+    public var maxLatencyMs: Double {
+        self.latencyMicros.totalCount == 0 ? 0 : Double(self.latencyMicros.max) / 1000
+    }
+
+    /// Items per second over the wall time.
+    public var throughput: Double { self.wall.seconds > 0 ? Double(self.items) / self.wall.seconds : 0 }
+
+    /// The summary as a JSON object (the `--summary-json` format).
+    public var value: Value {
+        func counts(_ map: [String: Int]) -> Value {
+            .object(Record(map.sorted { $0.key < $1.key }.map { ($0.key, .int(Int64($0.value))) }))
+        }
+        func ms(_ v: Double) -> Value { .double((v * 1000).rounded() / 1000) }
+        return .object(
+            Record([
+                ("items", .int(Int64(self.items))),
+                ("succeeded", .int(Int64(self.succeeded))),
+                ("failed", .int(Int64(self.failed))),
+                ("interrupted", .bool(self.interrupted)),
+                ("status", counts(self.statusClasses)),
+                ("errors", counts(self.errorCodes)),
+                ("retries", .int(Int64(self.retries))),
+                ("bytes", .int(Int64(self.bytes))),
+                (
+                    "latency_ms",
+                    .object(
+                        Record([
+                            ("p50", ms(self.latencyMs(percentile: 50))), ("p90", ms(self.latencyMs(percentile: 90))),
+                            ("p99", ms(self.latencyMs(percentile: 99))), ("max", ms(self.maxLatencyMs)),
+                        ])
+                    )
+                ),
+                ("wall_s", .double((self.wall.seconds * 1000).rounded() / 1000)),
+                ("items_per_s", .double((self.throughput * 10).rounded() / 10)),
+            ])
+        )
+    }
+
+    /// The summary for people, several lines (the stderr format).
+    public var text: String {
+        var lines: [String] = []
+        let head = self.interrupted ? "gather fetch: interrupted" : "gather fetch: done"
+        lines.append(
+            "\(head): \(self.items) items, \(self.succeeded) succeeded, \(self.failed) failed"
+                + " in \(Self.format(self.wall.seconds, digits: 2)) s (\(Self.format(self.throughput, digits: 1)) items/s)"
+        )
+        if !self.statusClasses.isEmpty {
+            lines.append("  status: " + self.statusClasses.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+        }
+        if !self.errorCodes.isEmpty {
+            lines.append("  errors: " + self.errorCodes.sorted { $0.value > $1.value }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+        }
+        lines.append("  retries: \(self.retries), bytes: \(Self.formatBytes(self.bytes))")
+        lines.append(
+            "  latency ms: p50 \(Self.format(self.latencyMs(percentile: 50), digits: 1))"
+                + ", p90 \(Self.format(self.latencyMs(percentile: 90), digits: 1))"
+                + ", p99 \(Self.format(self.latencyMs(percentile: 99), digits: 1))"
+                + ", max \(Self.format(self.maxLatencyMs, digits: 1))"
+        )
+        if self.interrupted {
+            lines.append("  input not read after the interruption is not in the output; run again on the rest")
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    static func format(_ value: Double, digits: Int) -> String {
+        var scale = 1.0
+        for _ in 0..<digits { scale *= 10 }
+        let rounded = (value * scale).rounded() / scale
+        var text = String(rounded)
+        if let dot = text.firstIndex(of: ".") {
+            let decimals = text.distance(from: dot, to: text.endIndex) - 1
+            if decimals < digits { text += String(repeating: "0", count: digits - decimals) }
+        }
+        return text
+    }
+
+    static func formatBytes(_ bytes: Int) -> String {
+        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+        var value = Double(bytes)
+        var unit = 0
+        while value >= 1024, unit < units.count - 1 {
+            value /= 1024
+            unit += 1
+        }
+        return unit == 0 ? "\(bytes) B" : "\(format(value, digits: 1)) \(units[unit])"
+    }
+}

@@ -1,0 +1,141 @@
+import GatherCore
+import GatherSQLite
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Where `gather fetch` puts its records. Records arrive one at a time from one task; ``finish()`` flushes.
+protocol FetchOutput: AnyObject {
+    /// Takes one record (and its JSON line, already serialized by the worker that fetched it).
+    func write(_ record: FetchRecord, line: [UInt8]) async throws
+    /// Flushes and closes. Runs even when the job was cancelled.
+    func finish() async throws
+}
+
+/// JSON Lines to a file or standard output, buffered and written in 256 KiB blocks off the cooperative pool.
+final class JSONLinesOutput: FetchOutput {
+    private let descriptor: Int32
+    private let ownsDescriptor: Bool
+    private let path: String
+    private var buffer: [UInt8] = []
+    private let flushThreshold = 256 << 10
+
+    /// Opens `path` (truncating it), or standard output for `-`.
+    init(path: String) throws {
+        self.path = path
+        if path == "-" {
+            self.descriptor = 1
+            self.ownsDescriptor = false
+        } else {
+            let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            guard fd >= 0 else {
+                throw JobError.usage("cannot write \(path): \(String(cString: strerror(errno))); check the folder exists")
+            }
+            self.descriptor = fd
+            self.ownsDescriptor = true
+        }
+        self.buffer.reserveCapacity(self.flushThreshold + (64 << 10))
+    }
+
+    deinit {
+        if self.ownsDescriptor { close(self.descriptor) }
+    }
+
+    func write(_ record: FetchRecord, line: [UInt8]) async throws {
+        self.buffer.append(contentsOf: line)
+        if self.buffer.count >= self.flushThreshold { try await self.flush() }
+    }
+
+    func finish() async throws {
+        try await self.flush()
+    }
+
+    private func flush() async throws {
+        guard !self.buffer.isEmpty else { return }
+        let bytes = self.buffer
+        self.buffer.removeAll(keepingCapacity: true)
+        let fd = self.descriptor
+        let path = self.path
+        try await BlockingIO.run {
+            var offset = 0
+            while offset < bytes.count {
+                let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, bytes.count - offset) }
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw JobError.fatal("writing \(path) failed: \(String(cString: strerror(errno)))")
+                }
+                offset += n
+            }
+        }
+    }
+}
+
+/// Rows in a SQLite table (`fetch_results` by default), inserted in transactions of up to 1,000 rows.
+///
+/// Columns: `line`, `id`, `url`, `status`, `elapsed_ms`, `attempts`, `data` (JSON text), `text`, `file`,
+/// `error_code`, `error_message`, `fetched_at`.
+final class SQLiteFetchOutput: FetchOutput {
+    static let columns: [SQLiteColumn] = [
+        .init("line", .integer), .init("id", .any), .init("url", .text), .init("status", .integer),
+        .init("elapsed_ms", .real), .init("attempts", .integer), .init("data", .text), .init("text", .text),
+        .init("file", .text), .init("error_code", .text), .init("error_message", .text), .init("fetched_at", .text),
+    ]
+    private let database: SQLiteDatabase
+    private let table: String
+    private var pending: [[Value]] = []
+    private let batchSize = 1000
+
+    init(path: String, table: String) async throws {
+        self.table = table
+        self.database = try await BlockingIO.run { try SQLiteDatabase(path: path) }
+        let database = self.database
+        try await BlockingIO.run { try database.createTable(table, columns: Self.columns) }
+    }
+
+    func write(_ record: FetchRecord, line: [UInt8]) async throws {
+        let now = Timestamp.nowISO8601()
+        self.pending.append([
+            .int(Int64(record.line)), record.id ?? .null, .string(record.url),
+            record.status.map { .int(Int64($0)) } ?? .null, .double(record.elapsedMs), .int(Int64(record.attempts)),
+            record.data.map { .string(JSONWriter.string($0)) } ?? .null, record.text.map(Value.string) ?? .null,
+            record.file.map(Value.string) ?? .null, record.failure.map { .string($0.code) } ?? .null,
+            record.failure.map { .string($0.message) } ?? .null, .string(now),
+        ])
+        if self.pending.count >= self.batchSize { try await self.flush() }
+    }
+
+    func finish() async throws {
+        try await self.flush()
+    }
+
+    private func flush() async throws {
+        guard !self.pending.isEmpty else { return }
+        let rows = self.pending
+        self.pending.removeAll(keepingCapacity: true)
+        let database = self.database
+        let table = self.table
+        let columns = Self.columns.map(\.name)
+        try await BlockingIO.run { try database.insert(into: table, columns: columns, rows: rows) }
+    }
+}
+
+/// Wall-clock timestamps for records.
+enum Timestamp {
+    /// The current UTC time as `2026-11-23T10:51:09.123Z`.
+    static func nowISO8601() -> String {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        var seconds = time_t(spec.tv_sec)
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        func pad(_ v: Int32, _ width: Int) -> String {
+            let s = String(v)
+            return String(repeating: "0", count: max(0, width - s.count)) + s
+        }
+        return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
+            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(Int32(spec.tv_nsec / 1_000_000), 3))Z"
+    }
+}

@@ -1,0 +1,293 @@
+import Hummingbird
+import Logging
+import NIOCore
+
+/// A real HTTP server on `127.0.0.1:0` with the misbehaviours fetch tests need, and counters to assert on.
+///
+/// | path | behaviour |
+/// |---|---|
+/// | `/json/ID` | a small JSON object naming ID; `?delay_ms=N` waits first |
+/// | `/delay/MS` | JSON after MS milliseconds (for concurrency caps) |
+/// | `/flaky/KEY?fail=N&status=S` | status S (503) for the first N requests per KEY, then JSON |
+/// | `/ratelimit/KEY?n=N&retry_after=S` | 429 with `Retry-After: S` for the first N requests per KEY, then JSON |
+/// | `/status/CODE` | that status, with a small JSON body |
+/// | `/reset/KEY?times=N` | the first N requests per KEY drop the connection mid-body, then JSON |
+/// | `/trickle?chunks=N&interval_ms=M` | N small chunks, M ms apart |
+/// | `/stall` | starts a body, then goes silent for a minute |
+/// | `/huge?bytes=N&declare=1` | N bytes, streamed (with `Content-Length` when `declare=1`) |
+/// | `/gzip?bytes=N` | a gzip-encoded JSON array of about N bytes; `/gzip-bomb?bytes=N`: N zero bytes gzipped |
+/// | `/invalid-json` | `application/json` that does not parse |
+/// | `/text` | `text/plain` |
+/// | `/redirect/N` | N redirects, then JSON; `/redirect-loop` redirects to itself |
+/// | `/echo` | any method: the method, headers and body as JSON |
+///
+/// ```swift
+/// try await FixtureServer.withServer { server in
+///     let url = server.url("/delay/50")
+///     …
+///     #expect(server.stats.highWater("/delay/50") <= 8)
+/// }
+/// ```
+public struct FixtureServer: Sendable {
+    /// The port the server listens on.
+    public let port: Int
+    /// What the server saw.
+    public let stats: FixtureStats
+
+    /// `http://127.0.0.1:PORT`.
+    public var baseURL: String { "http://127.0.0.1:\(self.port)" }
+
+    /// The absolute URL of `path` on this server.
+    public func url(_ path: String) -> String { self.baseURL + path }
+
+    /// Starts a server, runs `body`, and stops the server however `body` ends.
+    public static func withServer<T: Sendable>(_ body: (FixtureServer) async throws -> T) async throws -> T {
+        let stats = FixtureStats()
+        let router = Router()
+        router.add(middleware: StatsMiddleware(stats: stats))
+        Self.addRoutes(to: router, stats: stats)
+        let (ports, portContinuation) = AsyncStream<Int>.makeStream()
+        var logger = Logger(label: "gather.fixture")
+        logger.logLevel = .critical
+        let app = Application(
+            router: router,
+            configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: "gather-fixture"),
+            onServerRunning: { channel in
+                portContinuation.yield(channel.localAddress?.port ?? 0)
+                portContinuation.finish()
+            },
+            logger: logger
+        )
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await app.run() }
+            var iterator = ports.makeAsyncIterator()
+            guard let port = await iterator.next(), port > 0 else {
+                group.cancelAll()
+                throw FixtureError(message: "the fixture server did not start")
+            }
+            let server = FixtureServer(port: port, stats: stats)
+            do {
+                let result = try await body(server)
+                group.cancelAll()
+                return result
+            } catch {
+                group.cancelAll()
+                throw error
+            }
+        }
+    }
+
+    private static func json(_ text: String, status: HTTPResponse.Status = .ok) -> Response {
+        Response(
+            status: status,
+            headers: [.contentType: "application/json"],
+            body: ResponseBody(byteBuffer: ByteBuffer(string: text))
+        )
+    }
+
+    private static func item(_ id: String) -> Response {
+        let escaped = id.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+        return Self.json(#"{"id":"\#(escaped)","name":"item \#(escaped)","price":12.5,"tags":["a","b"],"ok":true}"#)
+    }
+
+    private static func addRoutes(to router: Router<BasicRequestContext>, stats: FixtureStats) {
+        router.get("/json/:id") { request, context in
+            if let delay = request.uri.queryParameters.get("delay_ms", as: Int.self) {
+                try await Task.sleep(for: .milliseconds(delay))
+            }
+            return Self.item(context.parameters.get("id") ?? "")
+        }
+        router.get("/delay/:ms") { _, context in
+            let ms = context.parameters.get("ms", as: Int.self) ?? 0
+            try await Task.sleep(for: .milliseconds(ms))
+            return Self.item("delay-\(ms)")
+        }
+        router.get("/flaky/:key") { request, context in
+            let key = context.parameters.get("key") ?? ""
+            let fail = request.uri.queryParameters.get("fail", as: Int.self) ?? 1
+            let status = request.uri.queryParameters.get("status", as: Int.self) ?? 503
+            if stats.bump("flaky/\(key)") <= fail {
+                return Self.json(#"{"error":"try again"}"#, status: .init(code: status))
+            }
+            return Self.item(key)
+        }
+        router.get("/ratelimit/:key") { request, context in
+            let key = context.parameters.get("key") ?? ""
+            let n = request.uri.queryParameters.get("n", as: Int.self) ?? 1
+            let retryAfter = request.uri.queryParameters.get("retry_after") ?? "1"
+            if stats.bump("ratelimit/\(key)") <= n {
+                var response = Self.json(#"{"error":"slow down"}"#, status: .tooManyRequests)
+                response.headers[.retryAfter] = retryAfter
+                return response
+            }
+            return Self.item(key)
+        }
+        router.get("/status/:code") { _, context in
+            let code = context.parameters.get("code", as: Int.self) ?? 500
+            return Self.json(#"{"status":\#(code)}"#, status: .init(code: code))
+        }
+        router.get("/reset/:key") { request, context in
+            let key = context.parameters.get("key") ?? ""
+            let times = request.uri.queryParameters.get("times", as: Int.self) ?? 1
+            if stats.bump("reset/\(key)") <= times {
+                return Response(
+                    status: .ok,
+                    headers: [.contentType: "application/json"],
+                    body: ResponseBody(contentLength: 1000) { writer in
+                        try await writer.write(ByteBuffer(string: #"{"partial":"#))
+                        throw FixtureError(message: "connection dropped on purpose")
+                    }
+                )
+            }
+            return Self.item(key)
+        }
+        router.get("/trickle") { request, _ in
+            let chunks = request.uri.queryParameters.get("chunks", as: Int.self) ?? 10
+            let interval = request.uri.queryParameters.get("interval_ms", as: Int.self) ?? 100
+            return Response(
+                status: .ok,
+                headers: [.contentType: "text/plain"],
+                body: ResponseBody { writer in
+                    for _ in 0..<chunks {
+                        try await writer.write(ByteBuffer(string: "tick\n"))
+                        try await Task.sleep(for: .milliseconds(interval))
+                    }
+                    try await writer.finish(nil)
+                }
+            )
+        }
+        router.get("/stall") { _, _ in
+            Response(
+                status: .ok,
+                headers: [.contentType: "application/json"],
+                body: ResponseBody { writer in
+                    try await writer.write(ByteBuffer(string: "["))
+                    try await Task.sleep(for: .seconds(60))
+                    try await writer.finish(nil)
+                }
+            )
+        }
+        router.get("/huge") { request, _ in
+            let total = request.uri.queryParameters.get("bytes", as: Int.self) ?? (100 << 20)
+            let declare = request.uri.queryParameters.get("declare", as: Int.self) == 1
+            let chunk = ByteBuffer(repeating: UInt8(ascii: "x"), count: 64 << 10)
+            return Response(
+                status: .ok,
+                headers: [.contentType: "application/octet-stream"],
+                body: ResponseBody(contentLength: declare ? total : nil) { writer in
+                    var sent = 0
+                    while sent < total {
+                        let n = min(chunk.readableBytes, total - sent)
+                        try await writer.write(chunk.getSlice(at: 0, length: n)!)
+                        sent += n
+                    }
+                    try await writer.finish(nil)
+                }
+            )
+        }
+        router.get("/gzip") { request, _ in
+            let size = request.uri.queryParameters.get("bytes", as: Int.self) ?? 10_000
+            var text = "["
+            var i = 0
+            while text.utf8.count < size {
+                text += (i == 0 ? "" : ",") + #"{"n":\#(i),"word":"gather"}"#
+                i += 1
+            }
+            text += "]"
+            return Response(
+                status: .ok,
+                headers: [.contentType: "application/json", .contentEncoding: "gzip"],
+                body: ResponseBody(byteBuffer: ByteBuffer(bytes: gzipCompress(Array(text.utf8))))
+            )
+        }
+        router.get("/gzip-bomb") { request, _ in
+            let size = request.uri.queryParameters.get("bytes", as: Int.self) ?? (100 << 20)
+            return Response(
+                status: .ok,
+                headers: [.contentType: "application/octet-stream", .contentEncoding: "gzip"],
+                body: ResponseBody(
+                    byteBuffer: ByteBuffer(bytes: gzipCompress([UInt8](repeating: 0, count: size), level: 9))
+                )
+            )
+        }
+        router.get("/invalid-json") { _, _ in Self.json(#"{"a": 1,, "b": tru}"#) }
+        router.get("/text") { _, _ in
+            Response(
+                status: .ok,
+                headers: [.contentType: "text/plain; charset=utf-8"],
+                body: ResponseBody(byteBuffer: ByteBuffer(string: "plain text, not JSON\n"))
+            )
+        }
+        router.get("/redirect/:n") { _, context in
+            let n = context.parameters.get("n", as: Int.self) ?? 0
+            if n <= 0 { return Self.item("redirected") }
+            return Response(status: .found, headers: [.location: "/redirect/\(n - 1)"])
+        }
+        router.get("/redirect-loop") { _, _ in
+            Response(status: .found, headers: [.location: "/redirect-loop"])
+        }
+        router.on("/echo", method: .get, use: Self.echo)
+        router.on("/echo", method: .post, use: Self.echo)
+        router.on("/echo", method: .put, use: Self.echo)
+    }
+
+    @Sendable private static func echo(request: Request, context: BasicRequestContext) async throws -> Response {
+        let body = try await request.body.collect(upTo: 1 << 20)
+        var fields: [String] = []
+        for field in request.headers {
+            fields.append("\(quote(field.name.canonicalName)):\(quote(field.value))")
+        }
+        let text =
+            #"{"method":\#(quote(request.method.rawValue)),"headers":{\#(fields.joined(separator: ","))},"#
+            + #""body":\#(quote(String(buffer: body)))}"#
+        return Self.json(text)
+    }
+
+    private static func quote(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if scalar.value < 0x20 {
+                    out += "\\u00" + String(scalar.value, radix: 16).leftPadded(to: 2)
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return out + "\""
+    }
+}
+
+/// Counts every request in the fixture's stats, keyed by path.
+struct StatsMiddleware: RouterMiddleware {
+    typealias Context = BasicRequestContext
+    let stats: FixtureStats
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
+        let path = request.uri.path
+        self.stats.begin(path: path, headers: request.headers.map { ($0.name.canonicalName, $0.value) })
+        defer { self.stats.end(path: path) }
+        return try await next(request, context)
+    }
+}
+
+/// A failure of the fixture server itself.
+public struct FixtureError: Error, Sendable, CustomStringConvertible {
+    /// What went wrong.
+    public var message: String
+    public var description: String { self.message }
+}
+
+extension String {
+    fileprivate func leftPadded(to width: Int) -> String {
+        String(repeating: "0", count: max(0, width - self.count)) + self
+    }
+}

@@ -1,2 +1,0 @@
-@main
-struct GatherMain { static func main() async {} }
