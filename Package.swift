@@ -102,6 +102,7 @@ let package = Package(
             name: "gather",
             dependencies: [
                 "Gather",
+                "GatherTesting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),

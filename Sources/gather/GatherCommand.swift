@@ -13,7 +13,7 @@ struct GatherCommand: AsyncParsableCommand {
         commandName: "gather",
         abstract: "Concurrent data work: fetch many URLs politely and fast, and land the results.",
         version: "0.1.0",
-        subcommands: [FetchCommand.self]
+        subcommands: [FetchCommand.self, FixtureCommand.self]
     )
 }
 
@@ -48,10 +48,20 @@ enum GatherMain {
     }
 }
 
-/// Human output on stderr (data goes to stdout).
+/// Unbuffered writes to the standard streams: data on stdout, people on stderr.
 enum Terminal {
+    /// Writes a line for people to stderr (adding the line break if missing).
     static func error(_ text: String) {
-        var bytes = Array((text.hasSuffix("\n") ? text : text + "\n").utf8)
-        _ = bytes.withUnsafeMutableBytes { Glibc.write(2, $0.baseAddress, $0.count) }
+        self.write(text.hasSuffix("\n") ? text : text + "\n", to: 2)
+    }
+
+    /// Writes data to stdout as given.
+    static func output(_ text: String) {
+        self.write(text, to: 1)
+    }
+
+    private static func write(_ text: String, to descriptor: Int32) {
+        var bytes = Array(text.utf8)
+        _ = bytes.withUnsafeMutableBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
     }
 }

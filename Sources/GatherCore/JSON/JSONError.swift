@@ -2,11 +2,13 @@
 ///
 /// ```swift
 /// do {
-///     _ = try JSONReader.parse("{\"a\": 1,}")
+///     _ = try JSONReader.parse(#"{"a": 1,}"#)
 /// } catch {
 ///     error.code.description  // "json.syntax"  (safe as a metrics label)
-///     error.message           // "expected '\"' to start an object key after ','; remove the trailing comma ..."
+///     error.message           // "unexpected '}'; expected '\"' to start an object key (keys must be
+///                             //  double-quoted strings, and trailing commas are not allowed)"
 ///     (error.line, error.column, error.offset)  // (1, 9, 8)
+///     error.description       // "json.syntax at line 1, column 9 (byte 8): unexpected '}'; ..."
 /// }
 /// ```
 public struct JSONError: Error, Sendable, Hashable, CustomStringConvertible {

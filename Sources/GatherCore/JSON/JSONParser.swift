@@ -111,7 +111,7 @@ struct JSONParser: ~Copyable {
                 let number = try parseNumber()
                 push(number)
             case UInt8(ascii: "t"):
-                try expectLiteral(0x6575_7274, length: 4)  // "true"
+                try expectLiteral(0x6575_7274)  // "true"
                 push(.bool(true))
             case UInt8(ascii: "f"):
                 // "alse" after the 'f'
@@ -122,7 +122,7 @@ struct JSONParser: ~Copyable {
                 }
                 push(.bool(false))
             case UInt8(ascii: "n"):
-                try expectLiteral(0x6C6C_756E, length: 4)  // "null"
+                try expectLiteral(0x6C6C_756E)  // "null"
                 push(.null)
             default:
                 throw unexpected(
@@ -301,10 +301,11 @@ struct JSONParser: ~Copyable {
 
     // MARK: - Literals
 
+    /// Consumes the 4-byte literal `word` (little-endian ASCII) at `pos`.
     @inline(__always)
-    private mutating func expectLiteral(_ word: UInt32, length: Int) throws(JSONError) {
+    private mutating func expectLiteral(_ word: UInt32) throws(JSONError) {
         guard pos &+ 4 <= end && load32(at: pos) == word else { throw invalidLiteral() }
-        pos &+= length
+        pos &+= 4
     }
 
     @inline(never)
@@ -335,30 +336,8 @@ struct JSONParser: ~Copyable {
     @inline(__always)
     private mutating func parseString() throws(JSONError) -> String {
         let start = pos &+ 1
-        var i = start
         var high: UInt64 = 0
-        while i &+ 8 <= end {
-            let w = load64(at: i)
-            let q = w ^ 0x2222_2222_2222_2222
-            let b = w ^ 0x5C5C_5C5C_5C5C_5C5C
-            let special = ((q &- Self.ones) & ~q | (b &- Self.ones) & ~b | (w &- 0x2020_2020_2020_2020) & ~w)
-                & Self.highBits
-            if special != 0 {
-                let bits = special.trailingZeroBitCount &- 7  // bit index of the special byte
-                high |= w & ((1 &<< UInt64(bits)) &- 1)
-                i &+= bits >> 3
-                break
-            }
-            high |= w
-            i &+= 8
-        }
-        // Finish byte by byte (short tail, or the special byte found above).
-        while i < end {
-            let c = base[i]
-            if c == UInt8(ascii: "\"") || c == UInt8(ascii: "\\") || c < 0x20 { break }
-            high |= UInt64(c)
-            i &+= 1
-        }
+        let i = scanPlain(from: start, high: &high)
         if i < end && base[i] == UInt8(ascii: "\"") {
             pos = i &+ 1
             guard let s = Self.makeString(base + start, count: i &- start, isASCII: high & Self.highBits == 0) else {
@@ -366,24 +345,50 @@ struct JSONParser: ~Copyable {
             }
             return s
         }
-        return try parseEscapedString(start: start, scanned: i)
+        return try parseEscapedString(start: start, scanned: i, high: high)
+    }
+
+    /// Returns the offset of the first `"`, `\`, control byte at or after `start` (or `end`),
+    /// OR-ing the bytes before it into `high` (so `high & 0x80...80 != 0` means non-ASCII).
+    @inline(__always)
+    private func scanPlain(from start: Int, high: inout UInt64) -> Int {
+        var i = start
+        while i &+ 8 <= end {
+            let w = load64(at: i)
+            let q = w ^ 0x2222_2222_2222_2222
+            let b = w ^ 0x5C5C_5C5C_5C5C_5C5C
+            // High bit set in each byte that is '"', '\' or < 0x20 (exact for the lowest such byte).
+            let special =
+                ((q &- Self.ones) & ~q | (b &- Self.ones) & ~b | (w &- 0x2020_2020_2020_2020) & ~w)
+                & Self.highBits
+            if special != 0 {
+                let bits = special.trailingZeroBitCount &- 7  // bit index of the special byte
+                high |= w & ((1 &<< UInt64(bits)) &- 1)
+                return i &+ (bits >> 3)
+            }
+            high |= w
+            i &+= 8
+        }
+        while i < end {
+            let c = base[i]
+            if c == UInt8(ascii: "\"") || c == UInt8(ascii: "\\") || c < 0x20 { break }
+            high |= UInt64(c)
+            i &+= 1
+        }
+        return i
     }
 
     /// The slow path of ``parseString()``: the string has escapes (or is malformed).
-    /// `scanned` is the offset of the first `\`, control byte or end of input.
+    /// `scanned` is the offset of the first `\`, control byte or end of input; `high` has the
+    /// bytes before it OR-ed in.
     @inline(never)
-    private mutating func parseEscapedString(start: Int, scanned: Int) throws(JSONError) -> String {
+    private mutating func parseEscapedString(start: Int, scanned: Int, high: UInt64) throws(JSONError) -> String {
         var i = scanned
-        var out = 0
-        var high: UInt8 = 0
-        ensureScratch(i &- start &+ 64)
+        var high = high
+        var out = i &- start
+        ensureScratch(out &+ 64)
         var dest = scratch.unsafelyUnwrapped
-        // Copy the plain prefix.
-        for j in start..<i {
-            high |= base[j]
-            dest[out] = base[j]
-            out &+= 1
-        }
+        dest.update(from: base + start, count: out)
         while true {
             guard i < end else {
                 throw makeError(
@@ -456,15 +461,21 @@ struct JSONParser: ~Copyable {
                     at: i
                 )
             }
-            high |= c
-            dest[out] = c
-            out &+= 1
-            i &+= 1
+            // A run of plain bytes up to the next special byte.
+            let runStart = i
+            i = scanPlain(from: i, high: &high)
+            let run = i &- runStart
+            if out &+ run &+ 8 > scratchCapacity {
+                ensureScratch(out &+ run &+ 8)
+                dest = scratch.unsafelyUnwrapped
+            }
+            (dest + out).update(from: base + runStart, count: run)
+            out &+= run
         }
         pos = i &+ 1
         // Escapes only ever produce whole, valid sequences, and raw runs are delimited by ASCII,
         // so the decoded bytes are valid exactly when the raw source bytes are.
-        guard let s = Self.makeString(dest, count: out, isASCII: high < 0x80) else {
+        guard let s = Self.makeString(dest, count: out, isASCII: high & Self.highBits == 0) else {
             throw invalidUTF8Error(from: start, to: i)
         }
         return s
@@ -675,16 +686,13 @@ struct JSONParser: ~Copyable {
     /// 10^e for 0 <= e <= 22, all exactly representable.
     @inline(__always)
     private static func powerOf10(_ e: Int) -> Double {
-        withUnsafeBytes(of: powersOf10) { $0.load(fromByteOffset: e &* 8, as: Double.self) }
+        powersOf10[e]
     }
 
-    private static let powersOf10: (
-        Double, Double, Double, Double, Double, Double, Double, Double, Double, Double, Double, Double,
-        Double, Double, Double, Double, Double, Double, Double, Double, Double, Double, Double
-    ) = (
+    private static let powersOf10: [Double] = [
         1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
-        1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22
-    )
+        1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+    ]
 
     @inline(never)
     private func parseDoubleSlow(start: Int, end: Int) throws(JSONError) -> Value {
@@ -726,7 +734,8 @@ struct JSONParser: ~Copyable {
         }
         let c = base[offset]
         if c >= 0x80 {
-            if let bad = UTF8Validation.firstInvalidOffset(base, from: offset, to: min(end, offset &+ 4)), bad == offset {
+            let invalid = UTF8Validation.firstInvalidOffset(base, from: offset, to: min(end, offset &+ 4))
+            if invalid == offset {
                 return invalidUTF8Error(from: offset, to: end)
             }
             return makeError(.syntax, "unexpected non-ASCII character; \(expected)", at: offset)

@@ -1,0 +1,140 @@
+import Foundation
+import GatherTesting
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The `gather` executable as a user runs it: a child process, real signals, real files.
+@Suite struct GatherCommandTests {
+    @Test func exitCodeZeroWhenAllSucceed() async throws {
+        try await FixtureServer.withServer { server in
+            let input = (0..<5).map { server.url("/json/\($0)") }.joined(separator: "\n")
+            let result = try await runGather(["fetch", "-", "--no-progress"], stdin: input)
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(try parseJSONLines(result.stdout).count == 5)
+            #expect(result.stderr.contains("5 items, 5 succeeded, 0 failed"))
+            #expect(result.stderr.contains("latency ms: p50"))
+        }
+    }
+
+    @Test func exitCodeOneWhenSomeFail() async throws {
+        try await FixtureServer.withServer { server in
+            let input = [server.url("/json/1"), server.url("/status/404")].joined(separator: "\n")
+            let result = try await runGather(["fetch", "-", "--retries", "0"], stdin: input)
+            #expect(result.status == 1)
+            #expect(try parseJSONLines(result.stdout).count == 2)
+        }
+    }
+
+    @Test(arguments: [
+        ["fetch", "--rate", "fast"],
+        ["fetch", "--timeout", "soon"],
+        ["fetch", "--concurrency", "0"],
+        ["fetch", "--http1", "--http2"],
+        ["fetch", "-H", "no colon here"],
+        ["fetch", "/no/such/input.txt"],
+        ["fetch", "--bogus-flag"],
+    ])
+    func usageErrorsExitTwoWithAHint(arguments: [String]) async throws {
+        let result = try await runGather(arguments, stdin: "")
+        #expect(result.status == 2, "\(arguments): \(result.stderr)")
+        #expect(!result.stderr.isEmpty)
+    }
+
+    @Test func summaryJSONIsWritten() async throws {
+        let scratch = try ScratchFolder()
+        defer { scratch.remove() }
+        try await FixtureServer.withServer { server in
+            let result = try await runGather(
+                ["fetch", "-", "--quiet", "--summary-json", scratch.file("s.json"), "-o", scratch.file("o.jsonl")],
+                stdin: server.url("/json/1") + "\n" + server.url("/json/2") + "\n")
+            #expect(result.status == 0)
+            #expect(result.stderr.isEmpty)
+            let summary = try JSONSerialization.jsonObject(with: Data(try scratch.read("s.json").utf8)) as? [String: Any]
+            #expect(summary?["items"] as? Int == 2)
+            #expect((summary?["latency_ms"] as? [String: Any])?["p99"] != nil)
+        }
+    }
+
+    @Test func insecureSaysLoudlyWhatItDisables() async throws {
+        let result = try await runGather(["fetch", "-", "--insecure", "--quiet"], stdin: "")
+        #expect(result.status == 0)
+        #expect(result.stderr.contains("WARNING"))
+        #expect(result.stderr.contains("certificate"))
+    }
+
+    @Test func intoSQLiteWritesRowsNotStdout() async throws {
+        let scratch = try ScratchFolder()
+        defer { scratch.remove() }
+        try await FixtureServer.withServer { server in
+            let input = (0..<3).map { server.url("/json/\($0)") }.joined(separator: "\n")
+            let result = try await runGather(["fetch", "-", "--into", "sqlite:" + scratch.file("r.db")], stdin: input)
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(result.stdout.isEmpty)
+            #expect(FileManager.default.fileExists(atPath: scratch.file("r.db")))
+        }
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func sigintLeavesACompleteValidOutputAndASummary() async throws {
+        let scratch = try ScratchFolder()
+        defer { scratch.remove() }
+        try await FixtureServer.withServer { server in
+            let urls = (0..<400).map { server.url("/json/\($0)?delay_ms=150") }
+            let input = try scratch.write("in.txt", urls.joined(separator: "\n"))
+            let output = scratch.file("out.jsonl")
+            let result = try await runGather(
+                ["fetch", input, "--concurrency", "8", "--out", output, "--grace", "5s", "--summary-json", scratch.file("s.json")]
+            ) { process in
+                // Wait until it has written some records, then interrupt it.
+                for _ in 0..<200 {
+                    try await Task.sleep(for: .milliseconds(20))
+                    if server.stats.count() >= 24 { break }
+                }
+                kill(process.processIdentifier, SIGINT)
+            }
+            #expect(result.status == 130, "\(result.stderr)")
+            #expect(result.stderr.contains("interrupted"))
+            let text = try scratch.read("out.jsonl")
+            #expect(text.hasSuffix("\n"))
+            let records = try parseJSONLines(text)  // every line is whole, valid JSON
+            #expect(records.count >= 24)
+            #expect(records.count < 400)
+            // Every request the server saw is in the output, and nothing twice.
+            let seen = Set(records.compactMap { $0["url"] as? String })
+            #expect(seen.count == records.count)
+            #expect(records.count == server.stats.count())
+            // In-flight requests were given the grace period, so they finished normally.
+            #expect(records.allSatisfy { $0["status"] as? Int == 200 })
+            let summary = try JSONSerialization.jsonObject(with: Data(try scratch.read("s.json").utf8)) as? [String: Any]
+            #expect(summary?["items"] as? Int == records.count)
+            #expect(summary?["interrupted"] as? Bool == true)
+        }
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func secondSignalCancelsInFlightAsErrorRecords() async throws {
+        let scratch = try ScratchFolder()
+        defer { scratch.remove() }
+        try await FixtureServer.withServer { server in
+            let urls = (0..<20).map { server.url("/delay/\(20_000 + $0)") }
+            let input = try scratch.write("in.txt", urls.joined(separator: "\n"))
+            let output = scratch.file("out.jsonl")
+            let result = try await runGather(["fetch", input, "--concurrency", "4", "--out", output]) { process in
+                for _ in 0..<200 {
+                    try await Task.sleep(for: .milliseconds(20))
+                    if server.stats.count() >= 4 { break }
+                }
+                kill(process.processIdentifier, SIGINT)
+                try await Task.sleep(for: .milliseconds(200))
+                kill(process.processIdentifier, SIGTERM)
+            }
+            #expect(result.status == 130)
+            let records = try parseJSONLines(try scratch.read("out.jsonl"))
+            #expect(records.count == 4)
+            #expect(records.allSatisfy { ($0["error"] as? [String: Any])?["code"] as? String == "cancelled" })
+        }
+    }
+}

@@ -1,0 +1,84 @@
+import Foundation
+
+/// A scratch folder per test, removed at the end.
+struct ScratchFolder {
+    let path: String
+
+    init(_ name: String = #function) throws {
+        let safe = name.filter { $0.isLetter || $0.isNumber }
+        self.path = NSTemporaryDirectory() + "gather-\(safe)-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: self.path, withIntermediateDirectories: true)
+    }
+
+    func file(_ name: String) -> String { self.path + "/" + name }
+
+    func write(_ name: String, _ text: String) throws -> String {
+        let path = self.file(name)
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    func read(_ name: String) throws -> String { try String(contentsOfFile: self.file(name), encoding: .utf8) }
+
+    func remove() { try? FileManager.default.removeItem(atPath: self.path) }
+}
+
+/// Parses JSON Lines with Foundation (an independent parser, so the test does not trust Gather's own).
+func parseJSONLines(_ text: String) throws -> [[String: Any]] {
+    try text.split(separator: "\n").map { line in
+        guard let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
+            throw NSError(domain: "test", code: 1, userInfo: [NSLocalizedDescriptionKey: "not an object: \(line)"])
+        }
+        return object
+    }
+}
+
+/// The built `gather` executable, next to the test bundle.
+func gatherExecutable() -> String {
+    var folder = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    for _ in 0..<3 {
+        let candidate = folder.appendingPathComponent("gather").path
+        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        folder = folder.deletingLastPathComponent()
+    }
+    let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent()
+    return packageRoot.appendingPathComponent(".build/debug/gather").path
+}
+
+/// A finished child process.
+struct ProcessResult {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+/// Runs `gather` with arguments; `whileRunning` gets the process (to send it signals).
+func runGather(
+    _ arguments: [String],
+    stdin: String? = nil,
+    whileRunning: ((Process) async throws -> Void)? = nil
+) async throws -> ProcessResult {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: gatherExecutable())
+    process.arguments = arguments
+    let out = Pipe()
+    let err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    let input = Pipe()
+    process.standardInput = input
+    try process.run()
+    if let stdin {
+        input.fileHandleForWriting.write(Data(stdin.utf8))
+    }
+    try input.fileHandleForWriting.close()
+    // Drain the pipes concurrently so a full pipe cannot block the child.
+    async let stdoutData = Task.detached { out.fileHandleForReading.readDataToEndOfFile() }.value
+    async let stderrData = Task.detached { err.fileHandleForReading.readDataToEndOfFile() }.value
+    if let whileRunning { try await whileRunning(process) }
+    let outText = String(decoding: await stdoutData, as: UTF8.self)
+    let errText = String(decoding: await stderrData, as: UTF8.self)
+    while process.isRunning { try await Task.sleep(for: .milliseconds(10)) }
+    return ProcessResult(status: process.terminationStatus, stdout: outText, stderr: errText)
+}
