@@ -1,11 +1,12 @@
 public import NIOCore
+public import NIOHTTP1
 
 /// A response as the ``Fetcher`` returns it: the status, the headers and the whole (decompressed) body.
 public struct FetchResponse: Sendable {
     /// The HTTP status code.
     public var status: Int
-    /// The response headers, in order, as (name, value).
-    public var headers: [(name: String, value: String)]
+    /// The response headers, in order.
+    public var headers: HTTPHeaders
     /// The body, decompressed, at most the configured cap. Empty when the body went to a file.
     public var body: ByteBuffer
     /// The number of body bytes received (after decompression), whether kept in ``body`` or written to a file.
@@ -15,7 +16,7 @@ public struct FetchResponse: Sendable {
 
     /// The first value of header `name` (case-insensitive).
     public func header(_ name: String) -> String? {
-        self.headers.first { $0.name.caseInsensitiveEquals(name) }?.value
+        self.headers.first(name: name)
     }
 
     /// The media type of `Content-Type`, lower-cased, without parameters (`application/json`).

@@ -78,7 +78,7 @@ public final class Fetcher: Sendable {
         }
         let key = self.configuration.flowKey(target.host, request.url)
         let client = self.clients.client(scheme: target.scheme, host: target.host)
-        let prepared = self.makeRequest(request)
+        let prepared = self.prepare(request)
         let retry = self.configuration.retry
 
         while true {
@@ -154,33 +154,45 @@ public final class Fetcher: Sendable {
         }
     }
 
-    private func makeRequest(_ request: FetchRequest) -> HTTPClientRequest {
-        var prepared = HTTPClientRequest(url: request.url)
-        prepared.method = HTTPMethod(rawValue: request.method)
+    /// The request as sent on every attempt: the fetcher's default headers, then auth, then the request's own.
+    private struct PreparedRequest: Sendable {
+        var url: String
+        var method: HTTPMethod
+        var headers: HTTPHeaders
+        var body: ByteBuffer?
+    }
+
+    private func prepare(_ request: FetchRequest) -> PreparedRequest {
+        var headers = HTTPHeaders()
         for (name, value) in self.configuration.headers
         where !request.headers.contains(where: { $0.name.caseInsensitiveEquals(name) }) {
-            prepared.headers.add(name: name, value: value)
+            headers.add(name: name, value: value)
         }
         if let authorization = self.configuration.authorization,
             !request.headers.contains(where: { $0.name.caseInsensitiveEquals("Authorization") })
         {
-            prepared.headers.add(name: "Authorization", value: authorization.headerValue)
+            headers.add(name: "Authorization", value: authorization.headerValue)
         }
-        for (name, value) in request.headers { prepared.headers.add(name: name, value: value) }
-        if let body = request.body {
-            prepared.body = .bytes(ByteBuffer(bytes: body))
-        }
-        return prepared
+        for (name, value) in request.headers { headers.add(name: name, value: value) }
+        return PreparedRequest(
+            url: request.url,
+            method: HTTPMethod(rawValue: request.method),
+            headers: headers,
+            body: request.body.map { ByteBuffer(bytes: $0) }
+        )
     }
 
     /// One attempt, bounded by the request timeout from the first byte sent to the last byte received.
-    private func attempt(_ request: HTTPClientRequest, client: HTTPClient, savePath: String?) async
+    private func attempt(_ request: PreparedRequest, client: HTTPClient, savePath: String?) async
         -> Result<FetchResponse, FetchError>
     {
         let timeout = self.configuration.timeouts.request
         do {
+            guard let savePath else {
+                return .success(try await self.collect(request, client: client))
+            }
             let response = try await withTimeout(timeout) {
-                try await self.execute(request, client: client, savePath: savePath)
+                try await self.stream(request, client: client, savePath: savePath)
             }
             return .success(response)
         } catch is TimeoutError {
@@ -196,45 +208,52 @@ public final class Fetcher: Sendable {
         }
     }
 
-    private func execute(_ request: HTTPClientRequest, client: HTTPClient, savePath: String?) async throws
+    /// The in-memory path: AsyncHTTPClient's delegate API, whose deadline covers the whole request (connect, head
+    /// and every body byte), with the body collected on the event loop: no task hop per body part.
+    private func collect(_ request: PreparedRequest, client: HTTPClient) async throws -> FetchResponse {
+        let deadline = NIODeadline.now() + TimeAmount(self.configuration.timeouts.request)
+        let ahcRequest = try HTTPClient.Request(
+            url: request.url,
+            method: request.method,
+            headers: request.headers,
+            body: request.body.map { .byteBuffer($0) }
+        )
+        let collector = BodyCollector(limit: self.configuration.maxBodyBytes, url: request.url)
+        let task = client.execute(request: ahcRequest, delegate: collector, deadline: deadline, logger: self.logger)
+        return try await withTaskCancellationHandler {
+            try await task.futureResult.get()
+        } onCancel: {
+            task.cancel()
+        }
+    }
+
+    /// The streaming-to-file path: the async API (its deadline covers only the head, so the caller adds
+    /// `withTimeout`), bytes written as they arrive.
+    private func stream(_ request: PreparedRequest, client: HTTPClient, savePath: String) async throws
         -> FetchResponse
     {
+        var streaming = HTTPClientRequest(url: request.url)
+        streaming.method = request.method
+        streaming.headers = request.headers
+        streaming.body = request.body.map { .bytes($0) }
         let deadline = NIODeadline.now() + TimeAmount(self.configuration.timeouts.request)
-        let response = try await client.execute(request, deadline: deadline, logger: self.logger)
+        let response = try await client.execute(streaming, deadline: deadline, logger: self.logger)
         let maxBody = self.configuration.maxBodyBytes
         if let declared = response.headers.first(name: "content-length").flatMap(Int.init), declared > maxBody,
             response.headers.first(name: "content-encoding") == nil
         {
             throw FetchError.bodyTooLarge(url: request.url, limit: maxBody, declared: declared)
         }
-        var received = 0
-        var body = ByteBuffer()
-        var savedPath: String?
-        if let savePath {
-            let mediaType = response.headers.first(name: "content-type")
-                .map { String($0.split(separator: ";").first ?? "").trimmingCharacters(in: " \t").lowercased() }
-            let path = savePath + BodyFile.fileExtension(mediaType: mediaType)
-            received = try await BodyFile.write(response.body, to: path, limit: maxBody, url: request.url)
-            savedPath = path
-        } else {
-            var first = true
-            for try await chunk in response.body {
-                received += chunk.readableBytes
-                if received > maxBody { throw FetchError.bodyTooLarge(url: request.url, limit: maxBody, declared: nil) }
-                if first {
-                    body = chunk
-                    first = false
-                } else {
-                    body.writeImmutableBuffer(chunk)
-                }
-            }
-        }
+        let mediaType = response.headers.first(name: "content-type")
+            .map { String($0.split(separator: ";").first ?? "").trimmingCharacters(in: " \t").lowercased() }
+        let path = savePath + BodyFile.fileExtension(mediaType: mediaType)
+        let received = try await BodyFile.write(response.body, to: path, limit: maxBody, url: request.url)
         return FetchResponse(
             status: Int(response.status.code),
-            headers: response.headers.map { ($0.name, $0.value) },
-            body: body,
+            headers: response.headers,
+            body: ByteBuffer(),
             bodyBytes: received,
-            savedPath: savedPath
+            savedPath: path
         )
     }
 }

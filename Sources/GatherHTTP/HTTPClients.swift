@@ -31,6 +31,8 @@ struct HTTPClients: Sendable {
 
     private static func makeClient(_ configuration: Fetcher.Configuration, proxy: ProxySettings.Server?) -> HTTPClient {
         var config = HTTPClient.Configuration()
+        // No distributed tracing: with no tracer bootstrapped it only costs time per request.
+        config.tracing.tracer = nil
         config.redirectConfiguration =
             configuration.maxRedirects > 0
             ? .follow(max: configuration.maxRedirects, allowCycles: false) : .disallow

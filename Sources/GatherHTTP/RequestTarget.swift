@@ -1,26 +1,43 @@
-/// The scheme and host of a URL, read without a full URL parser (the HTTP client parses it again).
+/// The scheme and host of a URL, read in one pass over its bytes (the HTTP client parses the URL fully later).
 struct RequestTarget: Sendable, Hashable {
     var scheme: String
     var host: String
 
     /// Reads `scheme://[userinfo@]host[:port]/…`; `nil` unless the scheme is http or https and a host is present.
     init?(url: String) {
-        guard let schemeEnd = url.firstRange(of: "://") else { return nil }
-        let scheme = url[..<schemeEnd.lowerBound].lowercased()
+        var utf8 = Array(url.utf8)
+        // The scheme: up to "://", case-insensitive.
+        guard let colon = utf8.firstIndex(of: UInt8(ascii: ":")), colon + 2 < utf8.count,
+            utf8[colon + 1] == UInt8(ascii: "/"), utf8[colon + 2] == UInt8(ascii: "/")
+        else { return nil }
+        for index in 0..<colon where utf8[index] >= UInt8(ascii: "A") && utf8[index] <= UInt8(ascii: "Z") {
+            utf8[index] |= 0x20
+        }
+        let scheme = String(decoding: utf8[0..<colon], as: UTF8.self)
         guard scheme == "http" || scheme == "https" else { return nil }
-        var authority = url[schemeEnd.upperBound...]
-        if let end = authority.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) {
-            authority = authority[..<end]
+        // The authority: up to "/", "?" or "#"; the host is what follows any "@" and precedes any ":port".
+        var start = colon + 3
+        var end = start
+        while end < utf8.count, utf8[end] != UInt8(ascii: "/"), utf8[end] != UInt8(ascii: "?"),
+            utf8[end] != UInt8(ascii: "#")
+        {
+            if utf8[end] == UInt8(ascii: "@") { start = end + 1 }
+            end += 1
         }
-        if let at = authority.lastIndex(of: "@") { authority = authority[authority.index(after: at)...] }
-        var host = authority
-        if host.hasPrefix("["), let close = host.firstIndex(of: "]") {
-            host = host[...close]
-        } else if let colon = host.lastIndex(of: ":") {
-            host = host[..<colon]
+        var hostEnd = end
+        if start < end, utf8[start] == UInt8(ascii: "[") {
+            guard let close = utf8[start..<end].firstIndex(of: UInt8(ascii: "]")) else { return nil }
+            hostEnd = close + 1
+        } else if let portColon = utf8[start..<end].lastIndex(of: UInt8(ascii: ":")) {
+            hostEnd = portColon
         }
-        guard !host.isEmpty, !host.contains(where: { $0 == " " || $0 == "\t" }) else { return nil }
+        guard start < hostEnd else { return nil }
+        for index in start..<hostEnd {
+            let byte = utf8[index]
+            if byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") { return nil }
+            if byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") { utf8[index] = byte | 0x20 }
+        }
         self.scheme = scheme
-        self.host = host.lowercased()
+        self.host = String(decoding: utf8[start..<hostEnd], as: UTF8.self)
     }
 }

@@ -32,6 +32,9 @@ public struct ServerHints: Sendable, Hashable {
     public init(headers: some Sequence<(String, String)>, now: Date = Date()) {
         let nowEpoch = now.timeIntervalSince1970
         for (name, value) in headers {
+            // Every header understood here starts with "r" or "x": skip the rest without lower-casing them.
+            guard let first = name.utf8.first, first | 0x20 == UInt8(ascii: "r") || first | 0x20 == UInt8(ascii: "x")
+            else { continue }
             switch name.lowercased() {
             case "retry-after":
                 self.retryAfter = Self.parseRetryAfter(value, nowEpoch: nowEpoch)
