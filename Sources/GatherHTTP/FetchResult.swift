@@ -22,15 +22,23 @@ public struct FetchResponse: Sendable {
     /// The media type of `Content-Type`, lower-cased, without parameters (`application/json`).
     public var mediaType: String? {
         guard let value = self.header("Content-Type") else { return nil }
-        let type = value.split(separator: ";", maxSplits: 1).first.map(String.init) ?? value
-        return type.trimmingCharacters(in: " \t").lowercased()
+        return Self.mediaType(of: value)
     }
 
-    /// Whether the body is declared as JSON (`application/json`, `application/*+json`, `text/json`).
+    /// Whether the body is declared as JSON (`application/json`, `application/*+json`, `text/json`,
+    /// `application/x-ndjson`).
     public var isJSON: Bool {
-        guard let type = self.mediaType else { return false }
+        guard let value = self.header("Content-Type") else { return false }
+        // The common exact spelling first, without building strings.
+        if value.utf8.elementsEqual("application/json".utf8) { return true }
+        let type = Self.mediaType(of: value)
         return type == "application/json" || type == "text/json" || type.hasSuffix("+json")
             || type == "application/x-ndjson"
+    }
+
+    static func mediaType(of contentType: String) -> String {
+        let type = contentType.split(separator: ";", maxSplits: 1).first.map(String.init) ?? contentType
+        return type.trimmingCharacters(in: " \t").lowercased()
     }
 }
 

@@ -17,6 +17,7 @@
 ///     print(result)
 /// }
 /// ```
+@inlinable
 public func forEachConcurrently<Inputs: AsyncSequence, Output: Sendable>(
     _ inputs: Inputs,
     maxConcurrency: Int,

@@ -28,9 +28,9 @@ public struct ServerHints: Sendable, Hashable {
     public init() {}
 
     /// Reads the hints from response headers. `now` is the wall-clock time used to turn HTTP-dates and
-    /// Unix times into delays; it defaults to the current time.
-    public init(headers: some Sequence<(String, String)>, now: Date = Date()) {
-        let nowEpoch = now.timeIntervalSince1970
+    /// Unix times into delays; it defaults to the current time (read only when such a header is present).
+    public init(headers: some Sequence<(String, String)>, now: Date? = nil) {
+        var nowEpoch: Double { (now ?? Date()).timeIntervalSince1970 }
         for (name, value) in headers {
             // Every header understood here starts with "r" or "x": skip the rest without lower-casing them.
             guard let first = name.utf8.first, first | 0x20 == UInt8(ascii: "r") || first | 0x20 == UInt8(ascii: "x")

@@ -32,8 +32,9 @@ public struct FetchRecord: Sendable {
     public var elapsedMs: Double
     /// Attempts made (0 when the input line was unusable).
     public var attempts: Int
-    /// The parsed JSON body.
-    public var data: Value?
+    /// The JSON body as compact text: validated, insignificant whitespace removed, otherwise as the server sent
+    /// it (numbers and string escapes unchanged, so nothing is rounded or re-encoded).
+    public var dataJSON: [UInt8]?
     /// The body as text, when it is not JSON (or JSON that did not parse).
     public var text: String?
     /// The body as Base64, when it is neither JSON nor UTF-8 text.
@@ -73,16 +74,19 @@ public struct FetchRecord: Sendable {
                 && body.readableBytesView.first(where: { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 })
                     .map { $0 == UInt8(ascii: "{") || $0 == UInt8(ascii: "[") } ?? false)
         if looksJSON {
-            let parsed: Result<Value, JSONError> = body.withUnsafeReadableBytes { bytes in
+            let compact: Result<[UInt8], JSONError> = body.withUnsafeReadableBytes { bytes in
+                var output: [UInt8] = []
+                output.reserveCapacity(bytes.count)
                 do throws(JSONError) {
-                    return .success(try JSONReader.parse(bytes, configuration: jsonConfiguration))
+                    try JSONReader.minify(bytes, into: &output, configuration: jsonConfiguration)
+                    return .success(output)
                 } catch {
                     return .failure(error)
                 }
             }
-            switch parsed {
-            case .success(let value):
-                self.data = value
+            switch compact {
+            case .success(let json):
+                self.dataJSON = json
                 return
             case .failure(let error):
                 if self.failure == nil {
@@ -106,6 +110,11 @@ public struct FetchRecord: Sendable {
     /// True when the item did not end with a usable response.
     public var failed: Bool { self.failure != nil }
 
+    /// The parsed JSON body, if it was JSON.
+    public var data: Value? {
+        self.dataJSON.flatMap { try? JSONReader.parse($0) }
+    }
+
     /// The record as a JSON object, fields in the documented order.
     public var value: Value {
         var record = Record()
@@ -124,9 +133,55 @@ public struct FetchRecord: Sendable {
         return .object(record)
     }
 
-    /// Appends the record as one JSON line (with its `\n`).
+    /// Appends the record as one JSON line (with its `\n`): the same object as ``value``, with the body's JSON
+    /// copied in as text rather than parsed and written again.
     public func writeJSONLine(into buffer: inout [UInt8]) {
-        JSONWriter.write(self.value, into: &buffer)
-        buffer.append(UInt8(ascii: "\n"))
+        func key(_ name: StaticString, first: Bool = false) {
+            if !first { buffer.append(UInt8(ascii: ",")) }
+            buffer.append(UInt8(ascii: "\""))
+            name.withUTF8Buffer { buffer.append(contentsOf: $0) }
+            buffer.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: ":")])
+        }
+        buffer.append(UInt8(ascii: "{"))
+        if let id = self.id {
+            key("id", first: true)
+            JSONWriter.write(id, into: &buffer)
+            key("url")
+        } else {
+            key("url", first: true)
+        }
+        JSONWriter.writeString(self.url, into: &buffer)
+        key("status")
+        JSONWriter.write(self.status.map { .int(Int64($0)) } ?? .null, into: &buffer)
+        key("elapsed_ms")
+        JSONWriter.write(.double(self.elapsedMs), into: &buffer)
+        key("attempts")
+        JSONWriter.write(.int(Int64(self.attempts)), into: &buffer)
+        if let json = self.dataJSON {
+            key("data")
+            buffer.append(contentsOf: json)
+        }
+        if let text = self.text {
+            key("text")
+            JSONWriter.writeString(text, into: &buffer)
+        }
+        if let base64 = self.bodyBase64 {
+            key("body_base64")
+            JSONWriter.writeString(base64, into: &buffer)
+        }
+        if let file = self.file {
+            key("file")
+            JSONWriter.writeString(file, into: &buffer)
+        }
+        if let failure = self.failure {
+            key("error")
+            buffer.append(UInt8(ascii: "{"))
+            key("code", first: true)
+            JSONWriter.writeString(failure.code, into: &buffer)
+            key("message")
+            JSONWriter.writeString(failure.message, into: &buffer)
+            buffer.append(UInt8(ascii: "}"))
+        }
+        buffer.append(contentsOf: [UInt8(ascii: "}"), UInt8(ascii: "\n")])
     }
 }

@@ -11,7 +11,12 @@ public struct FetchSummary: Sendable {
     /// Items that ended with an error record.
     public private(set) var failed = 0
     /// Responses by status class: `2xx`, `3xx`, `4xx`, `5xx`.
-    public private(set) var statusClasses: [String: Int] = [:]
+    public var statusClasses: [String: Int] {
+        var classes: [String: Int] = [:]
+        for (index, count) in self.statusClassCounts.enumerated() where count > 0 { classes["\(index)xx"] = count }
+        return classes
+    }
+    private var statusClassCounts = [Int](repeating: 0, count: 10)
     /// Failures by error code.
     public private(set) var errorCodes: [String: Int] = [:]
     /// Retries made (attempts beyond the first).
@@ -36,7 +41,7 @@ public struct FetchSummary: Sendable {
         } else {
             self.succeeded += 1
         }
-        if let status = record.status { self.statusClasses["\(status / 100)xx", default: 0] += 1 }
+        if let status = record.status { self.statusClassCounts[min(9, max(0, status / 100))] += 1 }
         self.retries += max(0, record.attempts - 1)
         self.bytes += record.bodyBytes
         if record.attempts > 0 {

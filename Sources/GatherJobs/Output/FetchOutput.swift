@@ -100,7 +100,7 @@ final class SQLiteFetchOutput: FetchOutput {
         self.pending.append([
             .int(Int64(record.line)), record.id ?? .null, .string(record.url),
             record.status.map { .int(Int64($0)) } ?? .null, .double(record.elapsedMs), .int(Int64(record.attempts)),
-            record.data.map { .string(JSONWriter.string($0)) } ?? .null, record.text.map(Value.string) ?? .null,
+            record.dataJSON.map { .string(String(decoding: $0, as: UTF8.self)) } ?? .null, record.text.map(Value.string) ?? .null,
             record.file.map(Value.string) ?? .null, record.failure.map { .string($0.code) } ?? .null,
             record.failure.map { .string($0.message) } ?? .null, .string(now),
         ])
