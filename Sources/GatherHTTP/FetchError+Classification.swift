@@ -6,9 +6,9 @@ import NIOPosix
 import NIOSSL
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 extension FetchError {
@@ -61,7 +61,8 @@ extension FetchError {
                     "\(url) did not complete within the request timeout of \(timeouts.request): raise --timeout"
                 )
             case .remoteConnectionClosed:
-                return FetchError(.connectionClosed, "the server closed the connection before the response to \(url) was complete")
+                return FetchError(
+                    .connectionClosed, "the server closed the connection before the response to \(url) was complete")
             case .cancelled:
                 return FetchError(.cancelled, "cancelled before \(url) finished")
             case .redirectLimitReached, .redirectCycleDetected:
@@ -88,7 +89,8 @@ extension FetchError {
         case let error as IOError:
             switch error.errnoCode {
             case ECONNREFUSED:
-                return FetchError(.connectionRefused, "connection refused by \(url): is the server running on that port?")
+                return FetchError(
+                    .connectionRefused, "connection refused by \(url): is the server running on that port?")
             case ECONNRESET, EPIPE:
                 return FetchError(.connectionReset, "the connection to \(url) was reset by the peer")
             case ETIMEDOUT:
@@ -106,9 +108,11 @@ extension FetchError {
             }
             return FetchError(.other, "\(url): the compressed body is corrupt (\(error))")
         case let error as NIOSSLError:
-            return FetchError(.tls, "TLS with \(url) failed: \(error); check the certificate (or --insecure for testing)")
+            return FetchError(
+                .tls, "TLS with \(url) failed: \(error); check the certificate (or --insecure for testing)")
         case let error as BoringSSLError:
-            return FetchError(.tls, "TLS with \(url) failed: \(error); check the certificate (or --insecure for testing)")
+            return FetchError(
+                .tls, "TLS with \(url) failed: \(error); check the certificate (or --insecure for testing)")
         case let error as ChannelError:
             switch error {
             case .connectTimeout:

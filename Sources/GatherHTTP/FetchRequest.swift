@@ -15,8 +15,9 @@ public struct FetchRequest: Sendable {
     public var body: [UInt8]?
 
     /// Creates a request.
-    public init(url: String, method: String = "GET", headers: [(name: String, value: String)] = [], body: [UInt8]? = nil)
-    {
+    public init(
+        url: String, method: String = "GET", headers: [(name: String, value: String)] = [], body: [UInt8]? = nil
+    ) {
         self.url = url
         self.method = method.uppercased()
         self.headers = headers

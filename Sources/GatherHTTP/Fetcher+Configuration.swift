@@ -40,7 +40,9 @@ extension Fetcher {
         public struct Authorization: Sendable, Hashable {
             let headerValue: String
             /// `Authorization: Bearer TOKEN`.
-            public static func bearer(_ token: String) -> Authorization { Authorization(headerValue: "Bearer \(token)") }
+            public static func bearer(_ token: String) -> Authorization {
+                Authorization(headerValue: "Bearer \(token)")
+            }
             /// `Authorization: Basic base64(user:password)`.
             public static func basic(user: String, password: String) -> Authorization {
                 Authorization(headerValue: "Basic " + Base64.encode(Array("\(user):\(password)".utf8)))
@@ -81,4 +83,3 @@ extension Fetcher {
         public init() {}
     }
 }
-

@@ -263,4 +263,3 @@ extension TimeAmount {
         self = .nanoseconds(duration.nanosecondsClamped)
     }
 }
-

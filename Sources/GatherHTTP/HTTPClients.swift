@@ -52,7 +52,9 @@ struct HTTPClients: Sendable {
             config.tlsConfiguration = tls
         }
         if let proxy {
-            let authorization = proxy.user.map { HTTPClient.Authorization.basic(username: $0, password: proxy.password ?? "") }
+            let authorization = proxy.user.map {
+                HTTPClient.Authorization.basic(username: $0, password: proxy.password ?? "")
+            }
             config.proxy = .server(host: proxy.host, port: proxy.port, authorization: authorization)
         }
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: config)

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Which proxy, if any, carries a request: `HTTP_PROXY` for http URLs, `HTTPS_PROXY` for https URLs (through
@@ -45,7 +45,8 @@ public struct ProxySettings: Sendable, Hashable {
             }
             var host = String(rest)
             var port = defaultPort
-            if let colon = rest.lastIndex(of: ":"), !rest.hasSuffix("]"), let p = Int(rest[rest.index(after: colon)...]) {
+            if let colon = rest.lastIndex(of: ":"), !rest.hasSuffix("]"), let p = Int(rest[rest.index(after: colon)...])
+            {
                 host = String(rest[..<colon])
                 port = p
             }
@@ -90,8 +91,10 @@ public struct ProxySettings: Sendable, Hashable {
         return ProxySettings(
             http: value("HTTP_PROXY").flatMap(Server.init(url:)),
             https: value("HTTPS_PROXY").flatMap(Server.init(url:)),
-            noProxy: (value("NO_PROXY") ?? "").split(separator: ",").map { String($0).trimmingCharacters(in: " \t").lowercased() }
-                .filter { !$0.isEmpty }
+            noProxy: (value("NO_PROXY") ?? "").split(separator: ",").map {
+                String($0).trimmingCharacters(in: " \t").lowercased()
+            }
+            .filter { !$0.isEmpty }
         )
     }
 

@@ -1,5 +1,5 @@
-public import GatherCore
 import GRDB
+public import GatherCore
 
 /// A SQLite database file that tables of ``Value`` rows are written to, in WAL mode, one transaction per batch.
 ///
@@ -28,7 +28,9 @@ public final class SQLiteDatabase: Sendable {
             configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = NORMAL") }
             self.queue = try DatabaseQueue(path: path, configuration: configuration)
         } catch {
-            throw SQLiteError(message: "cannot open the SQLite database \(path): \(Self.reason(error)); check the path and its folder")
+            throw SQLiteError(
+                message: "cannot open the SQLite database \(path): \(Self.reason(error)); check the path and its folder"
+            )
         }
     }
 

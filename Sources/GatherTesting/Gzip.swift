@@ -4,7 +4,10 @@ import CZlib
 public func gzipCompress(_ input: [UInt8], level: Int32 = 6) -> [UInt8] {
     var stream = z_stream()
     // windowBits 15 + 16 asks zlib for a gzip header and trailer.
-    guard deflateInit2_(&stream, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK
+    guard
+        deflateInit2_(
+            &stream, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)
+        ) == Z_OK
     else { preconditionFailure("zlib deflateInit2 failed") }
     defer { deflateEnd(&stream) }
     var output = [UInt8](repeating: 0, count: Int(deflateBound(&stream, UInt(input.count))) + 32)

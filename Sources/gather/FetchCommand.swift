@@ -105,7 +105,8 @@ struct FetchCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Also write the summary as JSON to this file.")
     var summaryJson: String?
 
-    @Option(name: .long, help: "After SIGINT/SIGTERM, how long in-flight requests may finish before they are cancelled.")
+    @Option(
+        name: .long, help: "After SIGINT/SIGTERM, how long in-flight requests may finish before they are cancelled.")
     var grace: String = "2s"
 
     @Flag(name: .long, help: "No progress line.")
@@ -115,7 +116,9 @@ struct FetchCommand: AsyncParsableCommand {
     var quiet = false
 
     func validate() throws {
-        guard self.concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1, e.g. --concurrency 64") }
+        guard self.concurrency >= 1 else {
+            throw ValidationError("--concurrency must be at least 1, e.g. --concurrency 64")
+        }
         if let perHost = self.perHost, perHost < 1 {
             throw ValidationError("--per-host must be at least 1, e.g. --per-host 8")
         }

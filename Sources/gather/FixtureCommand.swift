@@ -4,7 +4,7 @@ import GatherTesting
 import UnixSignals
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `gather fixture`: serves the test fixture on 127.0.0.1 until interrupted, for demos and manual tries.

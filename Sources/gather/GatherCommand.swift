@@ -2,9 +2,9 @@ import ArgumentParser
 import Gather
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The `gather` command: parses arguments and hands them to the library's jobs.

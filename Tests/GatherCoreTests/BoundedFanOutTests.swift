@@ -6,7 +6,11 @@ import Testing
 /// Tracks how many calls run at once.
 final class ConcurrencyGauge: Sendable {
     private let state = Mutex<(current: Int, peak: Int)>((0, 0))
-    func enter() { self.state.withLock { $0.current += 1; $0.peak = max($0.peak, $0.current) } }
+    func enter() {
+        self.state.withLock {
+            $0.current += 1; $0.peak = max($0.peak, $0.current)
+        }
+    }
     func leave() { self.state.withLock { $0.current -= 1 } }
     var peak: Int { self.state.withLock { $0.peak } }
 }
@@ -40,7 +44,9 @@ struct Boom: Error, Equatable { var item: Int }
         try await forEachConcurrently(AsyncElements(0..<60), maxConcurrency: 8, ordered: true) { item in
             try await Task.sleep(for: .milliseconds(item % 3 == 0 ? 15 : 1))
             return item
-        } consume: { delivered.append($0) }
+        } consume: {
+            delivered.append($0)
+        }
         #expect(delivered == Array(0..<60))
     }
 

@@ -29,7 +29,8 @@ import Testing
     }
 
     @Test func overridesApplyPerKey() async throws {
-        let flow = FlowController(limits: FlowLimits(maxConcurrency: 1), overrides: ["wide": FlowLimits(maxConcurrency: 5)])
+        let flow = FlowController(
+            limits: FlowLimits(maxConcurrency: 1), overrides: ["wide": FlowLimits(maxConcurrency: 5)])
         #expect(flow.limits(for: "wide").maxConcurrency == 5)
         #expect(flow.limits(for: "other").maxConcurrency == 1)
     }

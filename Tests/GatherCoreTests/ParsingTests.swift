@@ -4,7 +4,8 @@ import Testing
 
 @Suite struct ParsingTests {
     @Test(arguments: [
-        ("500ms", Duration.milliseconds(500)), ("1s", .seconds(1)), ("1.5s", .milliseconds(1500)), ("2m", .seconds(120)),
+        ("500ms", Duration.milliseconds(500)), ("1s", .seconds(1)), ("1.5s", .milliseconds(1500)),
+        ("2m", .seconds(120)),
         ("1h", .seconds(3600)), ("30", .seconds(30)), ("250us", .microseconds(250)),
     ])
     func durations(text: String, expected: Duration) throws {

@@ -42,7 +42,8 @@ struct SeededGenerator: RandomNumberGenerator {
         var random = SeededGenerator(state: 7)
         for _ in 0..<100 {
             let decision = RetryPolicy().decide(
-                attempt: 1, elapsed: .zero, failure: .status(429), method: "GET", retryAfter: .seconds(3), using: &random)
+                attempt: 1, elapsed: .zero, failure: .status(429), method: "GET", retryAfter: .seconds(3),
+                using: &random)
             #expect(decision == .retry(after: .seconds(3)))
         }
     }
@@ -51,8 +52,11 @@ struct SeededGenerator: RandomNumberGenerator {
         var policy = RetryPolicy()
         policy.maxAttempts = 3
         #expect(
-            policy.decide(attempt: 2, elapsed: .zero, failure: .transport, method: "GET", retryAfter: nil) != .stop(reason: ""))
-        guard case .stop(let reason) = policy.decide(attempt: 3, elapsed: .zero, failure: .transport, method: "GET", retryAfter: nil)
+            policy.decide(attempt: 2, elapsed: .zero, failure: .transport, method: "GET", retryAfter: nil)
+                != .stop(reason: ""))
+        guard
+            case .stop(let reason) = policy.decide(
+                attempt: 3, elapsed: .zero, failure: .transport, method: "GET", retryAfter: nil)
         else {
             Issue.record("expected to stop after 3 attempts")
             return
@@ -63,7 +67,8 @@ struct SeededGenerator: RandomNumberGenerator {
     @Test func stopsAtTheTimeCap() {
         var policy = RetryPolicy()
         policy.maxElapsed = .seconds(10)
-        let decision = policy.decide(attempt: 1, elapsed: .seconds(9), failure: .status(503), method: "GET", retryAfter: .seconds(5))
+        let decision = policy.decide(
+            attempt: 1, elapsed: .seconds(9), failure: .status(503), method: "GET", retryAfter: .seconds(5))
         guard case .stop(let reason) = decision else {
             Issue.record("expected a stop, got \(decision)")
             return
@@ -73,7 +78,10 @@ struct SeededGenerator: RandomNumberGenerator {
 
     @Test(arguments: [429, 502, 503, 504])
     func retriesTheDefaultStatuses(status: Int) {
-        guard case .retry = RetryPolicy().decide(attempt: 1, elapsed: .zero, failure: .status(status), method: "GET", retryAfter: nil) else {
+        guard
+            case .retry = RetryPolicy().decide(
+                attempt: 1, elapsed: .zero, failure: .status(status), method: "GET", retryAfter: nil)
+        else {
             Issue.record("\(status) should be retried")
             return
         }
@@ -81,14 +89,19 @@ struct SeededGenerator: RandomNumberGenerator {
 
     @Test(arguments: [400, 401, 403, 404, 500, 501])
     func doesNotRetryOtherStatuses(status: Int) {
-        guard case .stop = RetryPolicy().decide(attempt: 1, elapsed: .zero, failure: .status(status), method: "GET", retryAfter: nil) else {
+        guard
+            case .stop = RetryPolicy().decide(
+                attempt: 1, elapsed: .zero, failure: .status(status), method: "GET", retryAfter: nil)
+        else {
             Issue.record("\(status) should not be retried")
             return
         }
     }
 
     @Test func onlyIdempotentMethodsByDefault() {
-        guard case .stop(let reason) = RetryPolicy().decide(attempt: 1, elapsed: .zero, failure: .transport, method: "POST", retryAfter: nil)
+        guard
+            case .stop(let reason) = RetryPolicy().decide(
+                attempt: 1, elapsed: .zero, failure: .transport, method: "POST", retryAfter: nil)
         else {
             Issue.record("POST should not be retried by default")
             return
@@ -96,14 +109,20 @@ struct SeededGenerator: RandomNumberGenerator {
         #expect(reason.contains("idempotent"))
         var policy = RetryPolicy()
         policy.retryNonIdempotent = true
-        guard case .retry = policy.decide(attempt: 1, elapsed: .zero, failure: .transport, method: "POST", retryAfter: nil) else {
+        guard
+            case .retry = policy.decide(
+                attempt: 1, elapsed: .zero, failure: .transport, method: "POST", retryAfter: nil)
+        else {
             Issue.record("POST should be retried when allowed")
             return
         }
     }
 
     @Test func permanentFailuresStopAtOnce() {
-        guard case .stop = RetryPolicy().decide(attempt: 1, elapsed: .zero, failure: .permanent, method: "GET", retryAfter: nil) else {
+        guard
+            case .stop = RetryPolicy().decide(
+                attempt: 1, elapsed: .zero, failure: .permanent, method: "GET", retryAfter: nil)
+        else {
             Issue.record("a permanent failure must not be retried")
             return
         }

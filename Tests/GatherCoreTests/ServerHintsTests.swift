@@ -20,7 +20,8 @@ import Testing
     }
 
     @Test func retryAfterInThePastMeansNow() {
-        #expect(ServerHints(headers: [("Retry-After", "Sun, 06 Nov 1994 08:00:00 GMT")], now: self.now).retryAfter == .zero)
+        #expect(
+            ServerHints(headers: [("Retry-After", "Sun, 06 Nov 1994 08:00:00 GMT")], now: self.now).retryAfter == .zero)
     }
 
     @Test func garbageIsIgnored() {
@@ -35,8 +36,9 @@ import Testing
     }
 
     @Test func githubStyleEpochReset() {
-        let reset = String(Int(self.now.timeIntervalSince1970) + 42)
-        let hints = ServerHints(headers: [("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", reset)], now: self.now)
+        let now = Date(timeIntervalSince1970: 1_795_000_000)  // 2026: Unix times above 10^9 are read as times
+        let reset = String(Int(now.timeIntervalSince1970) + 42)
+        let hints = ServerHints(headers: [("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", reset)], now: now)
         #expect(hints.pause == .seconds(42))
     }
 

@@ -3,7 +3,7 @@ import GatherTesting
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The `gather` executable as a user runs it: a child process, real signals, real files.
@@ -52,7 +52,8 @@ import Glibc
                 stdin: server.url("/json/1") + "\n" + server.url("/json/2") + "\n")
             #expect(result.status == 0)
             #expect(result.stderr.isEmpty)
-            let summary = try JSONSerialization.jsonObject(with: Data(try scratch.read("s.json").utf8)) as? [String: Any]
+            let summary =
+                try JSONSerialization.jsonObject(with: Data(try scratch.read("s.json").utf8)) as? [String: Any]
             #expect(summary?["items"] as? Int == 2)
             #expect((summary?["latency_ms"] as? [String: Any])?["p99"] != nil)
         }
@@ -86,7 +87,10 @@ import Glibc
             let input = try scratch.write("in.txt", urls.joined(separator: "\n"))
             let output = scratch.file("out.jsonl")
             let result = try await runGather(
-                ["fetch", input, "--concurrency", "8", "--out", output, "--grace", "5s", "--summary-json", scratch.file("s.json")]
+                [
+                    "fetch", input, "--concurrency", "8", "--out", output, "--grace", "5s", "--summary-json",
+                    scratch.file("s.json"),
+                ]
             ) { process in
                 // Wait until it has written some records, then interrupt it.
                 for _ in 0..<200 {
@@ -108,7 +112,8 @@ import Glibc
             #expect(records.count == server.stats.count())
             // In-flight requests were given the grace period, so they finished normally.
             #expect(records.allSatisfy { $0["status"] as? Int == 200 })
-            let summary = try JSONSerialization.jsonObject(with: Data(try scratch.read("s.json").utf8)) as? [String: Any]
+            let summary =
+                try JSONSerialization.jsonObject(with: Data(try scratch.read("s.json").utf8)) as? [String: Any]
             #expect(summary?["items"] as? Int == records.count)
             #expect(summary?["interrupted"] as? Bool == true)
         }

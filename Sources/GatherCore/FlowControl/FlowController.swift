@@ -146,7 +146,8 @@ public final class FlowController<C: Clock>: Sendable where C.Duration == Durati
         let timer: Task<Void, Never>? = deadline.map { deadline in
             Task { [self] in
                 do { try await self.clock.sleep(until: deadline, tolerance: nil) } catch { return }
-                self.failWaiter(id: id, key: key, error: FlowControlError(key: key, waited: began.duration(to: deadline)))
+                self.failWaiter(
+                    id: id, key: key, error: FlowControlError(key: key, waited: began.duration(to: deadline)))
             }
         }
         defer { timer?.cancel() }

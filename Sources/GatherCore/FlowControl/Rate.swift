@@ -30,7 +30,8 @@ public struct Rate: Sendable, Hashable, CustomStringConvertible {
         var burst = 1
         if let colon = spec.firstIndex(of: ":") {
             guard let b = Int(spec[spec.index(after: colon)...]), b >= 1 else {
-                throw ConfigurationError("invalid rate \"\(text)\": the burst after ':' must be a whole number ≥ 1; \(help)")
+                throw ConfigurationError(
+                    "invalid rate \"\(text)\": the burst after ':' must be a whole number ≥ 1; \(help)")
             }
             burst = b
             spec = spec[..<colon]

@@ -24,6 +24,9 @@
 /// - **Depth.** Arrays and objects may nest ``Configuration/maxDepth`` levels deep. The parser
 ///   uses an explicit stack, never recursion, so any input is safe.
 /// - **Whitespace.** Only space, tab, line feed and carriage return are allowed around tokens.
+///
+/// To check a document and pass it on as compact text without building ``Value``s, use
+/// `minify(_:into:configuration:)`; it accepts and rejects exactly what `parse` does.
 public struct JSONReader {
     /// Options for ``JSONReader``.
     ///
@@ -58,13 +61,7 @@ public struct JSONReader {
         _ bytes: UnsafeRawBufferPointer,
         configuration: Configuration = .init()
     ) throws(JSONError) -> Value {
-        guard let base = bytes.baseAddress, bytes.count > 0 else {
-            throw JSONError(
-                code: .unexpectedEnd,
-                message: "the input is empty; expected a JSON value",
-                offset: 0, line: 1, column: 1
-            )
-        }
+        guard let base = bytes.baseAddress, bytes.count > 0 else { throw JSONLexer.emptyInputError() }
         var parser = JSONParser(
             base: base.assumingMemoryBound(to: UInt8.self),
             count: bytes.count,

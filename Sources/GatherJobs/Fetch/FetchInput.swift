@@ -48,7 +48,8 @@ public struct FetchInput: AsyncSequence, Sendable {
     let stop: StopSignal
 
     /// Reads `path` (`-` for standard input) in `format`; `method` and `body` apply to plain URL lines.
-    public init(path: String, format: FetchInputFormat, method: String = "GET", body: [UInt8]? = nil, stop: StopSignal) {
+    public init(path: String, format: FetchInputFormat, method: String = "GET", body: [UInt8]? = nil, stop: StopSignal)
+    {
         self.path = path
         self.format = format
         self.method = method

@@ -4,9 +4,9 @@ public import Logging
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// `gather fetch` as a library call: read requests, fetch them with bounded concurrency through the flow
@@ -68,7 +68,9 @@ public final class FetchJob: Sendable {
     private let counters = FetchCounters()
 
     /// Creates a job.
-    public init(options: Options, logger: Logger = Logger(label: "gather.fetch", factory: { _ in SwiftLogNoOpLogHandler() })) {
+    public init(
+        options: Options, logger: Logger = Logger(label: "gather.fetch", factory: { _ in SwiftLogNoOpLogHandler() })
+    ) {
         self.options = options
         self.logger = logger
     }

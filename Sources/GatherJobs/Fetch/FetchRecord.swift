@@ -128,7 +128,8 @@ public struct FetchRecord: Sendable {
         if let base64 = self.bodyBase64 { record.append("body_base64", .string(base64)) }
         if let file = self.file { record.append("file", .string(file)) }
         if let failure = self.failure {
-            record.append("error", .object(Record([("code", .string(failure.code)), ("message", .string(failure.message))])))
+            record.append(
+                "error", .object(Record([("code", .string(failure.code)), ("message", .string(failure.message))])))
         }
         return .object(record)
     }

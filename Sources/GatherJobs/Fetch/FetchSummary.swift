@@ -27,7 +27,8 @@ public struct FetchSummary: Sendable {
     public var interrupted = false
     /// Wall time of the whole run.
     public var wall: Duration = .zero
-    private var latencyMicros = Histogram<UInt64>(highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: .three)
+    private var latencyMicros = Histogram<UInt64>(
+        highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: .three)
 
     /// An empty summary.
     public init() {}
@@ -102,10 +103,16 @@ public struct FetchSummary: Sendable {
                 + " in \(Self.format(self.wall.seconds, digits: 2)) s (\(Self.format(self.throughput, digits: 1)) items/s)"
         )
         if !self.statusClasses.isEmpty {
-            lines.append("  status: " + self.statusClasses.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+            lines.append(
+                "  status: "
+                    + self.statusClasses.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(
+                        separator: ", "))
         }
         if !self.errorCodes.isEmpty {
-            lines.append("  errors: " + self.errorCodes.sorted { $0.value > $1.value }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+            lines.append(
+                "  errors: "
+                    + self.errorCodes.sorted { $0.value > $1.value }.map { "\($0.key) \($0.value)" }.joined(
+                        separator: ", "))
         }
         lines.append("  retries: \(self.retries), bytes: \(Self.formatBytes(self.bytes))")
         lines.append(

@@ -2,9 +2,9 @@ import GatherCore
 import GatherSQLite
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Where `gather fetch` puts its records. Records arrive one at a time from one task; ``finish()`` flushes.
@@ -32,7 +32,8 @@ final class JSONLinesOutput: FetchOutput {
         } else {
             let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
             guard fd >= 0 else {
-                throw JobError.usage("cannot write \(path): \(String(cString: strerror(errno))); check the folder exists")
+                throw JobError.usage(
+                    "cannot write \(path): \(String(cString: strerror(errno))); check the folder exists")
             }
             self.descriptor = fd
             self.ownsDescriptor = true
@@ -100,7 +101,8 @@ final class SQLiteFetchOutput: FetchOutput {
         self.pending.append([
             .int(Int64(record.line)), record.id ?? .null, .string(record.url),
             record.status.map { .int(Int64($0)) } ?? .null, .double(record.elapsedMs), .int(Int64(record.attempts)),
-            record.dataJSON.map { .string(String(decoding: $0, as: UTF8.self)) } ?? .null, record.text.map(Value.string) ?? .null,
+            record.dataJSON.map { .string(String(decoding: $0, as: UTF8.self)) } ?? .null,
+            record.text.map(Value.string) ?? .null,
             record.file.map(Value.string) ?? .null, record.failure.map { .string($0.code) } ?? .null,
             record.failure.map { .string($0.message) } ?? .null, .string(now),
         ])

@@ -73,12 +73,22 @@ func runGather(
         input.fileHandleForWriting.write(Data(stdin.utf8))
     }
     try input.fileHandleForWriting.close()
-    // Drain the pipes concurrently so a full pipe cannot block the child.
-    async let stdoutData = Task.detached { out.fileHandleForReading.readDataToEndOfFile() }.value
-    async let stderrData = Task.detached { err.fileHandleForReading.readDataToEndOfFile() }.value
+    // Drain the pipes concurrently so a full pipe cannot block the child. The reads block, so they run on threads
+    // of their own: blocking the cooperative pool would starve the in-process fixture server the child talks to.
+    async let stdoutData = readToEnd(out.fileHandleForReading)
+    async let stderrData = readToEnd(err.fileHandleForReading)
     if let whileRunning { try await whileRunning(process) }
     let outText = String(decoding: await stdoutData, as: UTF8.self)
     let errText = String(decoding: await stderrData, as: UTF8.self)
     while process.isRunning { try await Task.sleep(for: .milliseconds(10)) }
     return ProcessResult(status: process.terminationStatus, stdout: outText, stderr: errText)
+}
+
+/// Reads a pipe to its end on a dedicated thread.
+func readToEnd(_ handle: FileHandle) async -> Data {
+    await withCheckedContinuation { continuation in
+        Thread.detachNewThread {
+            continuation.resume(returning: handle.readDataToEndOfFile())
+        }
+    }
 }
