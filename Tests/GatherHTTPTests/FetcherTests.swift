@@ -355,4 +355,28 @@ import Testing
             }
         }
     }
+
+    @Test func proxyCarriesRequestsAndNoProxyBypassesIt() async throws {
+        try await FixtureServer.withServer { server in
+            let proxy = try ConnectProxy(forwardTo: server.port)
+            let configuration = Self.configuration {
+                $0.retry = .none
+                $0.proxy = ProxySettings(
+                    http: ProxySettings.Server(url: "http://127.0.0.1:\(proxy.port)"),
+                    noProxy: ["direct.invalid"]
+                )
+            }
+            try await Fetcher.withFetcher(configuration: configuration) { fetcher in
+                // The host does not resolve: only the proxy can get this request through.
+                let proxied = await fetcher.fetch(FetchRequest(url: "http://api.example.invalid/json/via-proxy"))
+                #expect(proxied.error == nil, "\(String(describing: proxied.error))")
+                #expect(proxied.response?.status == 200)
+                let direct = await fetcher.fetch(FetchRequest(url: "http://direct.invalid/json/direct"))
+                #expect(direct.error?.code == .dns)
+            }
+            #expect(proxy.connectTargets == ["api.example.invalid:80"])
+            #expect(server.stats.count("/json/via-proxy") == 1)
+            #expect(server.stats.count("/json/direct") == 0)
+        }
+    }
 }
