@@ -96,4 +96,13 @@ import Testing
         #expect(!machine.isIdle(now: .at(50)))
         #expect(machine.isIdle(now: .at(150)))
     }
+
+    @Test func lateWakeupsDoNotBunchUp() throws {
+        var machine = Machine(limits: FlowLimits(rate: try Rate(parsing: "10/s")))
+        for id in 0..<3 { _ = machine.acquire(waiter: UInt64(id), now: .at(0)) }  // reserved 0, 100, 200
+        #expect(machine.recheck(now: .at(0)) == nil)
+        #expect(machine.recheck(now: .at(180)) == nil)  // woke 80 ms late: goes, the next slot moves to 280
+        #expect(machine.recheck(now: .at(200)) == .at(280))  // on time, but too close behind the late one
+        #expect(machine.recheck(now: .at(280)) == nil)
+    }
 }

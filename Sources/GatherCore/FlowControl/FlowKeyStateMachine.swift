@@ -30,6 +30,8 @@ struct FlowKeyStateMachine<Instant: InstantProtocol>: Sendable where Instant.Dur
     private(set) var queue = Deque<UInt64>()
     /// The GCRA's theoretical arrival time: when the bucket would next be full-spaced.
     private(set) var theoreticalArrival: Instant?
+    /// The same algorithm over actual starts: a holder that woke late does not let the next ones bunch up.
+    private(set) var actualArrival: Instant?
     /// No permit starts before this instant.
     private(set) var pausedUntil: Instant?
 
@@ -82,17 +84,29 @@ struct FlowKeyStateMachine<Instant: InstantProtocol>: Sendable where Instant.Dur
         self.pausedUntil = instant
     }
 
-    /// Called by a holder after it slept until its reserved start: returns a later start if a pause arrived
-    /// meanwhile (the holder sleeps again), or `nil` if it may go now.
+    /// Called by a holder when its reserved start has come: returns a later start if a pause arrived meanwhile,
+    /// or if starting now would break the rate because earlier holders woke late and started just before (the
+    /// holder sleeps again); `nil` if it may go now, which counts the start against the rate.
     mutating func recheck(now: Instant) -> Instant? {
-        guard let paused = self.pausedUntil, paused > now else { return nil }
-        return self.reserveStart(now: now)
+        if let paused = self.pausedUntil, paused > now {
+            return self.reserveStart(now: now)
+        }
+        guard let rate = self.limits.rate else { return nil }
+        let interval = rate.interval
+        let tolerance = interval * (rate.burst - 1)
+        var arrival = self.actualArrival ?? now
+        if arrival < now { arrival = now }
+        let allowed = arrival.advanced(by: .zero - tolerance)
+        if allowed > now { return allowed }
+        self.actualArrival = arrival.advanced(by: interval)
+        return nil
     }
 
     /// True when the machine holds nothing that a fresh one would not: it may be dropped.
     func isIdle(now: Instant) -> Bool {
         self.inFlight == 0 && self.queue.isEmpty
             && (self.theoreticalArrival.map { $0 <= now } ?? true)
+            && (self.actualArrival.map { $0 <= now } ?? true)
             && (self.pausedUntil.map { $0 <= now } ?? true)
     }
 
