@@ -65,7 +65,14 @@ public final class Fetcher: Sendable {
     ///   - savePath: Stream the body to this file instead of keeping it in memory. An extension for the
     ///     response's media type is added (`.json`, `.html`, `.txt`, `.xml`, `.csv`, `.bin`); the body is written
     ///     as `PATH.EXT.part` and renamed when complete.
-    public func fetch(_ request: FetchRequest, savePath: String? = nil) async -> FetchResult {
+    ///   - shouldStop: Asked before every attempt (the first one included): when it says yes, no request is
+    ///     sent and the result is a `cancelled` error. `gather fetch` uses it so that after SIGINT no new
+    ///     request starts, not even a queued one or a retry.
+    public func fetch(
+        _ request: FetchRequest,
+        savePath: String? = nil,
+        shouldStop: @Sendable () -> Bool = { false }
+    ) async -> FetchResult {
         let clock = ContinuousClock()
         let started = clock.now
         var result = FetchResult(request: request, response: nil, error: nil, attempts: 0, elapsed: .zero)
@@ -82,6 +89,16 @@ public final class Fetcher: Sendable {
         let retry = self.configuration.retry
 
         while true {
+            if shouldStop() {
+                if result.attempts == 0 || result.error == nil {
+                    result.error = FetchError(.cancelled, "not sent: the run was stopping")
+                } else if var error = result.error {
+                    error.message += " (not retried: the run was stopping)"
+                    result.error = error
+                }
+                result.elapsed = started.duration(to: clock.now)
+                return result
+            }
             result.attempts += 1
             let permit: FlowPermit
             do {
@@ -243,6 +260,23 @@ public final class Fetcher: Sendable {
             response.headers.first(name: "content-encoding") == nil
         {
             throw FetchError.bodyTooLarge(url: request.url, limit: maxBody, declared: declared)
+        }
+        if response.status.code >= 400 {
+            // An error body is not the data asked for: keep it in the record (capped), write no file.
+            var body = ByteBuffer()
+            for try await chunk in response.body {
+                guard body.readableBytes + chunk.readableBytes <= maxBody else {
+                    throw FetchError.bodyTooLarge(url: request.url, limit: maxBody, declared: nil)
+                }
+                body.writeImmutableBuffer(chunk)
+            }
+            return FetchResponse(
+                status: Int(response.status.code),
+                headers: response.headers,
+                body: body,
+                bodyBytes: body.readableBytes,
+                savedPath: nil
+            )
         }
         let mediaType = response.headers.first(name: "content-type")
             .map { String($0.split(separator: ";").first ?? "").trimmingCharacters(in: " \t").lowercased() }

@@ -18,6 +18,7 @@ import NIOCore
 /// | `/gzip?bytes=N` | a gzip-encoded JSON array of about N bytes; `/gzip-bomb?bytes=N`: N zero bytes gzipped |
 /// | `/invalid-json` | `application/json` that does not parse |
 /// | `/text` | `text/plain` |
+/// | `/binary` | four bytes that are not UTF-8 |
 /// | `/redirect/N` | N redirects, then JSON; `/redirect-loop` redirects to itself |
 /// | `/echo` | any method: the method, headers and body as JSON |
 ///
@@ -208,6 +209,13 @@ public struct FixtureServer: Sendable {
                 body: ResponseBody(
                     byteBuffer: ByteBuffer(bytes: gzipCompress([UInt8](repeating: 0, count: size), level: 9))
                 )
+            )
+        }
+        router.get("/binary") { _, _ in
+            Response(
+                status: .ok,
+                headers: [.contentType: "application/octet-stream"],
+                body: ResponseBody(byteBuffer: ByteBuffer(bytes: [0xFF, 0xFE, 0x00, 0x80]))
             )
         }
         router.get("/invalid-json") { _, _ in Self.json(#"{"a": 1,, "b": tru}"#) }

@@ -13,11 +13,13 @@ struct FetchCommand: AsyncParsableCommand {
               {"id": 7, "url": "https://…", "method": "POST", "headers": {…}, "body": {…}}
             or, with --url-template 'https://host/items/{id}', one value per line.
 
-            Each output line is {"id"?, "url", "status", "elapsed_ms", "attempts", "data"}: the parsed JSON
-            body in "data" ("text" for other bodies), or "error": {"code", "message"} when the item failed.
+            Each output line is {"id"?, "url", "status", "elapsed_ms", "attempts", "data"}: \
+            the parsed JSON body in "data" ("text" for other bodies), or "error": {"code", "message"} \
+            when the item failed.
 
-            Exit codes: 0 all succeeded; 1 some failed (they are in the output); 2 usage or configuration
-            error; 3 fatal error; 130 interrupted (SIGINT/SIGTERM: the output is flushed and complete).
+            Exit codes: 0 all succeeded; 1 some failed (they are in the output); 2 usage or \
+            configuration error; 3 fatal error; 130 interrupted (SIGINT/SIGTERM: the output is flushed \
+            and complete).
             """
     )
 

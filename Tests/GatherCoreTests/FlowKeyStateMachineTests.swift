@@ -105,4 +105,15 @@ import Testing
         #expect(machine.recheck(now: .at(200)) == .at(280))  // on time, but too close behind the late one
         #expect(machine.recheck(now: .at(280)) == nil)
     }
+
+    @Test func givingUpHandsTheRateSlotBack() throws {
+        var machine = Machine(limits: FlowLimits(rate: try Rate(parsing: "1/s")))
+        _ = machine.acquire(waiter: 1, now: .at(0))  // starts at 0
+        for id in 2...50 {
+            // Each newcomer would start a second after the last; its deadline is sooner, so it gives up.
+            guard case .admitted(let start) = machine.acquire(waiter: UInt64(id), now: .at(10)) else { continue }
+            #expect(start == .at(1000))
+            _ = machine.abandon(reservedStart: start, now: .at(10))
+        }
+    }
 }

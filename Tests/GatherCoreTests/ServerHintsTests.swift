@@ -46,4 +46,12 @@ import Testing
         let hints = ServerHints(headers: [("RateLimit", "limit=100, remaining=0, reset=50")], now: self.now)
         #expect(hints.pause == .seconds(50))
     }
+
+    @Test(arguments: ["1e20", "inf", "1e400", "nan", "99999999999999999999", "Sun, 06 Nov 99999999999999 08:49:37 GMT"])
+    func hostileValuesNeitherCrashNorWaitForever(text: String) {
+        let hints = ServerHints(
+            headers: [("Retry-After", text), ("X-RateLimit-Remaining", "0"), ("X-RateLimit-Reset", text)], now: self.now
+        )
+        #expect((hints.pause ?? .zero) <= .seconds(10 * 365 * 86400))
+    }
 }

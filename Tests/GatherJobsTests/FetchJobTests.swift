@@ -174,7 +174,7 @@ import Testing
             _ = try await FetchJob(options: options).run()
             let records = try parseJSONLines(try scratch.read("out.jsonl"))
             let files = records.compactMap { $0["file"] as? String }
-            #expect(files == [scratch.file("bodies/_.._etc_passwd.json"), scratch.file("bodies/000002.txt")])
+            #expect(files == [scratch.file("bodies/000001-_.._etc_passwd.json"), scratch.file("bodies/000002.txt")])
             #expect(try String(contentsOfFile: files[1], encoding: .utf8) == "plain text, not JSON\n")
             #expect(records.allSatisfy { $0["data"] == nil && $0["text"] == nil })
         }
@@ -213,6 +213,36 @@ import Testing
             let json = JSONWriter.string(summary.value)
             #expect(json.contains(#""items":3"#))
             #expect(summary.text.contains("3 items, 2 succeeded, 1 failed"))
+        }
+    }
+
+    @Test func saveDirKeepsErrorBodiesInTheRecordNotInFiles() async throws {
+        let scratch = try ScratchFolder()
+        defer { scratch.remove() }
+        try await FixtureServer.withServer { server in
+            let input = try scratch.write("in.txt", server.url("/flaky/sd?fail=9&status=503") + "\n")
+            var options = Self.options(input: input, output: scratch.file("out.jsonl"))
+            options.saveDirectory = scratch.file("bodies")
+            options.fetcher.retry.maxAttempts = 2
+            _ = try await FetchJob(options: options).run()
+            let records = try parseJSONLines(try scratch.read("out.jsonl"))
+            #expect(records.count == 1)
+            #expect(records[0]["file"] == nil)
+            #expect((records[0]["data"] as? [String: Any])?["error"] as? String == "try again")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.file("bodies")).isEmpty)
+        }
+    }
+
+    @Test func sqliteKeepsBinaryBodies() async throws {
+        let scratch = try ScratchFolder()
+        defer { scratch.remove() }
+        try await FixtureServer.withServer { server in
+            let input = try scratch.write("in.txt", server.url("/binary") + "\n")
+            var options = Self.options(input: input, output: nil)
+            options.sqlitePath = scratch.file("r.db")
+            _ = try await FetchJob(options: options).run()
+            let rows = try SQLiteDatabase(path: scratch.file("r.db")).query("SELECT body_base64 FROM fetch_results")
+            #expect(rows == [[.string("//4AgA==")]])
         }
     }
 }

@@ -142,4 +142,31 @@ import Testing
             #expect(records.allSatisfy { ($0["error"] as? [String: Any])?["code"] as? String == "cancelled" })
         }
     }
+
+    @Test(.timeLimit(.minutes(1)))
+    func sigintIsNotHeldUpByAQuietStdin() async throws {
+        try await FixtureServer.withServer { server in
+            let input = (0..<3).map { server.url("/json/\($0)") }.joined(separator: "\n") + "\n"
+            let result = try await runGather(["fetch", "-", "--no-progress"], stdin: input, keepStdinOpen: true) {
+                process in
+                for _ in 0..<200 {
+                    try await Task.sleep(for: .milliseconds(20))
+                    if server.stats.count() >= 3 { break }
+                }
+                try await Task.sleep(for: .milliseconds(100))
+                kill(process.processIdentifier, SIGINT)
+            }
+            #expect(result.status == 130, "\(result.stderr)")
+            #expect(try parseJSONLines(result.stdout).count == 3)
+        }
+    }
+
+    @Test func aMissingInputDoesNotTruncateAnExistingOutput() async throws {
+        let scratch = try ScratchFolder()
+        defer { scratch.remove() }
+        let output = try scratch.write("keep.jsonl", "{\"precious\":true}\n")
+        let result = try await runGather(["fetch", scratch.file("missing.txt"), "--out", output])
+        #expect(result.status == 2)
+        #expect(try scratch.read("keep.jsonl") == "{\"precious\":true}\n")
+    }
 }

@@ -77,13 +77,13 @@ public final class FlowController<C: Clock>: Sendable where C.Duration == Durati
             let now = self.clock.now
             if startAt > now {
                 if let deadline, startAt > deadline {
-                    self.abandon(key: key)
+                    self.abandon(key: key, reservedStart: startAt)
                     throw FlowControlError(key: key, waited: began.duration(to: now))
                 }
                 do {
                     try await self.clock.sleep(until: startAt, tolerance: nil)
                 } catch {
-                    self.abandon(key: key)
+                    self.abandon(key: key, reservedStart: startAt)
                     throw error
                 }
             }
@@ -197,13 +197,14 @@ public final class FlowController<C: Clock>: Sendable where C.Duration == Durati
         continuation?.resume(throwing: error)
     }
 
-    /// Gives back a permit (used or not) and hands it to the next waiter.
-    private func abandon(key: String) {
+    /// Gives back a permit (used, or unused with its reserved start) and hands it to the next waiter.
+    private func abandon(key: String, reservedStart: C.Instant? = nil) {
         let now = self.clock.now
         let next: (CheckedContinuation<C.Instant, any Error>, C.Instant)? = self.storage.withLock { storage in
             guard var machine = storage.keys.removeValue(forKey: key) else { return nil }
             var handOff: (CheckedContinuation<C.Instant, any Error>, C.Instant)?
-            var action = machine.release(now: now)
+            var action =
+                reservedStart.map { machine.abandon(reservedStart: $0, now: now) } ?? machine.release(now: now)
             while case .admit(let waiter, let startAt) = action {
                 if case .waiting(let continuation) = storage.waiters.removeValue(forKey: waiter) {
                     handOff = (continuation, startAt)

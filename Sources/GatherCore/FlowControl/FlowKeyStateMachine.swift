@@ -73,9 +73,18 @@ struct FlowKeyStateMachine<Instant: InstantProtocol>: Sendable where Instant.Dur
         return true
     }
 
-    /// A permit holder gave up before starting (its reserved start was past its deadline, or it was cancelled).
-    mutating func abandon(now: Instant) -> ReleaseAction {
-        self.release(now: now)
+    /// A permit holder gave up before starting (its reserved start was past its deadline, or it was cancelled):
+    /// its rate reservation is handed back when it was the latest one, so giving up does not push everyone
+    /// else's start further out.
+    mutating func abandon(reservedStart: Instant, now: Instant) -> ReleaseAction {
+        if let rate = self.limits.rate, let arrival = self.theoreticalArrival {
+            let tolerance = rate.interval * (rate.burst - 1)
+            // The latest reservation started at arrival - interval - tolerance (or later, for a pause).
+            if arrival.advanced(by: .zero - rate.interval - tolerance) <= reservedStart {
+                self.theoreticalArrival = arrival.advanced(by: .zero - rate.interval)
+            }
+        }
+        return self.release(now: now)
     }
 
     /// The server asked for a pause until `instant` (a later pause wins over an earlier one).

@@ -68,18 +68,25 @@ public struct ServerHints: Sendable, Hashable {
     }
 
     private static func resetDelay(_ value: Double, nowEpoch: Double) -> Duration {
-        let seconds = value > 1e9 ? value - nowEpoch : value
-        return .milliseconds(Int64(max(0, seconds) * 1000))
+        Self.delay(seconds: value > 1e9 ? value - nowEpoch : value)
+    }
+
+    /// A delay from a number of seconds a server sent: negative or NaN is no delay, anything past ten years is
+    /// clamped there (the flow controller clamps further), so no header value can overflow.
+    static func delay(seconds: Double) -> Duration {
+        guard !seconds.isNaN, seconds > 0 else { return .zero }
+        let clamped = min(max(0, seconds), 10 * 365 * 86400)
+        return .milliseconds(Int64(clamped * 1000))
     }
 
     /// Parses delay-seconds or an IMF-fixdate / RFC 850 / asctime HTTP-date.
     static func parseRetryAfter(_ text: String, nowEpoch: Double) -> Duration? {
         let value = text.trimmingWhitespace()
         if let seconds = Double(value) {
-            return seconds >= 0 ? .milliseconds(Int64(seconds * 1000)) : nil
+            return seconds >= 0 && !seconds.isNaN ? Self.delay(seconds: seconds) : nil
         }
         guard let epoch = HTTPDate.epochSeconds(value) else { return nil }
-        return .milliseconds(Int64(max(0, Double(epoch) - nowEpoch) * 1000))
+        return Self.delay(seconds: Double(epoch) - nowEpoch)
     }
 }
 
@@ -107,6 +114,7 @@ enum HTTPDate {
         }
         guard let d = day, let m = month, var y = year, let t = time else { return nil }
         if y < 100 { y += y < 70 ? 2000 : 1900 }
+        guard (1900...9999).contains(y), (1...31).contains(d), t[0] < 24, t[1] < 60, t[2] <= 60 else { return nil }
         return Self.daysFromCivil(year: y, month: m, day: d) * 86400 + t[0] * 3600 + t[1] * 60 + t[2]
     }
 

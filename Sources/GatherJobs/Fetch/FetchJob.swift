@@ -86,6 +86,13 @@ public final class FetchJob: Sendable {
         let options = self.options
         let clock = ContinuousClock()
         let started = clock.now
+        // Check what can fail before any output file is created or truncated.
+        if options.input != "-", access(options.input, R_OK) != 0 {
+            throw JobError.usage("cannot read the input \(options.input): \(String(cString: strerror(errno)))")
+        }
+        if let folder = options.saveDirectory, mkdir(folder, 0o755) != 0, errno != EEXIST {
+            throw JobError.usage("cannot create the folder \(folder): \(String(cString: strerror(errno)))")
+        }
         var outputs: [any FetchOutput] = []
         if let path = options.output { outputs.append(try JSONLinesOutput(path: path)) }
         if let path = options.sqlitePath {
@@ -96,12 +103,6 @@ public final class FetchJob: Sendable {
             }
         }
         let wantsLines = options.output != nil
-        if let folder = options.saveDirectory, mkdir(folder, 0o755) != 0, errno != EEXIST {
-            throw JobError.usage("cannot create the folder \(folder): \(String(cString: strerror(errno)))")
-        }
-        if options.input != "-", access(options.input, R_OK) != 0 {
-            throw JobError.usage("cannot read the input \(options.input): \(String(cString: strerror(errno)))")
-        }
 
         var progressTask: Task<Void, Never>?
         if options.progress, FetchProgress.stderrIsTerminal {
@@ -119,6 +120,8 @@ public final class FetchJob: Sendable {
             stop: self.stop
         )
         let counters = self.counters
+        let stop = self.stop
+        let keepsBodies = options.sqlitePath != nil
         let saveDirectory = options.saveDirectory
         let json = options.json
         var failure: (any Error)?
@@ -133,11 +136,17 @@ public final class FetchJob: Sendable {
                     var result: FetchResult?
                     if let request = item.request {
                         let savePath = saveDirectory.map { $0 + "/" + Self.fileName(for: item) }
-                        result = await fetcher.fetch(request, savePath: savePath)
+                        result = await fetcher.fetch(request, savePath: savePath, shouldStop: { stop.isStopped })
                     }
-                    let record = FetchRecord(item: item, result: result, jsonConfiguration: json)
+                    var record = FetchRecord(item: item, result: result, jsonConfiguration: json)
                     var line: [UInt8] = []
                     if wantsLines { record.writeJSONLine(into: &line) }
+                    if !keepsBodies {
+                        // The line holds the body now: do not keep a second copy while it waits to be written.
+                        record.dataJSON = nil
+                        record.text = nil
+                        record.bodyBase64 = nil
+                    }
                     counters.retries.add(max(0, record.attempts - 1), ordering: .relaxed)
                     if record.failed { counters.failed.add(1, ordering: .relaxed) }
                     counters.done.add(1, ordering: .relaxed)
@@ -145,7 +154,7 @@ public final class FetchJob: Sendable {
                 } consume: { record, line in
                     for output in outputs { try await output.write(record, line: line) }
                     summary.add(record)
-                    if options.failFast, record.failed { self.stop.stop() }
+                    if options.failFast, record.failed { self.stop.stop(interrupted: false) }
                 }
             }
         } catch {
@@ -157,7 +166,7 @@ public final class FetchJob: Sendable {
             do { try await output.finish() } catch { failure = failure ?? error }
         }
         summary.wall = started.duration(to: clock.now)
-        summary.interrupted = self.stop.isStopped && !options.failFast || Task.isCancelled
+        summary.interrupted = self.stop.wasInterrupted || Task.isCancelled
         if let failure {
             if let failure = failure as? JobError { throw failure }
             if failure is CancellationError { return summary }
@@ -166,8 +175,8 @@ public final class FetchJob: Sendable {
         return summary
     }
 
-    /// A safe file name for an item's saved body: its id with everything but `A-Z a-z 0-9 . _ -` replaced,
-    /// or its line number.
+    /// A safe, unique file name for an item's saved body: its line number, then its id with everything but
+    /// `A-Z a-z 0-9 . _ -` replaced (`000007-order_42`); two items never share a file.
     static func fileName(for item: FetchItem) -> String {
         let digits = String(item.line)
         let numbered = String(repeating: "0", count: max(0, 6 - digits.count)) + digits
@@ -182,6 +191,6 @@ public final class FetchJob: Sendable {
             }
         )
         while name.hasPrefix(".") { name.removeFirst() }
-        return name.isEmpty ? numbered : name
+        return name.isEmpty ? numbered : numbered + "-" + name
     }
 }

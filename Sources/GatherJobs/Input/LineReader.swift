@@ -29,11 +29,21 @@ public final class LineReader {
     private var lineNumber = 0
     private var finished = false
     private var skipping: Int?
+    private let shouldStop: @Sendable () -> Bool
 
     /// Opens `path` for reading (`-` means standard input).
+    ///
+    /// `shouldStop` is asked while waiting for input that has not arrived (a pipe or terminal, checked ten
+    /// times a second): when it says yes, the input ends there, so a stop is not held up by a quiet stdin.
     /// - Throws: ``JobError`` naming the path and the system's reason.
-    public init(path: String, chunkSize: Int = 1 << 20, maxLineBytes: Int = 16 << 20) throws {
+    public init(
+        path: String,
+        chunkSize: Int = 1 << 20,
+        maxLineBytes: Int = 16 << 20,
+        shouldStop: @escaping @Sendable () -> Bool = { false }
+    ) throws {
         self.path = path
+        self.shouldStop = shouldStop
         self.chunkSize = chunkSize
         self.maxLineBytes = maxLineBytes
         if path == "-" {
@@ -102,8 +112,14 @@ public final class LineReader {
         let fd = self.descriptor
         let size = self.chunkSize
         let path = self.path
+        let shouldStop = self.shouldStop
         let chunk: [UInt8] = try await BlockingIO.run {
             var chunk = [UInt8](repeating: 0, count: size)
+            // Wait for data in short slices, so a stop request ends a wait on a quiet pipe or terminal.
+            var waiting = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            while poll(&waiting, 1, 100) == 0 {
+                if shouldStop() { return [] }
+            }
             while true {
                 let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, size) }
                 if n >= 0 {

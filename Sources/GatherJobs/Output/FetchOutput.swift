@@ -76,13 +76,14 @@ final class JSONLinesOutput: FetchOutput {
 
 /// Rows in a SQLite table (`fetch_results` by default), inserted in transactions of up to 1,000 rows.
 ///
-/// Columns: `line`, `id`, `url`, `status`, `elapsed_ms`, `attempts`, `data` (JSON text), `text`, `file`,
+/// Columns: `line`, `id`, `url`, `status`, `elapsed_ms`, `attempts`, `data` (JSON text), `text`, `body_base64`, `file`,
 /// `error_code`, `error_message`, `fetched_at`.
 final class SQLiteFetchOutput: FetchOutput {
     static let columns: [SQLiteColumn] = [
         .init("line", .integer), .init("id", .any), .init("url", .text), .init("status", .integer),
         .init("elapsed_ms", .real), .init("attempts", .integer), .init("data", .text), .init("text", .text),
-        .init("file", .text), .init("error_code", .text), .init("error_message", .text), .init("fetched_at", .text),
+        .init("body_base64", .text), .init("file", .text), .init("error_code", .text), .init("error_message", .text),
+        .init("fetched_at", .text),
     ]
     private let database: SQLiteDatabase
     private let table: String
@@ -103,7 +104,8 @@ final class SQLiteFetchOutput: FetchOutput {
             record.status.map { .int(Int64($0)) } ?? .null, .double(record.elapsedMs), .int(Int64(record.attempts)),
             record.dataJSON.map { .string(String(decoding: $0, as: UTF8.self)) } ?? .null,
             record.text.map(Value.string) ?? .null,
-            record.file.map(Value.string) ?? .null, record.failure.map { .string($0.code) } ?? .null,
+            record.bodyBase64.map(Value.string) ?? .null, record.file.map(Value.string) ?? .null,
+            record.failure.map { .string($0.code) } ?? .null,
             record.failure.map { .string($0.message) } ?? .null, .string(now),
         ])
         if self.pending.count >= self.batchSize { try await self.flush() }

@@ -57,6 +57,7 @@ struct ProcessResult {
 func runGather(
     _ arguments: [String],
     stdin: String? = nil,
+    keepStdinOpen: Bool = false,
     whileRunning: ((Process) async throws -> Void)? = nil
 ) async throws -> ProcessResult {
     let process = Process()
@@ -72,7 +73,8 @@ func runGather(
     if let stdin {
         input.fileHandleForWriting.write(Data(stdin.utf8))
     }
-    try input.fileHandleForWriting.close()
+    if !keepStdinOpen { try input.fileHandleForWriting.close() }
+    defer { try? input.fileHandleForWriting.close() }
     // Drain the pipes concurrently so a full pipe cannot block the child. The reads block, so they run on threads
     // of their own: blocking the cooperative pool would starve the in-process fixture server the child talks to.
     async let stdoutData = readToEnd(out.fileHandleForReading)
