@@ -101,13 +101,9 @@ struct FlowKeyStateMachine<Instant: InstantProtocol>: Sendable where Instant.Dur
             return self.reserveStart(now: now)
         }
         guard let rate = self.limits.rate else { return nil }
-        let interval = rate.interval
-        let tolerance = interval * (rate.burst - 1)
-        var arrival = self.actualArrival ?? now
-        if arrival < now { arrival = now }
-        let allowed = arrival.advanced(by: .zero - tolerance)
+        let (allowed, next) = Self.cellRate(rate, arrival: self.actualArrival, earliest: now)
         if allowed > now { return allowed }
-        self.actualArrival = arrival.advanced(by: interval)
+        self.actualArrival = next
         return nil
     }
 
@@ -124,13 +120,20 @@ struct FlowKeyStateMachine<Instant: InstantProtocol>: Sendable where Instant.Dur
         var earliest = now
         if let paused = self.pausedUntil, paused > earliest { earliest = paused }
         guard let rate = self.limits.rate else { return earliest }
-        let interval = rate.interval
-        let tolerance = interval * (rate.burst - 1)
-        var arrival = self.theoreticalArrival ?? earliest
+        let (allowed, next) = Self.cellRate(rate, arrival: self.theoreticalArrival, earliest: earliest)
+        self.theoreticalArrival = next
+        return max(allowed, earliest)
+    }
+
+    /// One step of the generic cell rate algorithm: given the theoretical arrival time so far, when the next
+    /// cell may go (`allowed`, possibly before `earliest` when burst credit is left) and the arrival time after
+    /// it goes.
+    private static func cellRate(_ rate: Rate, arrival: Instant?, earliest: Instant) -> (
+        allowed: Instant, next: Instant
+    ) {
+        let tolerance = rate.interval * (rate.burst - 1)
+        var arrival = arrival ?? earliest
         if arrival < earliest { arrival = earliest }
-        let allowed = arrival.advanced(by: .zero - tolerance)
-        let start = allowed > earliest ? allowed : earliest
-        self.theoreticalArrival = arrival.advanced(by: interval)
-        return start
+        return (arrival.advanced(by: .zero - tolerance), arrival.advanced(by: rate.interval))
     }
 }
