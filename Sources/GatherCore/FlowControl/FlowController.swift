@@ -24,6 +24,8 @@ public final class FlowController<C: Clock>: Sendable where C.Duration == Durati
         var keys: [String: FlowKeyStateMachine<C.Instant>] = [:]
         var waiters: [UInt64: Waiter] = [:]
         var nextWaiter: UInt64 = 0
+        /// Releases since the last sweep of idle keys.
+        var releasesSinceSweep = 0
     }
 
     /// A slow-path waiter's state. Only touched under `storage`'s lock; its entry is removed once it is resumed.
@@ -214,6 +216,13 @@ public final class FlowController<C: Clock>: Sendable where C.Duration == Durati
                 action = machine.release(now: now)
             }
             if !machine.isIdle(now: now) { storage.keys[key] = machine }
+            // A key kept for its rate or pause is dropped here only when it is released again: sweep now and
+            // then, so memory does not grow with the number of distinct keys over a long run.
+            storage.releasesSinceSweep += 1
+            if storage.releasesSinceSweep >= 4096 {
+                storage.releasesSinceSweep = 0
+                storage.keys = storage.keys.filter { !$0.value.isIdle(now: now) }
+            }
             return handOff
         }
         if let (continuation, startAt) = next { continuation.resume(returning: startAt) }
