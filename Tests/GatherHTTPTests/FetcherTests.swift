@@ -97,7 +97,8 @@ import Testing
         try await FixtureServer.withServer { server in
             try await Fetcher.withFetcher(configuration: Self.configuration()) { fetcher in
                 async let limited = fetcher.fetch(FetchRequest(url: server.url("/ratelimit/p?n=1&retry_after=1")))
-                try await Task.sleep(for: .milliseconds(300))
+                // Others ask for the host once the 429 has been seen (and the host paused).
+                while fetcher.flow.pausedUntil(key: "127.0.0.1") == nil { try await Task.sleep(for: .milliseconds(5)) }
                 let others = try await Array(0..<4).concurrentMap(maxConcurrency: 4) { i in
                     await fetcher.fetch(FetchRequest(url: server.url("/json/p\(i)")))
                 }
@@ -217,7 +218,7 @@ import Testing
             }
             try await Fetcher.withFetcher(configuration: configuration) { fetcher in
                 async let slow = fetcher.fetch(FetchRequest(url: server.url("/delay/1500")))
-                try await Task.sleep(for: .milliseconds(100))
+                while fetcher.flow.inFlight(key: "127.0.0.1") == 0 { try await Task.sleep(for: .milliseconds(5)) }
                 let blocked = await fetcher.fetch(FetchRequest(url: server.url("/json/blocked")))
                 #expect(blocked.error?.code == .timeoutAdmission, "\(String(describing: blocked.error))")
                 #expect(await slow.error == nil)

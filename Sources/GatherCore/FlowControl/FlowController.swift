@@ -130,6 +130,12 @@ public final class FlowController<C: Clock>: Sendable where C.Duration == Durati
         }
     }
 
+    /// Until when `key` is paused by a server hint, or `nil` when it is not paused (for displays and tests).
+    public func pausedUntil(key: String) -> C.Instant? {
+        let now = self.clock.now
+        return self.storage.withLock { $0.keys[key]?.pausedUntil }.flatMap { $0 > now ? $0 : nil }
+    }
+
     /// How many permits are out for `key` right now (for progress displays and tests).
     public func inFlight(key: String) -> Int {
         self.storage.withLock { $0.keys[key]?.inFlight ?? 0 }
