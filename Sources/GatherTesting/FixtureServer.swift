@@ -1,6 +1,7 @@
 import Hummingbird
 import Logging
 import NIOCore
+import ServiceLifecycle
 
 /// A real HTTP server on `127.0.0.1:0` with the misbehaviours fetch tests need, and counters to assert on.
 ///
@@ -59,22 +60,33 @@ public struct FixtureServer: Sendable {
             },
             logger: logger
         )
+        // Stop gracefully first (stop accepting, let open requests end), and cancel only what is still running
+        // after a second: cancelling a server that is still accepting can drop a just-accepted connection.
+        let services = ServiceGroup(
+            configuration: .init(services: [app], gracefulShutdownSignals: [], cancellationSignals: [], logger: logger)
+        )
         return try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await app.run() }
+            group.addTask { try await services.run() }
             var iterator = ports.makeAsyncIterator()
             guard let port = await iterator.next(), port > 0 else {
                 group.cancelAll()
                 throw FixtureError(message: "the fixture server did not start")
             }
             let server = FixtureServer(port: port, stats: stats)
+            let result: Result<T, any Error>
             do {
-                let result = try await body(server)
-                group.cancelAll()
-                return result
+                result = .success(try await body(server))
             } catch {
-                group.cancelAll()
-                throw error
+                result = .failure(error)
             }
+            await services.triggerGracefulShutdown()
+            group.addTask {
+                try? await Task.sleep(for: .seconds(1))
+                throw CancellationError()
+            }
+            _ = try? await group.next()
+            group.cancelAll()
+            return try result.get()
         }
     }
 
