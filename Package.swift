@@ -89,6 +89,8 @@ let package = Package(
             dependencies: [
                 "GatherCore",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdHTTP2", package: "hummingbird"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -117,7 +119,7 @@ let package = Package(
         ),
         .testTarget(
             name: "GatherHTTPTests",
-            dependencies: ["GatherHTTP", "GatherTesting"],
+            dependencies: ["GatherHTTP", "GatherTesting", .product(name: "NIOSSL", package: "swift-nio-ssl")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -59,6 +59,7 @@ final class BodyCollector: HTTPClientResponseDelegate {
         guard let head = state.head else { throw HTTPClientError.remoteConnectionClosed }
         return FetchResponse(
             status: Int(head.status.code),
+            version: head.version,
             headers: head.headers,
             body: state.body ?? ByteBuffer(),
             bodyBytes: state.received,

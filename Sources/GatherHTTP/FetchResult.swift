@@ -5,6 +5,8 @@ public import NIOHTTP1
 public struct FetchResponse: Sendable {
     /// The HTTP status code.
     public var status: Int
+    /// The protocol version the response came over (1.1, or 2.0 when HTTP/2 was negotiated).
+    public var version: HTTPVersion
     /// The response headers, in order.
     public var headers: HTTPHeaders
     /// The body, decompressed, at most the configured cap. Empty when the body went to a file.

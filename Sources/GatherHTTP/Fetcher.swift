@@ -272,6 +272,7 @@ public final class Fetcher: Sendable {
             }
             return FetchResponse(
                 status: Int(response.status.code),
+                version: response.version,
                 headers: response.headers,
                 body: body,
                 bodyBytes: body.readableBytes,
@@ -284,6 +285,7 @@ public final class Fetcher: Sendable {
         let received = try await BodyFile.write(response.body, to: path, limit: maxBody, url: request.url)
         return FetchResponse(
             status: Int(response.status.code),
+            version: response.version,
             headers: response.headers,
             body: ByteBuffer(),
             bodyBytes: received,

@@ -1,6 +1,8 @@
 import Hummingbird
+import HummingbirdHTTP2
 import Logging
 import NIOCore
+public import NIOSSL
 import ServiceLifecycle
 
 /// A real HTTP server on `127.0.0.1:0` with the misbehaviours fetch tests need, and counters to assert on.
@@ -42,8 +44,18 @@ public struct FixtureServer: Sendable {
     /// The absolute URL of `path` on this server.
     public func url(_ path: String) -> String { self.baseURL + path }
 
+    /// The absolute URL of `path` with another scheme (`https` for a server started with TLS), by host name
+    /// `localhost` so that certificates for localhost match.
+    public func url(_ path: String, scheme: String) -> String { "\(scheme)://localhost:\(self.port)\(path)" }
+
     /// Starts a server, runs `body`, and stops the server however `body` ends.
-    public static func withServer<T: Sendable>(_ body: (FixtureServer) async throws -> T) async throws -> T {
+    ///
+    /// With `tls`, the server speaks HTTPS and offers HTTP/2 by ALPN (HTTP/1.1 otherwise); ``baseURL`` is still
+    /// `http://…`, so use ``url(_:scheme:)`` with `"https"`.
+    public static func withServer<T: Sendable>(
+        tls: TLSConfiguration? = nil,
+        _ body: (FixtureServer) async throws -> T
+    ) async throws -> T {
         let stats = FixtureStats()
         let router = Router()
         router.add(middleware: StatsMiddleware(stats: stats))
@@ -53,6 +65,7 @@ public struct FixtureServer: Sendable {
         logger.logLevel = .critical
         let app = Application(
             router: router,
+            server: try tls.map { try .http2Upgrade(tlsConfiguration: $0) } ?? .http1(),
             configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: "gather-fixture"),
             onServerRunning: { channel in
                 portContinuation.yield(channel.localAddress?.port ?? 0)
@@ -303,6 +316,8 @@ struct StatsMiddleware: RouterMiddleware {
 public struct FixtureError: Error, Sendable, CustomStringConvertible {
     /// What went wrong.
     public var message: String
+    /// Creates an error with a message.
+    public init(message: String) { self.message = message }
     public var description: String { self.message }
 }
 

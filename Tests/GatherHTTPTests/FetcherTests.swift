@@ -1,6 +1,8 @@
+import Foundation
 import GatherCore
 import GatherTesting
 import NIOCore
+import NIOSSL
 import Synchronization
 import Testing
 
@@ -378,6 +380,65 @@ import Testing
             #expect(proxy.connectTargets == ["api.example.invalid:80"])
             #expect(server.stats.count("/json/via-proxy") == 1)
             #expect(server.stats.count("/json/direct") == 0)
+        }
+    }
+}
+
+/// HTTPS and HTTP/2 against a fixture with a self-signed certificate made by `openssl` for this run.
+@Suite struct FetcherTLSTests {
+    static func selfSignedTLS() throws -> TLSConfiguration {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("gather-tls-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let key = folder.appendingPathComponent("key.pem").path
+        let certificate = folder.appendingPathComponent("cert.pem").path
+        let openssl = Process()
+        openssl.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        openssl.arguments = [
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", certificate, "-days", "1",
+            "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost",
+        ]
+        openssl.standardError = FileHandle.nullDevice
+        try openssl.run()
+        openssl.waitUntilExit()
+        guard openssl.terminationStatus == 0 else {
+            throw FixtureError(message: "openssl could not make a certificate")
+        }
+        return TLSConfiguration.makeServerConfiguration(
+            certificateChain: try NIOSSLCertificate.fromPEMFile(certificate).map { .certificate($0) },
+            privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem))
+        )
+    }
+
+    @Test func http2IsNegotiatedOverTLSAndHTTP1CanBeForced() async throws {
+        try await FixtureServer.withServer(tls: try Self.selfSignedTLS()) { server in
+            let url = server.url("/json/h2", scheme: "https")
+            let automatic = FetcherTests.configuration { $0.verifyTLS = false }
+            try await Fetcher.withFetcher(configuration: automatic) { fetcher in
+                let result = await fetcher.fetch(FetchRequest(url: url))
+                #expect(result.error == nil, "\(String(describing: result.error))")
+                #expect(result.response?.version == .http2)
+                #expect(result.response.map { String(buffer: $0.body) }?.contains("item h2") == true)
+            }
+            let http1 = FetcherTests.configuration {
+                $0.verifyTLS = false
+                $0.httpVersion = .http1Only
+            }
+            try await Fetcher.withFetcher(configuration: http1) { fetcher in
+                let result = await fetcher.fetch(FetchRequest(url: url))
+                #expect(result.error == nil, "\(String(describing: result.error))")
+                #expect(result.response?.version == .http1_1)
+            }
+        }
+    }
+
+    @Test func certificatesAreVerifiedByDefault() async throws {
+        try await FixtureServer.withServer(tls: try Self.selfSignedTLS()) { server in
+            try await Fetcher.withFetcher(configuration: FetcherTests.configuration { $0.retry = .none }) { fetcher in
+                let result = await fetcher.fetch(FetchRequest(url: server.url("/json/x", scheme: "https")))
+                #expect(result.error?.code == .tls, "\(String(describing: result.error))")
+                #expect(result.response == nil)
+            }
+            #expect(server.stats.count("/json/x") == 0)
         }
     }
 }
