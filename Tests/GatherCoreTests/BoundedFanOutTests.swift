@@ -121,4 +121,26 @@ struct Boom: Error, Equatable { var item: Int }
         #expect(maxAhead <= 3)
         #expect(gauge.peak <= 3)
     }
+
+    @Test func orderedBufferLimitHoldsBackNewWorkBehindASlowHead() async throws {
+        let started = Mutex(0)
+        var delivered: [Int] = []
+        var maxAhead = 0
+        try await forEachConcurrently(
+            AsyncElements(0..<40),
+            maxConcurrency: 4,
+            ordered: true,
+            bufferLimit: (bytes: 3, weight: { _ in 1 })
+        ) { item in
+            started.withLock { $0 += 1 }
+            if item == 0 { try await Task.sleep(for: .milliseconds(100)) }
+            return item
+        } consume: { item in
+            if item == 0 { maxAhead = started.withLock { $0 } }
+            delivered.append(item)
+        }
+        #expect(delivered == Array(0..<40))
+        // While item 0 was slow: 3 in flight beside it, and at most 4 finished ones held back (limit 3, then stop).
+        #expect(maxAhead <= 1 + 3 + 4)
+    }
 }

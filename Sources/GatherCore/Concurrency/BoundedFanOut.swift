@@ -6,7 +6,8 @@
 ///   does not grow with the length of the input;
 /// - with `ordered`, results reach `consume` in input order; a bounded reorder window (`reorderWindow`, at least
 ///   `maxConcurrency`) holds early finishers, and no new input starts while the oldest unfinished item would be
-///   more than the window behind;
+///   more than the window behind; with `bufferLimit`, no new input starts either while the results held for
+///   reordering weigh more than `bufferLimit.bytes` by `bufferLimit.weight` (bytes, say);
 /// - when `consume` throws or the task is cancelled, the in-flight transforms are cancelled and the error is
 ///   rethrown.
 ///
@@ -23,6 +24,7 @@ public func forEachConcurrently<Inputs: AsyncSequence, Output: Sendable>(
     maxConcurrency: Int,
     ordered: Bool = false,
     reorderWindow: Int? = nil,
+    bufferLimit: (bytes: Int, weight: (Output) -> Int)? = nil,
     transform: @escaping @Sendable (Inputs.Element) async throws -> Output,
     consume: (Output) async throws -> Void
 ) async throws where Inputs.Element: Sendable {
@@ -35,8 +37,11 @@ public func forEachConcurrently<Inputs: AsyncSequence, Output: Sendable>(
         var inFlight = 0
         var exhausted = false
         var early: [Int: Output] = [:]
+        var earlyWeight = 0
         while true {
-            while !exhausted, inFlight < maxConcurrency, !ordered || started - nextToEmit < window {
+            while !exhausted, inFlight < maxConcurrency,
+                !ordered || (started - nextToEmit < window && earlyWeight <= bufferLimit?.bytes ?? Int.max)
+            {
                 guard let element = try await iterator.next() else {
                     exhausted = true
                     break
@@ -50,7 +55,9 @@ public func forEachConcurrently<Inputs: AsyncSequence, Output: Sendable>(
             inFlight -= 1
             if ordered {
                 early[index] = output
+                earlyWeight += bufferLimit?.weight(output) ?? 0
                 while let ready = early.removeValue(forKey: nextToEmit) {
+                    earlyWeight -= bufferLimit?.weight(ready) ?? 0
                     nextToEmit += 1
                     try await consume(ready)
                 }

@@ -39,6 +39,9 @@ public final class FetchJob: Sendable {
         public var concurrency = 64
         /// Write records in input order (with a bounded reorder window) instead of completion order.
         public var ordered = false
+        /// With ``ordered``: no new request starts while the records held back for reordering pass this many
+        /// bytes (64 MiB), so one slow item cannot make memory grow.
+        public var reorderBufferBytes = 64 << 20
         /// Where JSON Lines go: a path, `-` for standard output, or `nil` for none (when ``sqlitePath`` is set).
         public var output: String? = "-"
         /// Stream bodies to files in this folder instead of putting them in records.
@@ -130,7 +133,8 @@ public final class FetchJob: Sendable {
                 try await forEachConcurrently(
                     input,
                     maxConcurrency: max(1, options.concurrency),
-                    ordered: options.ordered
+                    ordered: options.ordered,
+                    bufferLimit: (options.reorderBufferBytes, { $0.1.count + ($0.0.dataJSON?.count ?? 0) })
                 ) { item -> (FetchRecord, [UInt8]) in
                     counters.started.add(1, ordering: .relaxed)
                     var result: FetchResult?
