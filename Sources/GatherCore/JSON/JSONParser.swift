@@ -222,32 +222,27 @@ struct JSONParser: ~Copyable {
 
     @inline(never)
     private mutating func growValues() {
-        let newCapacity = valueCapacity * 2
-        let newValues = UnsafeMutablePointer<Value>.allocate(capacity: newCapacity)
-        newValues.moveInitialize(from: values, count: valueCount)
-        values.deallocate()
-        values = newValues
-        valueCapacity = newCapacity
+        Self.grow(&self.values, count: self.valueCount, capacity: &self.valueCapacity)
     }
 
     @inline(never)
     private mutating func growKeys() {
-        let newCapacity = keyCapacity * 2
-        let newKeys = UnsafeMutablePointer<String>.allocate(capacity: newCapacity)
-        newKeys.moveInitialize(from: keys, count: keyCount)
-        keys.deallocate()
-        keys = newKeys
-        keyCapacity = newCapacity
+        Self.grow(&self.keys, count: self.keyCount, capacity: &self.keyCapacity)
     }
 
     @inline(never)
     private mutating func growFrames() {
-        let newCapacity = frameCapacity * 2
-        let newFrames = UnsafeMutablePointer<Frame>.allocate(capacity: newCapacity)
-        newFrames.moveInitialize(from: frames, count: frameCount)
-        frames.deallocate()
-        frames = newFrames
-        frameCapacity = newCapacity
+        Self.grow(&self.frames, count: self.frameCount, capacity: &self.frameCapacity)
+    }
+
+    /// Doubles a manually managed stack, moving its `count` live elements.
+    private static func grow<T>(_ storage: inout UnsafeMutablePointer<T>, count: Int, capacity: inout Int) {
+        let newCapacity = capacity * 2
+        let newStorage = UnsafeMutablePointer<T>.allocate(capacity: newCapacity)
+        newStorage.moveInitialize(from: storage, count: count)
+        storage.deallocate()
+        storage = newStorage
+        capacity = newCapacity
     }
 
     // MARK: - Bytes and whitespace
