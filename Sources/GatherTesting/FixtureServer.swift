@@ -1,3 +1,4 @@
+import GatherCore
 import Hummingbird
 import HummingbirdHTTP2
 import Logging
@@ -276,24 +277,11 @@ public struct FixtureServer: Sendable {
         return Self.json(text)
     }
 
+    /// The text as a JSON string literal (GatherCore's writer does the escaping).
     private static func quote(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    out += "\\u00" + String(scalar.value, radix: 16).leftPadded(to: 2)
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
+        var bytes: [UInt8] = []
+        JSONWriter.writeString(text, into: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
     }
 }
 
@@ -319,10 +307,4 @@ public struct FixtureError: Error, Sendable, CustomStringConvertible {
     /// Creates an error with a message.
     public init(message: String) { self.message = message }
     public var description: String { self.message }
-}
-
-extension String {
-    fileprivate func leftPadded(to width: Int) -> String {
-        String(repeating: "0", count: max(0, width - self.count)) + self
-    }
 }
