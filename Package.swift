@@ -28,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // Values, JSON, bounded fan-out, flow control and retry: no I/O, no server or database.
@@ -77,10 +78,23 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Pipelines: YAML config and component specs, REST resources, transforms, the runner and its state.
+        .target(
+            name: "GatherPipeline",
+            dependencies: [
+                "GatherCore",
+                "GatherHTTP",
+                "GatherSQLite",
+                "GatherJobs",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Umbrella: `import Gather` gives a library user everything above.
         .target(
             name: "Gather",
-            dependencies: ["GatherCore", "GatherHTTP", "GatherSQLite", "GatherJobs"],
+            dependencies: ["GatherCore", "GatherHTTP", "GatherSQLite", "GatherJobs", "GatherPipeline"],
             swiftSettings: swiftSettings
         ),
         // Fixture HTTP server for tests (shipped, like HummingbirdTesting).
@@ -125,6 +139,16 @@ let package = Package(
         .testTarget(
             name: "GatherJobsTests",
             dependencies: ["GatherJobs", "GatherTesting", "gather"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "GatherSQLiteTests",
+            dependencies: ["GatherSQLite"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "GatherPipelineTests",
+            dependencies: ["GatherPipeline", "GatherTesting", "gather"],
             swiftSettings: swiftSettings
         ),
     ]

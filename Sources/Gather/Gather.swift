@@ -3,4 +3,5 @@
 @_exported import GatherCore
 @_exported import GatherHTTP
 @_exported import GatherJobs
+@_exported import GatherPipeline
 @_exported import GatherSQLite

@@ -1,3 +1,5 @@
+public import GatherCore
+
 /// One HTTP request for the ``Fetcher``: a URL, a method, headers and an optional body.
 ///
 /// ```swift
@@ -13,11 +15,18 @@ public struct FetchRequest: Sendable {
     public var headers: [(name: String, value: String)]
     /// The request body, if any.
     public var body: [UInt8]?
+    /// The whole-request timeout for this request, instead of the fetcher's.
+    public var timeout: Duration?
+    /// The retry policy for this request, instead of the fetcher's.
+    public var retry: RetryPolicy?
 
     /// Creates a request.
     public init(
-        url: String, method: String = "GET", headers: [(name: String, value: String)] = [], body: [UInt8]? = nil
+        url: String, method: String = "GET", headers: [(name: String, value: String)] = [], body: [UInt8]? = nil,
+        timeout: Duration? = nil, retry: RetryPolicy? = nil
     ) {
+        self.timeout = timeout
+        self.retry = retry
         self.url = url
         self.method = method.uppercased()
         self.headers = headers

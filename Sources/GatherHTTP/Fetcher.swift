@@ -86,7 +86,7 @@ public final class Fetcher: Sendable {
         let key = self.configuration.flowKey(target.host, request.url)
         let client = self.clients.client(scheme: target.scheme, host: target.host)
         let prepared = self.prepare(request)
-        let retry = self.configuration.retry
+        let retry = request.retry ?? self.configuration.retry
 
         while true {
             if shouldStop() {
@@ -177,6 +177,7 @@ public final class Fetcher: Sendable {
         var method: HTTPMethod
         var headers: HTTPHeaders
         var body: ByteBuffer?
+        var timeout: Duration
     }
 
     private func prepare(_ request: FetchRequest) -> PreparedRequest {
@@ -195,7 +196,8 @@ public final class Fetcher: Sendable {
             url: request.url,
             method: HTTPMethod(rawValue: request.method),
             headers: headers,
-            body: request.body.map { ByteBuffer(bytes: $0) }
+            body: request.body.map { ByteBuffer(bytes: $0) },
+            timeout: request.timeout ?? self.configuration.timeouts.request
         )
     }
 
@@ -203,7 +205,7 @@ public final class Fetcher: Sendable {
     private func attempt(_ request: PreparedRequest, client: HTTPClient, savePath: String?) async
         -> Result<FetchResponse, FetchError>
     {
-        let timeout = self.configuration.timeouts.request
+        let timeout = request.timeout
         do {
             guard let savePath else {
                 return .success(try await self.collect(request, client: client))
@@ -228,7 +230,7 @@ public final class Fetcher: Sendable {
     /// The in-memory path: AsyncHTTPClient's delegate API, whose deadline covers the whole request (connect, head
     /// and every body byte), with the body collected on the event loop: no task hop per body part.
     private func collect(_ request: PreparedRequest, client: HTTPClient) async throws -> FetchResponse {
-        let deadline = NIODeadline.now() + TimeAmount(self.configuration.timeouts.request)
+        let deadline = NIODeadline.now() + TimeAmount(request.timeout)
         let ahcRequest = try HTTPClient.Request(
             url: request.url,
             method: request.method,
@@ -253,7 +255,7 @@ public final class Fetcher: Sendable {
         streaming.method = request.method
         streaming.headers = request.headers
         streaming.body = request.body.map { .bytes($0) }
-        let deadline = NIODeadline.now() + TimeAmount(self.configuration.timeouts.request)
+        let deadline = NIODeadline.now() + TimeAmount(request.timeout)
         let response = try await client.execute(streaming, deadline: deadline, logger: self.logger)
         let maxBody = self.configuration.maxBodyBytes
         if let declared = response.headers.first(name: "content-length").flatMap(Int.init), declared > maxBody,

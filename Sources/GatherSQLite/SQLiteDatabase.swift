@@ -15,7 +15,7 @@ public import GatherCore
 public final class SQLiteDatabase: Sendable {
     /// The file path.
     public let path: String
-    private let queue: DatabaseQueue
+    let queue: DatabaseQueue
 
     /// Opens (creating if needed) the database at `path`.
     /// - Throws: ``SQLiteError`` naming the path and SQLite's reason.
@@ -69,6 +69,20 @@ public final class SQLiteDatabase: Sendable {
         }
     }
 
+    /// Runs `body` in one write transaction; any error rolls it back and is reported as `what` failing.
+    func write(_ what: String, _ body: (Database) throws -> Void) throws(SQLiteError) {
+        try self.run(what, body)
+    }
+
+    /// Runs `body` as a read.
+    func read<T>(_ what: String, _ body: (Database) throws -> T) throws(SQLiteError) -> T {
+        do {
+            return try self.queue.read { db in try body(db) }
+        } catch {
+            throw SQLiteError(message: "\(what) in \(self.path) failed: \(Self.reason(error))")
+        }
+    }
+
     private func run(_ what: String, _ body: (Database) throws -> Void) throws(SQLiteError) {
         do {
             try self.queue.write { db in try body(db) }
@@ -82,24 +96,34 @@ public final class SQLiteDatabase: Sendable {
     }
 
     static func databaseValue(_ value: Value) -> DatabaseValue {
-        switch value {
-        case .null: return .null
-        case .bool(let b): return (b ? 1 : 0).databaseValue
-        case .int(let i): return i.databaseValue
-        case .double(let d): return d.isFinite ? d.databaseValue : .null
-        case .string(let s): return s.databaseValue
-        case .array, .object: return JSONWriter.string(value).databaseValue
-        }
+        sqliteValue(value)
     }
 
     static func value(_ value: DatabaseValue) -> Value {
-        switch value.storage {
-        case .null: return .null
-        case .int64(let i): return .int(i)
-        case .double(let d): return .double(d)
-        case .string(let s): return .string(s)
-        case .blob(let data): return .string(Base64.encode(Array(data)))
-        }
+        gatherValue(value)
+    }
+}
+
+/// The SQLite value stored for `value`: booleans as 0/1, non-finite doubles as NULL, arrays and objects as JSON.
+func sqliteValue(_ value: Value) -> DatabaseValue {
+    switch value {
+    case .null: return .null
+    case .bool(let b): return (b ? 1 : 0).databaseValue
+    case .int(let i): return i.databaseValue
+    case .double(let d): return d.isFinite ? d.databaseValue : .null
+    case .string(let s): return s.databaseValue
+    case .array, .object: return JSONWriter.string(value).databaseValue
+    }
+}
+
+/// The value read back from SQLite (blobs as base64 text).
+func gatherValue(_ value: DatabaseValue) -> Value {
+    switch value.storage {
+    case .null: return .null
+    case .int64(let i): return .int(i)
+    case .double(let d): return .double(d)
+    case .string(let s): return .string(s)
+    case .blob(let data): return .string(Base64.encode(Array(data)))
     }
 }
 

@@ -11,9 +11,10 @@ import Gather
 struct GatherCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gather",
-        abstract: "Concurrent data work: fetch many URLs politely and fast, and land the results.",
+        abstract: "Concurrent data work: fetch many URLs politely and fast, run YAML pipelines, land the results.",
+        discussion: "`gather help COMPONENT` describes a pipeline component (pipeline, resource, http, offset, …).",
         version: "0.1.0",
-        subcommands: [FetchCommand.self, FixtureCommand.self]
+        subcommands: [DemoCommand.self, RunCommand.self, ValidateCommand.self, FetchCommand.self, FixtureCommand.self]
     )
 }
 
@@ -22,6 +23,7 @@ struct GatherCommand: AsyncParsableCommand {
 @main
 enum GatherMain {
     static func main() async {
+        if let code = HelpComponents.handle(Array(CommandLine.arguments.dropFirst())) { exit(code) }
         do {
             var command = try GatherCommand.parseAsRoot()
             if var command = command as? any AsyncParsableCommand {

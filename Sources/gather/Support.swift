@@ -32,3 +32,19 @@ enum FileBytes {
         return fclose(file) == 0 && written == bytes.count
     }
 }
+
+extension Environment {
+    /// Every variable of the process environment.
+    static func all() -> [String: String] {
+        var result: [String: String] = [:]
+        var pointer = environ
+        while let entry = pointer.pointee {
+            let text = String(cString: entry)
+            if let equals = text.firstIndex(of: "=") {
+                result[String(text[..<equals])] = String(text[text.index(after: equals)...])
+            }
+            pointer += 1
+        }
+        return result
+    }
+}

@@ -171,3 +171,5 @@ public struct AsyncElements<Base: Sequence>: AsyncSequence {
 
     public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(iterator: self.base.makeIterator()) }
 }
+
+extension AsyncElements: Sendable where Base: Sendable {}

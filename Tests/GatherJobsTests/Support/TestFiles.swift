@@ -58,11 +58,13 @@ func runGather(
     _ arguments: [String],
     stdin: String? = nil,
     keepStdinOpen: Bool = false,
+    environment: [String: String]? = nil,
     whileRunning: ((Process) async throws -> Void)? = nil
 ) async throws -> ProcessResult {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: gatherExecutable())
     process.arguments = arguments
+    if let environment { process.environment = environment }
     let out = Pipe()
     let err = Pipe()
     process.standardOutput = out

@@ -1,0 +1,256 @@
+public import GatherCore
+
+/// A whole pipeline: where rows go, HTTP defaults, per-host limits, and the resources, as a YAML file declares
+/// them (``PipelineLoader``) or as Swift code builds them.
+///
+/// ```swift
+/// var items = ResourceDefinition(name: "items")
+/// items.http.path = "/items"
+/// items.http.paginator = Paginator(kind: .offset(limit: 100, offsetParam: "offset", limitParam: "limit",
+///                                                total: try JSONPath("$.total")))
+/// items.primaryKey = ["id"]
+/// items.write = .merge
+/// var pipeline = PipelineDefinition(name: "shop", destination: .sqlite(path: "shop.db"), resources: [items])
+/// pipeline.defaults.baseURL = "https://api.example.com"
+/// let summary = try await PipelineRunner(pipeline).run()
+/// ```
+public struct PipelineDefinition: Sendable {
+    /// The pipeline's name (also the key of its runs and state in the destination).
+    public var name: String
+    /// Where rows go.
+    public var destination: Destination
+    /// HTTP settings every resource starts from.
+    public var defaults: HTTPSettings
+    /// Per-host limits (`api.github.com: { concurrency: 8, rate: 5000/h }`); `*` sets the default for other hosts.
+    public var limits: [String: FlowLimits]
+    /// The resources, in file order.
+    public var resources: [ResourceDefinition]
+    /// Secrets to redact from every log line, summary, error row and state row.
+    public var secrets: [String]
+
+    public init(
+        name: String, destination: Destination, defaults: HTTPSettings = HTTPSettings(),
+        limits: [String: FlowLimits] = [:], resources: [ResourceDefinition], secrets: [String] = []
+    ) {
+        self.name = name
+        self.destination = destination
+        self.defaults = defaults
+        self.limits = limits
+        self.resources = resources
+        self.secrets = secrets
+    }
+
+    /// The resource called `name`.
+    public func resource(named name: String) -> ResourceDefinition? {
+        self.resources.first { $0.name == name }
+    }
+}
+
+/// Where a pipeline writes.
+public enum Destination: Sendable, Hashable, CustomStringConvertible {
+    /// A SQLite database file.
+    case sqlite(path: String)
+
+    /// Parses `sqlite:PATH`, `sqlite://PATH`, or a path ending `.db`, `.sqlite` or `.sqlite3`.
+    public init?(parsing text: String) {
+        if text.hasPrefix("sqlite://") {
+            self = .sqlite(path: String(text.dropFirst("sqlite://".count)))
+        } else if text.hasPrefix("sqlite:") {
+            self = .sqlite(path: String(text.dropFirst("sqlite:".count)))
+        } else if text.hasSuffix(".db") || text.hasSuffix(".sqlite") || text.hasSuffix(".sqlite3") {
+            self = .sqlite(path: text)
+        } else {
+            return nil
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .sqlite(let path): "sqlite:\(path)"
+        }
+    }
+}
+
+/// HTTP settings of a resource, layered over the pipeline's `defaults.http`.
+public struct HTTPSettings: Sendable {
+    /// Prefix of relative paths (`https://api.github.com`).
+    public var baseURL: String?
+    /// The path (or absolute URL) with `{placeholders}`.
+    public var path: String?
+    /// The method (`GET`).
+    public var method: String?
+    /// Headers; values may hold `{placeholders}`.
+    public var headers: [(name: String, value: String)]
+    /// Query parameters; values may hold `{placeholders}`.
+    public var params: [(name: String, value: String)]
+    /// A JSON body (POST searches); string values may hold `{placeholders}`.
+    public var json: Value?
+    /// Authentication.
+    public var auth: Auth?
+    /// The whole-request timeout.
+    public var timeout: Duration?
+    /// Retries.
+    public var retry: RetryPolicy?
+    /// How to get the next page.
+    public var paginator: Paginator?
+
+    public init() {
+        self.headers = []
+        self.params = []
+    }
+
+    /// `self` over `base`: each setting given here wins; headers and params are merged by name.
+    public func layered(over base: HTTPSettings) -> HTTPSettings {
+        var merged = base
+        if let baseURL { merged.baseURL = baseURL }
+        if let path { merged.path = path }
+        if let method { merged.method = method }
+        for header in self.headers {
+            merged.headers.removeAll { $0.name.lowercased() == header.name.lowercased() }
+            merged.headers.append(header)
+        }
+        for param in self.params {
+            merged.params.removeAll { $0.name == param.name }
+            merged.params.append(param)
+        }
+        if let json { merged.json = json }
+        if let auth { merged.auth = auth }
+        if let timeout { merged.timeout = timeout }
+        if let retry { merged.retry = retry }
+        if let paginator { merged.paginator = paginator }
+        return merged
+    }
+}
+
+/// How a resource authenticates.
+public enum Auth: Sendable, Hashable {
+    /// `Authorization: Bearer TOKEN`.
+    case bearer(token: String)
+    /// `Authorization: Basic base64(user:password)`.
+    case basic(username: String, password: String)
+    /// A key in a header or a query parameter.
+    case apiKey(name: String, value: String, location: APIKeyLocation)
+    /// OAuth 2 client credentials: a token is fetched from `tokenURL`, cached, and fetched again on expiry or 401.
+    case oauth2ClientCredentials(
+        tokenURL: String, clientID: String, clientSecret: String, scope: String?, audience: String?)
+
+    /// Where an API key goes.
+    public enum APIKeyLocation: String, Sendable, Hashable, CaseIterable {
+        case header, query
+    }
+}
+
+/// How a resource pages through an endpoint.
+public struct Paginator: Sendable {
+    /// The kinds of pagination.
+    public enum Kind: Sendable {
+        /// One request, no pages.
+        case single
+        /// The `Link` header's `rel="next"` URL (RFC 8288).
+        case linkHeader
+        /// A URL in the body.
+        case jsonLink(next: JSONPath)
+        /// `offset` and `limit` parameters; with `total`, pages after the first are fetched in parallel.
+        case offset(limit: Int, offsetParam: String, limitParam: String, total: JSONPath?)
+        /// A page number; with `totalPages`, pages after the first are fetched in parallel.
+        case pageNumber(
+            param: String, start: Int, totalPages: JSONPath?, total: JSONPath?, pageSize: Int?, pageSizeParam: String?)
+        /// A cursor from the body (`next`) or from a response header (`header`), sent back as `param`.
+        case cursor(param: String, next: JSONPath?, header: String?)
+    }
+
+    public var kind: Kind
+    /// Stop after this many pages.
+    public var maxPages: Int?
+    /// Stop after this many records.
+    public var maxItems: Int?
+    /// Stop at the first page with no records (on by default for offset and page-number pagination without a total).
+    public var stopOnEmpty: Bool
+
+    public init(kind: Kind, maxPages: Int? = nil, maxItems: Int? = nil, stopOnEmpty: Bool = true) {
+        self.kind = kind
+        self.maxPages = maxPages
+        self.maxItems = maxItems
+        self.stopOnEmpty = stopOnEmpty
+    }
+}
+
+/// One resource: an endpoint (per `for_each` value, or per record of a parent resource), what to take from its
+/// responses, how to transform it, and how to write it.
+public struct ResourceDefinition: Sendable {
+    public var name: String
+    /// The table (default: the resource name).
+    public var table: String
+    /// HTTP settings, over the pipeline defaults.
+    public var http: HTTPSettings
+    /// Variables and their values; the endpoint is fetched once per combination.
+    public var forEach: [(name: String, values: [Value])]
+    /// The parent resource: the endpoint is fetched once per parent record.
+    public var parent: String?
+    /// How many parent records are fetched for at once (default 8; the host's limits still apply).
+    public var fanOut: Int
+    /// Where the records are in each response (default: the response if it is a list, else its first list field).
+    public var select: JSONPath?
+    /// Parent fields copied into each record: output name → field of the parent (`repos.id` or `id`).
+    public var include: [(name: String, path: String)]
+    /// The primary key fields (merge key).
+    public var primaryKey: [String]
+    public var write: WriteMode
+    public var incremental: Incremental?
+    public var transforms: [Transform]
+    /// Lists as child tables or JSON columns.
+    public var lists: Normalizer.NestedLists
+    /// Fetch known pages in parallel (on by default).
+    public var parallelPages: Bool
+
+    public init(name: String) {
+        self.name = name
+        self.table = name
+        self.http = HTTPSettings()
+        self.forEach = []
+        self.parent = nil
+        self.fanOut = 8
+        self.select = nil
+        self.include = []
+        self.primaryKey = []
+        self.write = .append
+        self.incremental = nil
+        self.transforms = []
+        self.lists = .tables
+        self.parallelPages = true
+    }
+}
+
+/// Incremental loading: the largest `cursor` value seen is kept per resource (and per `for_each` value or parent),
+/// and sent as `param` next time so the API returns only newer records.
+public struct Incremental: Sendable {
+    /// The record field holding the cursor (`updated_at`); a dotted path reaches nested fields.
+    public var cursor: String
+    /// The query parameter it is sent as (`since`).
+    public var param: String?
+    /// The value for the first run.
+    public var initial: Value?
+
+    public init(cursor: String, param: String?, initial: Value?) {
+        self.cursor = cursor
+        self.param = param
+        self.initial = initial
+    }
+}
+
+/// A step applied to every record, in order.
+public enum Transform: Sendable {
+    /// Replace each record with the values a JSONPath selects from it (objects become records).
+    case select(JSONPath)
+    /// Build a new record: each output field from an expression (a bare field name renames).
+    case fields([(name: String, expression: Expression)], keepOthers: Bool)
+    /// Keep records for which the expression is true.
+    case filter(Expression)
+    /// Nested objects become `a__b` fields (all levels, or `depth` levels).
+    case flatten(separator: String, depth: Int?)
+    /// One record per element of a list field; the element replaces the field (objects are merged in with
+    /// `field__key` names when `merge` is set).
+    case explode(field: String)
+    /// Remove fields.
+    case drop([String])
+}

@@ -1,0 +1,316 @@
+import GatherCore
+
+/// Reads a pipeline file into a ``PipelineDefinition``: YAML with positions, `${VAR}` from the environment and a
+/// `.env` beside the file, validation against ``PipelineSpecs``, and the checks specs cannot make (placeholders,
+/// expressions, parent resources, merge keys). Every problem is reported, each with `file:line:column`.
+public enum PipelineLoader {
+    /// Loads and checks the pipeline at `path`.
+    public static func load(path: String, environment: [String: String]) throws(ConfigErrors) -> PipelineDefinition {
+        let node = try ConfigLoader.load(path: path, environment: environment)
+        return try self.build(node, directory: Self.directory(of: path))
+    }
+
+    /// Loads and checks pipeline `text` (reported as `file`).
+    public static func parse(
+        text: String, file: String, environment: [String: String] = [:], directory: String? = nil
+    ) throws(ConfigErrors) -> PipelineDefinition {
+        let node = try ConfigLoader.parse(text: text, file: file, environment: environment, dotEnvDirectory: directory)
+        return try self.build(node, directory: directory ?? Self.directory(of: file))
+    }
+
+    static func directory(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return String(path[..<slash])
+    }
+
+    static func build(_ node: ConfigNode, directory: String) throws(ConfigErrors) -> PipelineDefinition {
+        let (root, specErrors) = PipelineSpecs.pipeline.check(node)
+        var errors = specErrors
+        var builder = Builder()
+        let pipeline = builder.pipeline(root, directory: directory)
+        errors += builder.errors
+        try ConfigErrors(errors).throwIfAny()
+        guard let pipeline else {
+            throw ConfigErrors([ConfigError(location: root.location, message: "the pipeline is incomplete")])
+        }
+        return pipeline
+    }
+
+    struct Builder {
+        var errors: [ConfigError] = []
+
+        mutating func pipeline(_ root: ConfigObject, directory: String) -> PipelineDefinition? {
+            let name = root.string("name") ?? "pipeline"
+            var destination = Destination.sqlite(path: "gather.db")
+            if let text = root.string("destination") {
+                if let parsed = Destination(parsing: text) {
+                    destination = parsed
+                    if case .sqlite(let path) = parsed, !path.hasPrefix("/"), directory != "." {
+                        destination = .sqlite(path: directory + "/" + path)
+                    }
+                } else if text.hasPrefix("postgres") {
+                    errors.append(
+                        root.error(
+                            at: "destination",
+                            "PostgreSQL destinations are not supported yet; write sqlite:NAME.db"))
+                } else {
+                    errors.append(
+                        root.error(
+                            at: "destination",
+                            "'\(text)' is not a destination; write sqlite:\(text).db or a path ending .db"))
+                }
+            }
+            var defaults = HTTPSettings()
+            if let http = root.object("defaults")?.object("http") { defaults = self.http(http) }
+            var limits: [String: FlowLimits] = [:]
+            for (host, _, value) in root.map("limits") {
+                guard let object = value.objectValue else { continue }
+                var limit = FlowLimits(maxConcurrency: object.int("concurrency"), rate: object.rate("rate"))
+                if let concurrency = object.int("concurrency"), concurrency < 1 {
+                    errors.append(object.error(at: "concurrency", "concurrency must be at least 1"))
+                    limit.maxConcurrency = 1
+                }
+                if let obey = object.bool("obey_server_hints") { limit.obeyServerHints = obey }
+                if let pause = object.duration("max_pause") { limit.maxServerPause = pause }
+                limits[host] = limit
+            }
+            let resourceObjects = root.objects("resources")
+            var resources = resourceObjects.map { self.resource($0) }
+            // Cross-resource checks: unique names, known parents, no cycles.
+            var seen: [String: ConfigObject] = [:]
+            for (object, resource) in zip(resourceObjects, resources) {
+                if seen[resource.name] != nil {
+                    errors.append(
+                        object.error(at: "name", "a second resource is called '\(resource.name)'; names must be unique")
+                    )
+                }
+                seen[resource.name] = object
+            }
+            let names = resources.map(\.name)
+            for (object, resource) in zip(resourceObjects, resources) {
+                guard let parent = resource.parent else { continue }
+                if !names.contains(parent) {
+                    errors.append(
+                        object.error(
+                            at: "from",
+                            "there is no resource '\(parent)'\(Suggestions.didYouMean(parent, among: names).map { "; did you mean '\($0)'?" } ?? "; the resources are \(names.joined(separator: ", "))")"
+                        ))
+                } else if parent == resource.name || Self.hasCycle(from: resource.name, in: resources) {
+                    errors.append(
+                        object.error(at: "from", "resource '\(resource.name)' depends on itself through 'from'"))
+                }
+            }
+            if resources.isEmpty, root.has("resources") {
+                errors.append(root.error(at: "resources", "add at least one resource"))
+            }
+            for index in resources.indices where resources[index].http.path == nil && defaults.path == nil {
+                errors.append(
+                    resourceObjects[index].error(
+                        at: "http", "resource '\(resources[index].name)' needs http.path, like path: /items"))
+            }
+            // Check placeholders against what each resource can read.
+            for (object, resource) in zip(resourceObjects, resources) {
+                let available = Set(resource.forEach.map(\.name))
+                let merged = resource.http.layered(over: defaults)
+                var texts = [merged.path ?? ""] + merged.params.map(\.value) + merged.headers.map(\.value)
+                if let json = merged.json { texts += Self.strings(in: json) }
+                for text in texts {
+                    guard let template = try? Template(text) else {
+                        errors.append(
+                            object.error(at: "http", "'\(text)' has an unbalanced '{'; write {{ for a literal brace"))
+                        continue
+                    }
+                    for placeholder in template.placeholders {
+                        let head = String(placeholder.split(separator: ".").first ?? "")
+                        if available.contains(head) || (resource.parent != nil) { continue }
+                        errors.append(
+                            object.error(
+                                at: "http",
+                                "{\(placeholder)} in '\(text)' names nothing: "
+                                    + (available.isEmpty
+                                        ? "add for_each: { \(head): [...] } or from: PARENT"
+                                        : "the variables are \(available.sorted().map { "{\($0)}" }.joined(separator: ", "))")
+                            ))
+                    }
+                }
+            }
+            _ = resources.count
+            resources = resources.map { $0 }
+            return PipelineDefinition(
+                name: name, destination: destination, defaults: defaults, limits: limits, resources: resources,
+                secrets: root.secrets)
+        }
+
+        static func hasCycle(from start: String, in resources: [ResourceDefinition]) -> Bool {
+            var current = start
+            var visited: Set<String> = [start]
+            while let parent = resources.first(where: { $0.name == current })?.parent {
+                if !visited.insert(parent).inserted { return true }
+                current = parent
+            }
+            return false
+        }
+
+        static func strings(in value: Value) -> [String] {
+            switch value {
+            case .string(let s): return [s]
+            case .array(let a): return a.flatMap(strings)
+            case .object(let r): return r.values.flatMap(strings)
+            default: return []
+            }
+        }
+
+        mutating func http(_ object: ConfigObject) -> HTTPSettings {
+            var http = HTTPSettings()
+            http.baseURL = object.string("base_url")
+            http.path = object.string("path")
+            http.method = object.string("method")
+            http.headers = object.stringMap("headers").map { (name: $0.key, value: $0.value) }
+            http.params = object.stringMap("params").map { (name: $0.key, value: $0.value) }
+            if let json = object.value("json") { http.json = json.value }
+            http.timeout = object.duration("timeout")
+            if let retry = object.object("retry") {
+                var policy = RetryPolicy()
+                if let attempts = retry.int("attempts") {
+                    if attempts < 1 {
+                        errors.append(retry.error(at: "attempts", "attempts must be at least 1 (1 = no retry)"))
+                    }
+                    policy.maxAttempts = max(1, attempts)
+                }
+                if let delay = retry.duration("initial_delay") { policy.initialBackoff = delay }
+                if let delay = retry.duration("max_delay") { policy.maxBackoff = delay }
+                if let elapsed = retry.duration("max_elapsed") { policy.maxElapsed = elapsed }
+                http.retry = policy
+            }
+            if let (type, auth) = object.variant("auth") {
+                switch type {
+                case "bearer": http.auth = .bearer(token: auth.string("token") ?? "")
+                case "basic":
+                    http.auth = .basic(username: auth.string("username") ?? "", password: auth.string("password") ?? "")
+                case "api_key":
+                    http.auth = .apiKey(
+                        name: auth.string("name") ?? "X-API-Key", value: auth.string("value") ?? "",
+                        location: auth.string("location") == "query" ? .query : .header)
+                case "oauth2_client_credentials":
+                    http.auth = .oauth2ClientCredentials(
+                        tokenURL: auth.string("token_url") ?? "", clientID: auth.string("client_id") ?? "",
+                        clientSecret: auth.string("client_secret") ?? "", scope: auth.string("scope"),
+                        audience: auth.string("audience"))
+                default: break
+                }
+            }
+            if let (type, settings) = object.variant("paginate") {
+                http.paginator = self.paginator(type, settings)
+            }
+            return http
+        }
+
+        mutating func paginator(_ type: String, _ p: ConfigObject) -> Paginator {
+            let kind: Paginator.Kind
+            switch type {
+            case "link_header": kind = .linkHeader
+            case "json_link": kind = .jsonLink(next: p.jsonPath("next") ?? (try! JSONPath("$.next")))
+            case "offset":
+                let limit = p.int("limit") ?? 100
+                if limit < 1 { errors.append(p.error(at: "limit", "limit must be at least 1")) }
+                kind = .offset(
+                    limit: max(1, limit), offsetParam: p.string("offset_param") ?? "offset",
+                    limitParam: p.string("limit_param") ?? "limit", total: p.jsonPath("total"))
+            case "page_number":
+                if p.has("total"), !p.has("page_size") {
+                    errors.append(
+                        p.error(at: "total", "with total, give page_size too (records per page), or use total_pages"))
+                }
+                kind = .pageNumber(
+                    param: p.string("param") ?? "page", start: p.int("start") ?? 1,
+                    totalPages: p.jsonPath("total_pages"),
+                    total: p.jsonPath("total"), pageSize: p.int("page_size"), pageSizeParam: p.string("page_size_param")
+                )
+            case "cursor":
+                if !p.has("next"), !p.has("header") {
+                    errors.append(
+                        p.error("a cursor paginator needs next: \"$.path.to.cursor\" or header: X-Next-Cursor"))
+                }
+                kind = .cursor(
+                    param: p.string("param") ?? "cursor", next: p.jsonPath("next"), header: p.string("header"))
+            default: kind = .single
+            }
+            return Paginator(
+                kind: kind, maxPages: p.int("max_pages"), maxItems: p.int("max_items"),
+                stopOnEmpty: p.bool("stop_on_empty") ?? true)
+        }
+
+        mutating func resource(_ object: ConfigObject) -> ResourceDefinition {
+            var resource = ResourceDefinition(name: object.string("name") ?? "resource")
+            resource.table = object.string("table") ?? resource.name
+            if let http = object.object("http") { resource.http = self.http(http) }
+            resource.forEach = object.map("for_each").map { entry in
+                (name: entry.key, values: (entry.value.listValue ?? [entry.value]).map { $0.value })
+            }
+            resource.parent = object.string("from")
+            if resource.parent != nil, !resource.forEach.isEmpty {
+                errors.append(object.error(at: "for_each", "a resource takes for_each or from, not both"))
+            }
+            resource.fanOut = max(1, object.int("fan_out") ?? 8)
+            resource.select = object.jsonPath("select")
+            resource.include = object.stringMap("include").map { (name: $0.key, path: $0.value) }
+            if !resource.include.isEmpty, resource.parent == nil {
+                errors.append(object.error(at: "include", "include copies parent fields; add from: PARENT"))
+            }
+            resource.primaryKey = object.strings("primary_key")
+            resource.write = object.enumeration("write", as: WriteMode.self) ?? .append
+            if resource.write == .merge, resource.primaryKey.isEmpty {
+                errors.append(object.error(at: "write", "merge needs a primary_key, like primary_key: id"))
+            }
+            if let incremental = object.object("incremental") {
+                resource.incremental = Incremental(
+                    cursor: incremental.string("cursor") ?? "", param: incremental.string("param"),
+                    initial: incremental.value("initial").map { $0.value })
+            }
+            resource.lists = object.string("lists") == "json" ? .json : .tables
+            resource.parallelPages = object.bool("parallel_pages") ?? true
+            for step in object.variants("transform") {
+                if let transform = self.transform(step.name, step.object) { resource.transforms.append(transform) }
+            }
+            return resource
+        }
+
+        mutating func transform(_ type: String, _ t: ConfigObject) -> Transform? {
+            switch type {
+            case "select": return t.jsonPath("path").map(Transform.select)
+            case "fields":
+                var fields: [(name: String, expression: Expression)] = []
+                for (name, _, value) in t.map("fields") {
+                    guard let text = value.stringValue, let expression = self.expression(text, at: value.node) else {
+                        continue
+                    }
+                    fields.append((name, expression))
+                }
+                return .fields(fields, keepOthers: t.bool("keep_others") ?? false)
+            case "filter":
+                guard let value = t.value("expression"), let text = value.stringValue,
+                    let expression = self.expression(text, at: value.node)
+                else { return nil }
+                return .filter(expression)
+            case "flatten": return .flatten(separator: t.string("separator") ?? "__", depth: t.int("depth"))
+            case "explode": return t.string("field").map(Transform.explode)
+            case "drop": return .drop(t.strings("fields"))
+            default: return nil
+            }
+        }
+
+        /// Parses an expression; an error points at its column inside the YAML scalar.
+        mutating func expression(_ text: String, at node: ConfigNode) -> Expression? {
+            do {
+                return try Expression(text)
+            } catch {
+                var location = node.location
+                if case .scalar(_, let quoted) = node.kind {
+                    location.column += error.column - 1 + (quoted ? 1 : 0)
+                }
+                errors.append(ConfigError(location: location, message: "in the expression '\(text)': \(error.message)"))
+                return nil
+            }
+        }
+    }
+}

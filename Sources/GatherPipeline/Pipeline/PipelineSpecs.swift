@@ -1,0 +1,357 @@
+/// The declarative specs of every pipeline component. They drive validation (`gather validate`), help
+/// (`gather help COMPONENT`) and the generated reference (`docs/reference.md`, checked by a test).
+public enum PipelineSpecs {
+    static let stopFields: [FieldSpec] = [
+        FieldSpec("max_pages", .int, description: "Stop after this many pages.", example: "10"),
+        FieldSpec("max_items", .int, description: "Stop after this many records.", example: "1000"),
+        FieldSpec(
+            "stop_on_empty", .bool,
+            description: "Stop at the first page without records. Always on for offset and page-number "
+                + "pagination without a total.", example: "true"),
+    ]
+
+    public static let linkHeader = ComponentSpec(
+        name: "link_header", kind: "paginator",
+        summary: "Follows the `rel=\"next\"` URL of the response's `Link` header (RFC 8288), as GitHub does.",
+        fields: stopFields, examples: ["paginate: link_header", "paginate: { type: link_header, max_pages: 5 }"])
+
+    public static let jsonLink = ComponentSpec(
+        name: "json_link", kind: "paginator",
+        summary: "Follows a next-page URL found in the response body.",
+        fields: [
+            FieldSpec(
+                "next", .jsonPath, default: "$.next", description: "Where the next URL is.", example: "$.links.next")
+        ]
+            + stopFields,
+        examples: ["paginate: { type: json_link, next: \"$.paging.next\" }"])
+
+    public static let offset = ComponentSpec(
+        name: "offset", kind: "paginator",
+        summary: "Sends `offset` and `limit` parameters. With `total`, every page after the first is fetched in "
+            + "parallel (within the host's limits); without it, pages are fetched until one is empty.",
+        fields: [
+            FieldSpec("limit", .int, default: "100", description: "Records per page.", example: "100"),
+            FieldSpec("offset_param", .string, default: "offset", description: "The offset parameter's name."),
+            FieldSpec("limit_param", .string, default: "limit", description: "The limit parameter's name."),
+            FieldSpec("total", .jsonPath, description: "Where the total number of records is.", example: "$.total"),
+        ] + stopFields,
+        examples: ["paginate: { type: offset, limit: 100, total: \"$.total\" }"])
+
+    public static let pageNumber = ComponentSpec(
+        name: "page_number", kind: "paginator",
+        summary: "Sends a page number. With `total_pages` (or `total` and `page_size`), every page after the first "
+            + "is fetched in parallel; without them, pages are fetched until one is empty.",
+        fields: [
+            FieldSpec("param", .string, default: "page", description: "The page parameter's name."),
+            FieldSpec("start", .int, default: "1", description: "The first page's number."),
+            FieldSpec("total_pages", .jsonPath, description: "Where the number of pages is.", example: "$.total_pages"),
+            FieldSpec(
+                "total", .jsonPath, description: "Where the number of records is (with `page_size`).",
+                example: "$.total"),
+            FieldSpec(
+                "page_size", .int, description: "Records per page, sent as `page_size_param` when that is set.",
+                example: "50"),
+            FieldSpec("page_size_param", .string, description: "The page-size parameter's name.", example: "per_page"),
+        ] + stopFields,
+        examples: ["paginate: { type: page_number, param: page, start: 1, total_pages: \"$.total_pages\" }"])
+
+    public static let cursor = ComponentSpec(
+        name: "cursor", kind: "paginator",
+        summary: "Sends back a cursor from the body (`next`) or from a response header (`header`). The next "
+            + "request goes out as soon as the cursor is read, while the current page is still being processed.",
+        fields: [
+            FieldSpec("param", .string, default: "cursor", description: "The cursor parameter's name."),
+            FieldSpec(
+                "next", .jsonPath, description: "Where the next cursor is in the body.", example: "$.meta.next_cursor"),
+            FieldSpec(
+                "header", .string, description: "The response header holding the next cursor.", example: "X-Next-Cursor"
+            ),
+        ] + stopFields,
+        examples: ["paginate: { type: cursor, param: cursor, next: \"$.meta.next_cursor\" }"])
+
+    public static let single = ComponentSpec(
+        name: "single", kind: "paginator", summary: "One request, no pages (the default).", fields: [],
+        examples: ["paginate: single"])
+
+    public static let paginators = [linkHeader, jsonLink, offset, pageNumber, cursor, single]
+
+    public static let bearer = ComponentSpec(
+        name: "bearer", kind: "auth", summary: "Sends `Authorization: Bearer TOKEN`.",
+        fields: [
+            FieldSpec(
+                "token", .string, required: true, description: "The token.", example: "${API_TOKEN}", secret: true)
+        ],
+        examples: ["auth: { type: bearer, token: \"${GITHUB_TOKEN}\" }"])
+
+    public static let basic = ComponentSpec(
+        name: "basic", kind: "auth", summary: "Sends HTTP basic authentication.",
+        fields: [
+            FieldSpec("username", .string, required: true, description: "The user name.", synonyms: ["user"]),
+            FieldSpec(
+                "password", .string, required: true, description: "The password.", example: "${API_PASSWORD}",
+                secret: true),
+        ],
+        examples: ["auth: { type: basic, username: me, password: \"${API_PASSWORD}\" }"])
+
+    public static let apiKey = ComponentSpec(
+        name: "api_key", kind: "auth", summary: "Sends a key in a header or a query parameter.",
+        fields: [
+            FieldSpec("name", .string, default: "X-API-Key", description: "The header or parameter name."),
+            FieldSpec(
+                "value", .string, required: true, description: "The key.", example: "${API_KEY}", secret: true,
+                synonyms: ["key"]),
+            FieldSpec(
+                "location", .enumeration(["header", "query"]), default: "header", description: "Where the key goes.",
+                synonyms: ["in"]),
+        ],
+        examples: ["auth: { type: api_key, name: api_key, value: \"${KEY}\", location: query }"])
+
+    public static let oauth2 = ComponentSpec(
+        name: "oauth2_client_credentials", kind: "auth",
+        summary: "OAuth 2 client credentials: the token is fetched from `token_url`, cached, and fetched again "
+            + "30 s before it expires or when the API answers 401.",
+        fields: [
+            FieldSpec(
+                "token_url", .string, required: true, description: "The token endpoint.",
+                example: "https://auth.example.com/oauth/token"),
+            FieldSpec("client_id", .string, required: true, description: "The client id."),
+            FieldSpec(
+                "client_secret", .string, required: true, description: "The client secret.",
+                example: "${CLIENT_SECRET}", secret: true),
+            FieldSpec("scope", .string, description: "Scopes to ask for, space-separated."),
+            FieldSpec("audience", .string, description: "The audience, for providers that want one."),
+        ],
+        examples: [
+            "auth: { type: oauth2_client_credentials, token_url: https://auth.example.com/token, client_id: me, client_secret: \"${SECRET}\" }"
+        ])
+
+    public static let auths = [bearer, basic, apiKey, oauth2]
+
+    public static let retry = ComponentSpec(
+        name: "retry", kind: "retry",
+        summary: "Retries with full-jitter exponential backoff, never sooner than `Retry-After`, for connection "
+            + "errors, timeouts, 429 and 502–504.",
+        fields: [
+            FieldSpec(
+                "attempts", .int, default: "4", description: "Attempts in all, the first included.",
+                synonyms: ["max_attempts"]),
+            FieldSpec("initial_delay", .duration, default: "200ms", description: "The first backoff."),
+            FieldSpec("max_delay", .duration, default: "30s", description: "The longest backoff."),
+            FieldSpec("max_elapsed", .duration, description: "Give up after this long in all.", example: "5m"),
+        ],
+        examples: ["retry: { attempts: 5, max_delay: 60s }"])
+
+    public static let http = ComponentSpec(
+        name: "http", kind: "http",
+        summary: "An HTTP endpoint. In `defaults.http` it applies to every resource; a resource's own `http` wins "
+            + "key by key (headers and params merge by name). `{name}` placeholders in `path`, `params`, "
+            + "`headers` and `json` read `for_each` variables and the parent record (`{repos.full_name}`).",
+        fields: [
+            FieldSpec(
+                "base_url", .string, description: "Prefix of relative paths.", example: "https://api.github.com",
+                synonyms: ["url_base"]),
+            FieldSpec(
+                "path", .string, description: "The path or absolute URL, with placeholders.",
+                example: "/orgs/{org}/repos", synonyms: ["url", "endpoint"]),
+            FieldSpec(
+                "method", .enumeration(["GET", "POST", "PUT", "PATCH", "DELETE"]),
+                description: "The method (default GET, or POST with `json`)."),
+            FieldSpec(
+                "headers", .map(.string), description: "Request headers.", example: "{ Accept: application/json }"),
+            FieldSpec(
+                "params", .map(.string), description: "Query parameters.", example: "{ per_page: 100 }",
+                synonyms: ["query"]),
+            FieldSpec(
+                "json", .any, description: "A JSON request body (strings may hold placeholders).",
+                example: "{ query: \"{org}\" }", synonyms: ["body"]),
+            FieldSpec(
+                "auth", .oneOf(discriminator: "type", auths), description: "Authentication.",
+                example: "{ type: bearer, token: \"${TOKEN}\" }"),
+            FieldSpec(
+                "timeout", .duration, description: "Timeout for each whole request (default 30s).", example: "30s"),
+            FieldSpec("retry", .object(retry), description: "Retries."),
+            FieldSpec(
+                "paginate", .oneOf(discriminator: "type", paginators), description: "How to get the next page.",
+                example: "link_header", synonyms: ["paginator", "pagination"]),
+        ])
+
+    public static let limit = ComponentSpec(
+        name: "limit", kind: "limit",
+        summary: "Limits for one host (`*` for every other host), shared by all resources of the run.",
+        fields: [
+            FieldSpec("concurrency", .int, description: "Requests in flight to the host (default 16).", example: "8"),
+            FieldSpec(
+                "rate", .rate, description: "Requests per second, minute or hour, with an optional burst.",
+                example: "5000/h"),
+            FieldSpec(
+                "obey_server_hints", .bool, default: "true",
+                description: "Pause on `Retry-After` and `RateLimit-*` headers."),
+            FieldSpec(
+                "max_pause", .duration, default: "1h", description: "The longest pause a server hint may impose."),
+        ],
+        examples: ["limits:\n  api.github.com: { concurrency: 8, rate: 5000/h }"])
+
+    public static let incremental = ComponentSpec(
+        name: "incremental", kind: "incremental",
+        summary: "Loads only new or changed records: the largest `cursor` value seen is saved per resource (and per "
+            + "`for_each` value or parent record), and sent as `param` next time. Without `param`, records are "
+            + "filtered here instead.",
+        fields: [
+            FieldSpec(
+                "cursor", .string, required: true,
+                description: "The record field holding the cursor (dotted paths reach nested fields).",
+                example: "updated_at", synonyms: ["cursor_path"]),
+            FieldSpec("param", .string, description: "The query parameter it is sent as.", example: "since"),
+            FieldSpec(
+                "initial", .any, description: "The value for the first run.", example: "\"2024-01-01T00:00:00Z\"",
+                synonyms: ["initial_value"]),
+        ],
+        examples: ["incremental: { cursor: updated_at, param: since, initial: \"2024-01-01T00:00:00Z\" }"])
+
+    public static let selectTransform = ComponentSpec(
+        name: "select", kind: "transform", summary: "Replaces each record with what a JSONPath selects from it.",
+        fields: [FieldSpec("path", .jsonPath, required: true, description: "The JSONPath.", example: "$.attributes")],
+        examples: ["- select: \"$.attributes\""], shorthandField: "path")
+
+    public static let fieldsTransform = ComponentSpec(
+        name: "fields", kind: "transform",
+        summary: "Builds each record from expressions: a field name renames, and an expression computes "
+            + "(arithmetic, comparisons, `and`/`or`/`not`, string functions, `coalesce`, casts, `now()`).",
+        fields: [
+            FieldSpec(
+                "fields", .map(.expression), required: true, description: "Output field → expression.",
+                example: "{ login: login, commits: contributions }"),
+            FieldSpec("keep_others", .bool, default: "false", description: "Keep the fields not named here."),
+        ],
+        examples: ["- fields: { id: id, total: \"price * qty\", name: upper(trim(name)) }"], shorthandField: "fields")
+
+    public static let filterTransform = ComponentSpec(
+        name: "filter", kind: "transform",
+        summary: "Keeps the records for which the expression is true (false, null and missing fields drop them).",
+        fields: [
+            FieldSpec(
+                "expression", .expression, required: true, description: "The condition.", example: "contributions >= 10"
+            )
+        ],
+        examples: ["- filter: \"contributions >= 10 and not bot\""], shorthandField: "expression")
+
+    public static let flattenTransform = ComponentSpec(
+        name: "flatten", kind: "transform", summary: "Nested objects become `a__b` fields.",
+        fields: [
+            FieldSpec("separator", .string, default: "__", description: "Joins nested names."),
+            FieldSpec("depth", .int, description: "Levels to flatten (default: all)."),
+        ],
+        examples: ["- flatten", "- flatten: { separator: _ }"])
+
+    public static let explodeTransform = ComponentSpec(
+        name: "explode", kind: "transform", summary: "One record per element of a list field.",
+        fields: [FieldSpec("field", .string, required: true, description: "The list field.", example: "tags")],
+        examples: ["- explode: tags"], shorthandField: "field")
+
+    public static let dropTransform = ComponentSpec(
+        name: "drop", kind: "transform", summary: "Removes fields.",
+        fields: [
+            FieldSpec(
+                "fields", .stringOrList(.string), required: true, description: "The fields.",
+                example: "[internal_id, debug]")
+        ],
+        examples: ["- drop: [internal_id, debug]"], shorthandField: "fields")
+
+    public static let transforms = [
+        selectTransform, fieldsTransform, filterTransform, flattenTransform, explodeTransform, dropTransform,
+    ]
+
+    public static let resource = ComponentSpec(
+        name: "resource", kind: "resource",
+        summary: "An endpoint, fetched once per `for_each` combination or once per parent record (`from`), its "
+            + "records taken with `select`, transformed, and written to a table.",
+        fields: [
+            FieldSpec("name", .string, required: true, description: "The resource's name.", example: "repos"),
+            FieldSpec("table", .string, description: "The table (default: the name).", synonyms: ["table_name"]),
+            FieldSpec(
+                "http", .object(http), required: true, description: "The endpoint.", synonyms: ["endpoint", "request"]),
+            FieldSpec(
+                "for_each", .map(.stringOrList(.string)),
+                description: "Variables and their values; the endpoint is fetched for every combination.",
+                example: "{ org: [apple, swiftlang] }"),
+            FieldSpec(
+                "from", .string, description: "A parent resource: the endpoint is fetched once per parent record.",
+                example: "repos", synonyms: ["parent", "depends_on"]),
+            FieldSpec(
+                "fan_out", .int, default: "8",
+                description:
+                    "Work items (for_each values or parent records) fetched at once; the host's limits still apply.",
+                synonyms: ["concurrency"]),
+            FieldSpec(
+                "select", .jsonPath,
+                description:
+                    "Where the records are in each response (default: the response if it is a list, else its first list field).",
+                example: "$.items[*]", synonyms: ["data_selector"]),
+            FieldSpec(
+                "include", .map(.string), description: "Parent fields copied into each record: name → parent field.",
+                example: "{ repo_id: repos.id }"),
+            FieldSpec(
+                "primary_key", .stringOrList(.string), description: "The key fields; required for `merge`.",
+                example: "[repo_id, login]"),
+            FieldSpec(
+                "write", .enumeration(["append", "replace", "merge"]), default: "append",
+                description:
+                    "append adds rows; replace empties the table at the start of each run; merge upserts on the primary key.",
+                synonyms: ["write_disposition", "mode"]),
+            FieldSpec("incremental", .object(incremental), description: "Only newer records on later runs."),
+            FieldSpec(
+                "transform", .list(.oneOf(discriminator: "type", transforms)),
+                description: "Steps applied to each record, in order.", synonyms: ["transforms"]),
+            FieldSpec(
+                "lists", .enumeration(["tables", "json"]), default: "tables",
+                description:
+                    "Nested lists as child tables (`table__field`, linked by `_gather_parent_key` and `_gather_pos`) or as JSON columns.",
+                synonyms: ["nested"]),
+            FieldSpec(
+                "parallel_pages", .bool, default: "true",
+                description: "Fetch pages in parallel when their number is known."),
+        ])
+
+    public static let defaults = ComponentSpec(
+        name: "defaults", kind: "defaults", summary: "Settings every resource starts from.",
+        fields: [FieldSpec("http", .object(http), description: "HTTP settings for every resource.")])
+
+    public static let pipeline = ComponentSpec(
+        name: "pipeline", kind: "pipeline",
+        summary: "A pipeline file: where rows go, HTTP defaults, per-host limits, and the resources. `${VAR}` "
+            + "(or `${VAR:-default}`) reads the environment, then a `.env` file beside the pipeline.",
+        fields: [
+            FieldSpec(
+                "name", .string, required: true, description: "The pipeline's name; runs and state are kept under it.",
+                example: "github"),
+            FieldSpec(
+                "destination", .string, required: true,
+                description: "`sqlite:PATH` or a path ending .db, .sqlite or .sqlite3 (relative to the pipeline file).",
+                example: "sqlite:github.db"),
+            FieldSpec("defaults", .object(defaults), description: "Settings every resource starts from."),
+            FieldSpec(
+                "limits", .map(.object(limit)), description: "Per-host limits.",
+                example: "{ api.github.com: { concurrency: 8, rate: 5000/h } }"),
+            FieldSpec("resources", .list(.object(resource)), required: true, description: "The resources."),
+        ],
+        examples: [
+            """
+            name: github
+            destination: sqlite:github.db
+            defaults:
+              http:
+                base_url: https://api.github.com
+                auth: { type: bearer, token: "${GITHUB_TOKEN}" }
+            resources:
+              - name: repos
+                for_each: { org: [apple, swiftlang] }
+                http: { path: "/orgs/{org}/repos", paginate: link_header }
+                primary_key: id
+                write: merge
+            """
+        ])
+
+    /// Every component, for `gather help` and the generated reference.
+    public static let all: [ComponentSpec] =
+        [pipeline, defaults, resource, http, limit, retry, incremental] + paginators + auths + transforms
+}

@@ -1,0 +1,304 @@
+import GatherCore
+import GatherHTTP
+import GatherSQLite
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Runs a ``PipelineDefinition``: every resource concurrently (dependent ones as their parents' records commit),
+/// one ``FlowController`` over all hosts, each page's rows committed with the state that covers them.
+///
+/// A run that was interrupted (a signal, a crash, SIGKILL) is continued by the next run of the same pipeline into
+/// the same destination: finished work items and pages are skipped, sequential pages resume at the saved next URL,
+/// and nothing committed is fetched or written twice. `fresh` discards that state, and the incremental cursors too.
+public struct PipelineRunner: Sendable {
+    public struct Options: Sendable {
+        /// Run only these resources (and the parents they need).
+        public var resources: [String] = []
+        /// Discard saved state (resume positions and incremental cursors) first.
+        public var fresh = false
+        /// Show progress on standard error.
+        public var progress = false
+        public init() {}
+    }
+
+    public let pipeline: PipelineDefinition
+    public let options: Options
+
+    public init(_ pipeline: PipelineDefinition, options: Options = Options()) {
+        self.pipeline = pipeline
+        self.options = options
+    }
+
+    /// Runs the pipeline to the end (or until `stop` is set), and returns what it did.
+    public func run(stop: StopFlag = StopFlag()) async throws -> RunSummary {
+        let clock = ContinuousClock()
+        let started = clock.now
+        let sink: any Sink
+        switch self.pipeline.destination {
+        case .sqlite(let path):
+            sink = try await Self.open(path: path)
+        }
+        let selected = try self.selectedResources()
+        let now = Timestamp.now()
+        var resumed = false
+        var runID = Timestamp.runID()
+        var batch = SinkBatch()
+        if self.options.fresh {
+            batch.state.append(.clearPrefix(""))
+        }
+        if let last = try await sink.lastRun(pipeline: self.pipeline.name),
+            last.outcome == "running" || last.outcome == "interrupted"
+        {
+            if self.options.fresh {
+                var abandoned = last
+                abandoned.outcome = "abandoned"
+                abandoned.finishedAt = now
+                var mark = SinkBatch()
+                mark.run = abandoned
+                try await sink.commit(mark)
+            } else {
+                resumed = true
+                runID = last.runID
+            }
+        }
+        if !resumed {
+            // A new run: forget the previous run's positions, empty `replace` tables.
+            batch.state.append(.clearPrefix("work:"))
+            batch.state.append(.clearPrefix("pages:"))
+            batch.truncate = selected.filter { $0.write == .replace }.map(\.table)
+        }
+        let startedAt = resumed ? (try await sink.lastRun(pipeline: self.pipeline.name)?.startedAt ?? now) : now
+        batch.run = RunRow(runID: runID, pipeline: self.pipeline.name, startedAt: startedAt, outcome: "running")
+        try await sink.commit(batch)
+
+        var cursors: [String: [String: Value]] = [:]
+        for entry in try await sink.state(scopePrefix: "incremental:") {
+            let resource = String(entry.scope.dropFirst("incremental:".count))
+            cursors[resource, default: [:]][entry.key] = (try? JSONReader.parse(entry.value)) ?? .null
+        }
+        var saved: [String: [String: ItemState]] = [:]
+        for entry in try await sink.state(scopePrefix: "work:") {
+            let resource = String(entry.scope.dropFirst("work:".count))
+            if let state = ItemState(json: entry.value) { saved[resource, default: [:]][entry.key] = state }
+        }
+
+        var configuration = Fetcher.Configuration()
+        configuration.limits = self.pipeline.limits["*"] ?? FlowLimits(maxConcurrency: 16)
+        configuration.limitOverrides = self.pipeline.limits.filter { $0.key != "*" }
+        if let timeout = self.pipeline.defaults.timeout { configuration.timeouts.request = timeout }
+        if let retry = self.pipeline.defaults.retry { configuration.retry = retry }
+        let progress = RunProgress(enabled: self.options.progress)
+        let secrets = Self.secretForms(self.pipeline.secrets)
+        let pipeline = self.pipeline
+        let outcome: String = try await Fetcher.withFetcher(configuration: configuration) { fetcher in
+            let shared = RunShared(
+                runID: runID, pipeline: pipeline.name, sink: sink, fetcher: fetcher, secrets: secrets,
+                incrementalCursors: cursors, progress: progress, now: now)
+            stop.attach(shared)
+            var runs: [String: ResourceRun] = [:]
+            var queues: [String: WorkQueue] = [:]
+            for resource in selected where resource.parent != nil { queues[resource.name] = WorkQueue() }
+            for resource in selected {
+                let children = selected.filter { $0.parent == resource.name }.map {
+                    ResourceRun.ChildLink(definition: $0, queue: queues[$0.name]!)
+                }
+                runs[resource.name] = try ResourceRun(
+                    definition: resource, defaults: pipeline.defaults, shared: shared, children: children)
+            }
+            let ordered = selected.compactMap { runs[$0.name] }
+            progress.attach { ordered.map { run in run.counts.withLock { $0 } } }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for run in ordered {
+                    let savedItems = saved[run.name] ?? [:]
+                    if let queue = queues[run.name] {
+                        // Saved, unfinished items of a dependent resource go first; the parent adds the rest.
+                        let pending = savedItems.filter { !$0.value.done }.sorted { $0.key < $1.key }.map {
+                            WorkItem(key: $0.key, context: $0.value.context, included: $0.value.included)
+                        }
+                        let items = PrefixedSequence(prefix: pending, rest: queue.items)
+                        group.addTask {
+                            try await run.run(items: items, concurrency: run.definition.fanOut, saved: savedItems)
+                            for child in run.children { child.queue.finish() }
+                        }
+                    } else {
+                        let items = try Self.rootItems(run.definition)
+                        group.addTask {
+                            try await run.run(
+                                items: AsyncElements(items), concurrency: max(1, run.definition.fanOut),
+                                saved: savedItems)
+                            for child in run.children { child.queue.finish() }
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            return shared.stopping ? "interrupted" : "completed"
+        }
+        progress.finish()
+        let counts = try await sink.counts(runID: runID)
+        let byName = Dictionary(counts.map { ($0.resource, $0) }, uniquingKeysWith: { a, _ in a })
+        var summary = RunSummary(
+            runID: runID, pipeline: self.pipeline.name, destination: self.pipeline.destination.description,
+            outcome: outcome, resumed: resumed,
+            resources: selected.map { byName[$0.name] ?? ResourceCounts(runID: runID, resource: $0.name) },
+            elapsed: started.duration(to: clock.now))
+        let total = summary.total
+        if outcome == "completed", total.errors > 0 { summary.outcome = "completed_with_errors" }
+        var finish = SinkBatch()
+        finish.run = RunRow(
+            runID: runID, pipeline: self.pipeline.name, startedAt: startedAt,
+            finishedAt: outcome == "interrupted" ? nil : Timestamp.now(), outcome: summary.outcome,
+            requests: total.requests, pages: total.pages, rowsWritten: total.rows, filtered: total.filtered,
+            errors: total.errors, retries: total.retries, summary: summary.json)
+        if outcome != "interrupted" {
+            finish.state.append(.clearPrefix("work:"))
+            finish.state.append(.clearPrefix("pages:"))
+        }
+        try await sink.commit(finish)
+        return summary
+    }
+
+    private static func open(path: String) async throws -> SQLiteStore {
+        try SQLiteStore(path: path)
+    }
+
+    /// The selected resources plus the parents they need, in file order.
+    func selectedResources() throws -> [ResourceDefinition] {
+        guard !self.options.resources.isEmpty else { return self.pipeline.resources }
+        var wanted = Set<String>()
+        for name in self.options.resources {
+            guard var resource = self.pipeline.resource(named: name) else {
+                throw PipelineError(
+                    "there is no resource '\(name)'; the pipeline has "
+                        + self.pipeline.resources.map { "'\($0.name)'" }.joined(separator: ", "))
+            }
+            wanted.insert(resource.name)
+            while let parent = resource.parent, let next = self.pipeline.resource(named: parent) {
+                wanted.insert(parent)
+                resource = next
+            }
+        }
+        return self.pipeline.resources.filter { wanted.contains($0.name) }
+    }
+
+    /// One work item per combination of `for_each` values (one item when there are none).
+    static func rootItems(_ resource: ResourceDefinition) throws -> [WorkItem] {
+        var combinations: [Record] = [Record()]
+        for (name, values) in resource.forEach {
+            combinations = combinations.flatMap { base in
+                values.map { value in
+                    var next = base
+                    next[name] = value
+                    return next
+                }
+            }
+        }
+        return combinations.map { context in
+            let key =
+                context.isEmpty ? "_" : context.map { "\($0.key)=\(Template.text($0.value))" }.joined(separator: "&")
+            return WorkItem(key: key, context: context)
+        }
+    }
+
+    /// Each secret plus the forms it takes on the wire (URL-encoded), so redaction catches them in URLs too.
+    static func secretForms(_ secrets: [String]) -> [String] {
+        var forms = Set<String>()
+        for secret in secrets where !secret.isEmpty {
+            forms.insert(secret)
+            forms.insert(URLEncoding.component(secret))
+        }
+        return Array(forms)
+    }
+}
+
+/// Stops a running pipeline gracefully: no new request starts, what is in flight finishes and commits, and the
+/// run is recorded as `interrupted`, to be continued by the next run.
+public final class StopFlag: Sendable {
+    private let shared = Mutex<RunShared?>(nil)
+    private let requested = Atomic<Bool>(false)
+
+    public init() {}
+
+    public func stop() {
+        self.requested.store(true, ordering: .relaxed)
+        self.shared.withLock { $0?.requestStop() }
+    }
+
+    func attach(_ shared: RunShared) {
+        self.shared.withLock { $0 = shared }
+        if self.requested.load(ordering: .relaxed) { shared.requestStop() }
+    }
+}
+
+/// A failure of the pipeline as a whole (not of one item).
+public struct PipelineError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { self.message }
+}
+
+/// Saved items first, then live ones.
+struct PrefixedSequence: AsyncSequence, Sendable {
+    typealias Element = WorkItem
+    let prefix: [WorkItem]
+    let rest: AsyncStream<WorkItem>
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        var prefix: IndexingIterator<[WorkItem]>
+        var rest: AsyncStream<WorkItem>.AsyncIterator
+        var seen: Set<String>
+
+        mutating func next() async -> WorkItem? {
+            if let item = self.prefix.next() {
+                self.seen.insert(item.key)
+                return item
+            }
+            while let item = await self.rest.next() {
+                if self.seen.insert(item.key).inserted { return item }
+            }
+            return nil
+        }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(prefix: self.prefix.makeIterator(), rest: self.rest.makeAsyncIterator(), seen: [])
+    }
+}
+
+/// UTC timestamps without Foundation.
+enum Timestamp {
+    /// Now as `YYYY-MM-DDTHH:MM:SSZ`.
+    static func now() -> String {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return Self.format(seconds: Int64(spec.tv_sec))
+    }
+
+    /// A run id: the UTC time plus a random suffix (`20261123T101530Z-3f9a`).
+    static func runID() -> String {
+        let stamp = Self.now().filter { $0 != "-" && $0 != ":" }
+        return stamp + "-" + String(UInt16.random(in: 0...UInt16.max), radix: 16)
+    }
+
+    static func format(seconds: Int64) -> String {
+        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+        let rest = seconds - days * 86_400
+        // Civil from days (Howard Hinnant's algorithm).
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let day = doy - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+        func two(_ n: Int64) -> String { n < 10 ? "0\(n)" : "\(n)" }
+        return "\(year)-\(two(month))-\(two(day))T\(two(rest / 3600)):\(two(rest % 3600 / 60)):\(two(rest % 60))Z"
+    }
+}

@@ -1,0 +1,607 @@
+import GatherCore
+import GatherHTTP
+import Synchronization
+
+/// Runs one resource: its work items, their pages, transforms, and the commits that write rows and state together.
+final class ResourceRun: Sendable {
+    let definition: ResourceDefinition
+    let http: HTTPSettings
+    let shared: RunShared
+    let authenticator: Authenticator
+    let chain: TransformChain
+    let normalizer: Normalizer
+    /// Resources fed by this one's records.
+    let children: [ChildLink]
+    /// What this process has committed for the resource (for progress and the summary).
+    let counts: Mutex<ResourceCounts>
+    let pathTemplate: Template
+    let paramTemplates: [(name: String, value: Template)]
+    let headerTemplates: [(name: String, value: Template)]
+
+    struct ChildLink: Sendable {
+        var definition: ResourceDefinition
+        var queue: WorkQueue
+    }
+
+    /// Parallel page requests in flight per work item; the host's limits still bound what is sent.
+    static let pageWindow = 32
+
+    init(definition: ResourceDefinition, defaults: HTTPSettings, shared: RunShared, children: [ChildLink]) throws {
+        self.definition = definition
+        self.http = definition.http.layered(over: defaults)
+        self.shared = shared
+        self.authenticator = Authenticator(self.http.auth)
+        self.chain = TransformChain(definition.transforms)
+        self.normalizer = Normalizer(table: definition.table, lists: definition.lists)
+        self.children = children
+        self.counts = Mutex(ResourceCounts(runID: shared.runID, resource: definition.name))
+        guard let path = self.http.path ?? self.http.baseURL else {
+            throw PipelineError("resource '\(definition.name)' has no http.path; write the endpoint, like path: /items")
+        }
+        self.pathTemplate = try Template(path)
+        self.paramTemplates = try self.http.params.map { ($0.name, try Template($0.value)) }
+        self.headerTemplates = try self.http.headers.map { ($0.name, try Template($0.value)) }
+    }
+
+    var name: String { self.definition.name }
+    var stateScope: String { "work:\(self.definition.name)" }
+    func pageScope(_ item: WorkItem) -> String { "pages:\(self.definition.name):\(item.key)" }
+    var incrementalScope: String { "incremental:\(self.definition.name)" }
+
+    // MARK: - Work items
+
+    /// Runs `items` with at most `concurrency` at once; `saved` is the state left by an interrupted run.
+    func run<Items: AsyncSequence & Sendable>(items: Items, concurrency: Int, saved: [String: ItemState]) async throws
+    where Items.Element == WorkItem {
+        try await forEachConcurrently(items, maxConcurrency: max(1, concurrency)) { item in
+            try await self.runItem(item, saved: saved[item.key])
+        } consume: { _ in
+        }
+    }
+
+    private func runItem(_ item: WorkItem, saved: ItemState?) async throws {
+        if saved?.done == true || self.shared.stopping { return }
+        var state: ItemState
+        if let saved {
+            state = saved
+            if saved.page == 0, saved.next == nil, saved.pageCount == nil {
+                state.since = await self.startingCursor(for: item)
+            }
+        } else {
+            state = ItemState(item: item, since: await self.startingCursor(for: item))
+        }
+        let first: String
+        do {
+            first = try self.firstURL(state)
+        } catch {
+            var failure = PageFailure(code: "config", message: "\(error)", url: self.pathTemplate.source, payload: nil)
+            failure.message = self.shared.redact(failure.message)
+            state.done = true
+            try await self.commit(page: nil, failure: failure, item: item, state: state, complete: true)
+            return
+        }
+        switch self.http.paginator?.kind ?? .single {
+        case .offset(let limit, let offsetParam, let limitParam, let total):
+            let start = Self.queryInt(offsetParam, in: first) ?? 0
+            let url: @Sendable (Int) -> String = { page in
+                URLEncoding.setting(
+                    offsetParam, to: String(start + page * limit),
+                    in: URLEncoding.setting(limitParam, to: String(limit), in: first))
+            }
+            var count: (@Sendable (Value) -> Int?)?
+            if let total {
+                count = { json in
+                    guard let records = Self.number(total, in: json) else { return nil }
+                    return max(0, (records - start + limit - 1) / limit)
+                }
+            }
+            try await self.indexed(item, state: state, url: url, count: count, limit: limit)
+        case .pageNumber(let param, let startPage, let totalPages, let total, let pageSize, let pageSizeParam):
+            let url: @Sendable (Int) -> String = { page in
+                var url = URLEncoding.setting(param, to: String(startPage + page), in: first)
+                if let pageSizeParam, let pageSize {
+                    url = URLEncoding.setting(pageSizeParam, to: String(pageSize), in: url)
+                }
+                return url
+            }
+            var count: (@Sendable (Value) -> Int?)?
+            if let totalPages {
+                count = { json in Self.number(totalPages, in: json) }
+            } else if let total, let pageSize {
+                count = { json in Self.number(total, in: json).map { ($0 + pageSize - 1) / pageSize } }
+            }
+            try await self.indexed(item, state: state, url: url, count: count, limit: pageSize)
+        default:
+            try await self.chainPages(item, state: state, first: first)
+        }
+    }
+
+    /// The cursor value this item sends: the last run's, or `initial`.
+    private func startingCursor(for item: WorkItem) async -> Value {
+        guard let incremental = self.definition.incremental else { return .null }
+        if let stored = self.shared.incrementalCursors[self.name]?[item.key] { return stored }
+        return incremental.initial ?? .null
+    }
+
+    private func firstURL(_ state: ItemState) throws -> String {
+        var context = state.context
+        for (key, value) in state.included where context[key] == nil { context[key] = value }
+        let path = try self.pathTemplate.render(context, escape: URLEncoding.pathValue)
+        var url =
+            path.contains("://") ? path : (self.http.baseURL ?? "").trimmingSuffix("/") + "/" + path.trimmingPrefix("/")
+        for (name, template) in self.paramTemplates {
+            url = URLEncoding.setting(name, to: try template.render(context), in: url)
+        }
+        if let incremental = self.definition.incremental, let param = incremental.param, !state.since.isNull {
+            url = URLEncoding.setting(param, to: Template.text(state.since), in: url)
+        }
+        return url
+    }
+
+    // MARK: - Pages
+
+    /// Offset and page-number pagination: with a known count, pages after the first go out in parallel.
+    private func indexed(
+        _ item: WorkItem, state initial: ItemState, url: @escaping @Sendable (Int) -> String,
+        count: (@Sendable (Value) -> Int?)?, limit: Int?
+    ) async throws {
+        var state = initial
+        let maxPages = self.http.paginator?.maxPages
+        guard let count, self.definition.parallelPages else {
+            // No count: one page after another until an empty page.
+            try await self.chainPages(item, state: state, first: url(0), indexedURL: url)
+            return
+        }
+        let done = try await self.completedPages(item)
+        if state.pageCount == nil || !done.keys.contains(0) {
+            guard !self.shared.stopping else { return }
+            let page = await self.fetchPage(url(0), state: state)
+            var pages: Int?
+            if case .success(let body) = page { pages = count(body.json) }
+            state.pageCount = max(1, min(pages ?? 1, maxPages ?? Int.max))
+            if let maxItems = self.http.paginator?.maxItems, let limit {
+                state.pageCount = min(state.pageCount ?? 1, max(1, (maxItems + limit - 1) / limit))
+            }
+            try await self.commitPage(page, index: 0, item: item, state: state, parallel: true, itemsBefore: 0)
+        }
+        let pageCount = state.pageCount ?? 1
+        let remaining = (1..<max(1, pageCount)).filter { !done.keys.contains($0) }
+        let snapshot = state
+        try await forEachConcurrently(AsyncElements(remaining), maxConcurrency: Self.pageWindow) { index in
+            guard !self.shared.stopping else { return }
+            let page = await self.fetchPage(url(index), state: snapshot)
+            try await self.commitPage(
+                page, index: index, item: item, state: snapshot, parallel: true, itemsBefore: limit.map { index * $0 })
+        } consume: { _ in
+        }
+        guard !self.shared.stopping else { return }
+        // Complete: the item is done, its page marks go, and the incremental cursor moves on.
+        let marks = try await self.completedPages(item)
+        guard marks.count >= pageCount else { return }  // a page was stopped short
+        state.maxCursor = marks.values.reduce(state.maxCursor) { cursorIsGreater($1, than: $0) ? $1 : $0 }
+        state.done = true
+        try await self.commit(page: nil, failure: nil, item: item, state: state, complete: true)
+    }
+
+    /// Link-header, JSON-link and cursor pagination (and index pagination without a count): one page after
+    /// another, the next request sent as soon as its URL is known, while the current page is processed.
+    private func chainPages(
+        _ item: WorkItem, state initial: ItemState, first: String, indexedURL: (@Sendable (Int) -> String)? = nil
+    ) async throws {
+        var state = initial
+        var url = state.next ?? first
+        if state.page > 0, state.next == nil, let indexedURL { url = indexedURL(state.page) }
+        var prefetched: Task<Result<PageBody, PageFailure>, Never>?
+        defer { prefetched?.cancel() }
+        let paginator = self.http.paginator
+        while true {
+            if self.shared.stopping { return }
+            let page: Result<PageBody, PageFailure>
+            if let task = prefetched {
+                page = await task.value
+                prefetched = nil
+            } else {
+                page = await self.fetchPage(url, state: state)
+            }
+            var next: String?
+            if case .success(let body) = page {
+                let records = self.records(in: body.json)
+                next = self.nextURL(after: body, url: url, records: records.count, state: state, indexedURL: indexedURL)
+                if let limit = paginator?.maxPages, state.page + 1 >= limit { next = nil }
+                if let limit = paginator?.maxItems, state.items + records.count >= limit { next = nil }
+            }
+            if let next, !self.shared.stopping {
+                let snapshot = state
+                prefetched = Task { await self.fetchPage(next, state: snapshot) }
+            }
+            state.next = next
+            let complete = next == nil
+            state.done = complete
+            state = try await self.commitPage(page, index: state.page, item: item, state: state, parallel: false)
+            if complete { return }
+            url = next!
+        }
+    }
+
+    private func nextURL(
+        after body: PageBody, url: String, records: Int, state: ItemState, indexedURL: (@Sendable (Int) -> String)?
+    ) -> String? {
+        if let indexedURL {
+            return records == 0 && (self.http.paginator?.stopOnEmpty ?? true) ? nil : indexedURL(state.page + 1)
+        }
+        switch self.http.paginator?.kind ?? .single {
+        case .single, .offset, .pageNumber: return nil
+        case .linkHeader:
+            return body.headers.first { $0.name.lowercased() == "link" }.flatMap { LinkHeader.next(in: $0.value) }
+                .map { URLEncoding.resolve($0, against: url) }
+        case .jsonLink(let path):
+            guard let next = path.select(in: body.json).first, case .string(let link) = next, !link.isEmpty else {
+                return nil
+            }
+            if records == 0 && (self.http.paginator?.stopOnEmpty ?? false) { return nil }
+            return URLEncoding.resolve(link, against: url)
+        case .cursor(let param, let path, let header):
+            var cursor: String?
+            if let header {
+                cursor = body.headers.first { $0.name.lowercased() == header.lowercased() }?.value
+            } else if let path, let value = path.select(in: body.json).first, !value.isNull {
+                cursor = Template.text(value)
+            }
+            guard let cursor, !cursor.isEmpty else { return nil }
+            if records == 0 && (self.http.paginator?.stopOnEmpty ?? false) { return nil }
+            return URLEncoding.setting(param, to: cursor, in: url)
+        }
+    }
+
+    private func completedPages(_ item: WorkItem) async throws -> [Int: Value] {
+        var pages: [Int: Value] = [:]
+        for entry in try await self.shared.sink.state(scopePrefix: self.pageScope(item))
+        where entry.scope == self.pageScope(item) {
+            if let index = Int(entry.key) { pages[index] = (try? JSONReader.parse(entry.value)) ?? .null }
+        }
+        return pages
+    }
+
+    // MARK: - Fetching
+
+    struct PageBody: Sendable {
+        var json: Value
+        var headers: [(name: String, value: String)]
+        var url: String
+        var requests: Int
+        var retries: Int
+    }
+
+    struct PageFailure: Error, Sendable {
+        var code: String
+        var message: String
+        var url: String
+        var payload: String?
+        var requests = 0
+        var retries = 0
+    }
+
+    /// Fetches and parses one page; renews OAuth credentials once on a 401.
+    func fetchPage(_ url: String, state: ItemState) async -> Result<PageBody, PageFailure> {
+        var requests = 0
+        var retries = 0
+        for attempt in 0..<2 {
+            var request = FetchRequest(url: url, method: self.http.method ?? (self.http.json == nil ? "GET" : "POST"))
+            request.timeout = self.http.timeout
+            request.retry = self.http.retry
+            var context = state.context
+            for (key, value) in state.included where context[key] == nil { context[key] = value }
+            for (name, template) in self.headerTemplates {
+                request.headers.append((name, (try? template.render(context)) ?? template.source))
+            }
+            if let json = self.http.json {
+                request.headers.append(("Content-Type", "application/json"))
+                request.body = Array(JSONWriter.string(Self.fill(json, context: context)).utf8)
+            }
+            do {
+                try await self.authenticator.authorize(&request, fetcher: self.shared.fetcher)
+            } catch {
+                return .failure(
+                    PageFailure(
+                        code: "auth", message: self.shared.redact(error.message), url: self.shared.redact(url),
+                        payload: nil, requests: requests, retries: retries))
+            }
+            let result = await self.shared.fetcher.fetch(request, shouldStop: { self.shared.stopping })
+            requests += result.attempts
+            retries += max(0, result.attempts - 1)
+            if attempt == 0, result.response?.status == 401, self.authenticator.renewsOnUnauthorized {
+                self.authenticator.invalidate(after: request)
+                continue
+            }
+            guard let response = result.response, result.error == nil else {
+                let error = result.error ?? FetchError(.httpStatus, "no response from \(url)")
+                let payload = result.response.map { Self.excerpt($0.body.readableBytesView) }
+                return .failure(
+                    PageFailure(
+                        code: error.code.description, message: self.shared.redact(error.message),
+                        url: self.shared.redact(url), payload: payload.map(self.shared.redact),
+                        requests: requests, retries: retries))
+            }
+            let json: Value
+            do {
+                json = try response.body.withUnsafeReadableBytes { bytes in try JSONReader.parse(bytes) }
+            } catch {
+                return .failure(
+                    PageFailure(
+                        code: "invalid_json",
+                        message: "the response from \(self.shared.redact(url)) is not JSON: \(error); check the "
+                            + "endpoint or its Accept header",
+                        url: self.shared.redact(url),
+                        payload: self.shared.redact(Self.excerpt(response.body.readableBytesView)),
+                        requests: requests, retries: retries))
+            }
+            let headers = response.headers.map { (name: $0.name, value: $0.value) }
+            return .success(PageBody(json: json, headers: headers, url: url, requests: requests, retries: retries))
+        }
+        return .failure(
+            PageFailure(
+                code: "auth",
+                message: "still 401 from \(self.shared.redact(url)) after renewing the token; check the "
+                    + "client's permissions", url: self.shared.redact(url), payload: nil, requests: requests,
+                retries: retries))
+    }
+
+    static func excerpt<Bytes: Collection>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
+        String(decoding: bytes.prefix(512), as: UTF8.self)
+    }
+
+    /// Fills `{placeholders}` in the strings of a JSON body.
+    static func fill(_ value: Value, context: Record) -> Value {
+        switch value {
+        case .string(let text):
+            guard text.contains("{"), let template = try? Template(text), template.hasPlaceholders else { return value }
+            if template.parts.count == 1, case .field(let path) = template.parts[0],
+                let whole = Template.lookup(path, in: context)
+            {
+                return whole
+            }
+            return (try? template.render(context)).map(Value.string) ?? value
+        case .array(let elements): return .array(elements.map { fill($0, context: context) })
+        case .object(let record): return .object(Record(record.map { ($0.key, fill($0.value, context: context)) }))
+        default: return value
+        }
+    }
+
+    /// The records of a response: `select`, or the response itself when it is a list, or its first list field.
+    func records(in json: Value) -> [Value] {
+        if let select = self.definition.select { return select.select(in: json) }
+        switch json {
+        case .array(let elements): return elements
+        case .object(let record):
+            for (_, value) in record { if case .array(let elements) = value { return elements } }
+            return [json]
+        case .null: return []
+        default: return [json]
+        }
+    }
+
+    static func number(_ path: JSONPath, in json: Value) -> Int? {
+        guard let value = path.select(in: json).first else { return nil }
+        if let i = value.intValue { return Int(i) }
+        if let d = value.doubleValue { return Int(d) }
+        return value.stringValue.flatMap { Int($0) }
+    }
+
+    static func queryInt(_ name: String, in url: String) -> Int? {
+        guard let query = url.split(separator: "?", maxSplits: 1).dropFirst().first else { return nil }
+        for pair in query.split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1)
+            if parts.count == 2, URLEncoding.decode(parts[0]) == name { return Int(URLEncoding.decode(parts[1])) }
+        }
+        return nil
+    }
+
+    // MARK: - Processing and committing
+
+    /// Processes a page and commits its rows with the item's new state; returns the state after the page.
+    @discardableResult
+    private func commitPage(
+        _ page: Result<PageBody, PageFailure>, index: Int, item: WorkItem, state: ItemState, parallel: Bool,
+        itemsBefore: Int? = nil
+    ) async throws -> ItemState {
+        var state = state
+        switch page {
+        case .failure(let failure):
+            // A failed page ends a chain (there is no next link); a parallel page is marked done with its error.
+            state.done = parallel ? state.done : true
+            state.next = parallel ? state.next : nil
+            try await self.commit(
+                page: nil, failure: failure, item: item, state: state, complete: !parallel,
+                pageIndex: parallel ? index : nil)
+        case .success(let body):
+            var processed = self.process(body, index: index, item: item, state: state, itemsBefore: itemsBefore)
+            if !parallel {
+                state.page += 1
+                state.items += processed.counts.records
+            }
+            if cursorIsGreater(processed.maxCursor, than: state.maxCursor) { state.maxCursor = processed.maxCursor }
+            processed.counts.requests = body.requests
+            processed.counts.retries = body.retries
+            try await self.commit(
+                processed: processed, item: item, state: state, parallelIndex: parallel ? index : nil)
+        }
+        return state
+    }
+
+    struct Processed: Sendable {
+        var rows: [NormalizedRow] = []
+        var errors: [ErrorRow] = []
+        var childItems: [(link: Int, item: WorkItem)] = []
+        var counts: ResourceCounts
+        var maxCursor: Value = .null
+    }
+
+    private func process(_ body: PageBody, index: Int, item: WorkItem, state: ItemState, itemsBefore: Int?) -> Processed
+    {
+        var out = Processed(counts: ResourceCounts(runID: self.shared.runID, resource: self.name))
+        out.counts.pages = 1
+        var records = self.records(in: body.json)
+        if let maxItems = self.http.paginator?.maxItems {
+            let already = itemsBefore ?? state.items
+            if already + records.count > maxItems { records = Array(records.prefix(max(0, maxItems - already))) }
+        }
+        out.counts.records = records.count
+        let incremental = self.definition.incremental
+        let cursorPath = incremental.map { $0.cursor.split(separator: ".").map(String.init) }
+        let filterClientSide = incremental != nil && incremental?.param == nil && !state.since.isNull
+        for (position, value) in records.enumerated() {
+            var record: Record
+            if case .object(let object) = value { record = object } else { record = ["value": value] }
+            for (key, value) in item.included { record[key] = value }
+            if let cursorPath, let cursor = Template.lookup(cursorPath, in: record) {
+                if filterClientSide, !cursorIsGreater(cursor, than: state.since) {
+                    out.counts.filtered += 1
+                    continue
+                }
+                if cursorIsGreater(cursor, than: out.maxCursor) { out.maxCursor = cursor }
+            }
+            switch self.chain.apply(record, context: self.shared.expressionContext) {
+            case .filtered:
+                out.counts.filtered += 1
+            case .failed(let code, let message):
+                out.counts.errors += 1
+                out.errors.append(
+                    self.errorRow(
+                        code: code, message: message, request: body.url, payload: JSONWriter.string(.object(record))))
+            case .records(let outputs):
+                var wrote = false
+                for (sub, output) in outputs.enumerated() {
+                    let key: String
+                    if self.definition.primaryKey.isEmpty {
+                        key = "\(item.key)|\(index)|\(position)" + (outputs.count > 1 ? "|\(sub)" : "")
+                    } else {
+                        var parts: [Value] = []
+                        for field in self.definition.primaryKey {
+                            guard let part = output[field], !part.isNull else { break }
+                            parts.append(part)
+                        }
+                        guard parts.count == self.definition.primaryKey.count else {
+                            out.counts.errors += 1
+                            out.errors.append(
+                                self.errorRow(
+                                    code: "missing_key",
+                                    message: "the record has no value for primary key "
+                                        + "\(self.definition.primaryKey.joined(separator: ", ")); check primary_key or "
+                                        + "the transforms", request: body.url,
+                                    payload: JSONWriter.string(.object(output))))
+                            continue
+                        }
+                        key = JSONWriter.string(.array(parts))
+                    }
+                    self.normalizer.normalize(output, key: key, into: &out.rows)
+                    out.counts.rows += 1
+                    wrote = true
+                    for (link, child) in self.children.enumerated() {
+                        var context = output
+                        context[self.name] = .object(output)
+                        var included = Record()
+                        for (name, path) in child.definition.include {
+                            let parts = path.split(separator: ".").map(String.init)
+                            included[name] = Template.lookup(parts, in: context) ?? .null
+                        }
+                        out.childItems.append((link, WorkItem(key: key, context: context, included: included)))
+                    }
+                }
+                if wrote { out.counts.written += 1 }
+            }
+        }
+        return out
+    }
+
+    func errorRow(code: String, message: String, request: String, payload: String?) -> ErrorRow {
+        ErrorRow(
+            runID: self.shared.runID, resource: self.name, request: self.shared.redact(request), code: code,
+            message: self.shared.redact(message), payload: payload.map { self.shared.redact(String($0.prefix(512))) },
+            at: self.shared.expressionContext.now)
+    }
+
+    private func commit(processed: Processed, item: WorkItem, state: ItemState, parallelIndex: Int?) async throws {
+        var batch = SinkBatch()
+        if !processed.rows.isEmpty {
+            batch.writes.append(
+                TableWrite(
+                    table: self.definition.table, mode: self.definition.write, primaryKey: self.definition.primaryKey,
+                    rows: processed.rows))
+        }
+        batch.errors = processed.errors
+        for (link, child) in processed.childItems {
+            let childState = ItemState(item: child, since: .null)
+            batch.state.append(
+                .put(scope: "work:\(self.children[link].definition.name)", key: child.key, value: childState.json))
+        }
+        if let parallelIndex {
+            batch.state.append(
+                .put(
+                    scope: self.pageScope(item), key: String(parallelIndex),
+                    value: JSONWriter.string(processed.maxCursor)))
+            if parallelIndex == 0 {
+                batch.state.append(.put(scope: self.stateScope, key: item.key, value: state.json))
+            }
+        } else {
+            batch.state.append(.put(scope: self.stateScope, key: item.key, value: state.json))
+            if state.done { self.completeIncremental(item: item, state: state, into: &batch) }
+        }
+        batch.counts = [processed.counts]
+        try await self.shared.sink.commit(batch)
+        self.counts.withLock { $0.add(processed.counts) }
+        for (link, child) in processed.childItems { self.children[link].queue.push(child) }
+        self.shared.progress.changed()
+    }
+
+    /// Commits a failure or a completion (no rows).
+    private func commit(
+        page: PageBody?, failure: PageFailure?, item: WorkItem, state: ItemState, complete: Bool, pageIndex: Int? = nil
+    ) async throws {
+        var batch = SinkBatch()
+        var counts = ResourceCounts(runID: self.shared.runID, resource: self.name)
+        if let failure {
+            counts.errors = 1
+            counts.requests = failure.requests
+            counts.retries = failure.retries
+            batch.errors.append(
+                self.errorRow(
+                    code: failure.code, message: failure.message, request: failure.url, payload: failure.payload))
+        }
+        if let pageIndex {
+            batch.state.append(.put(scope: self.pageScope(item), key: String(pageIndex), value: "null"))
+            if pageIndex == 0 { batch.state.append(.put(scope: self.stateScope, key: item.key, value: state.json)) }
+        }
+        if complete {
+            var done = state
+            done.done = true
+            batch.state.append(.put(scope: self.stateScope, key: item.key, value: done.json))
+            batch.state.append(.clear(scope: self.pageScope(item)))
+            self.completeIncremental(item: item, state: done, into: &batch)
+        }
+        batch.counts = [counts]
+        try await self.shared.sink.commit(batch)
+        self.counts.withLock { $0.add(counts) }
+        self.shared.progress.changed()
+    }
+
+    private func completeIncremental(item: WorkItem, state: ItemState, into batch: inout SinkBatch) {
+        guard self.definition.incremental != nil, !state.maxCursor.isNull,
+            cursorIsGreater(state.maxCursor, than: state.since)
+        else { return }
+        batch.state.append(.put(scope: self.incrementalScope, key: item.key, value: JSONWriter.string(state.maxCursor)))
+    }
+}
+
+extension String {
+    func trimmingSuffix(_ suffix: String) -> String {
+        var s = self
+        while s.hasSuffix(suffix) { s.removeLast(suffix.count) }
+        return s
+    }
+
+    func trimmingPrefix(_ prefix: String) -> String {
+        var s = Substring(self)
+        while s.hasPrefix(prefix) { s = s.dropFirst(prefix.count) }
+        return String(s)
+    }
+}

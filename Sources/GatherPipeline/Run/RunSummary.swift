@@ -1,0 +1,75 @@
+public import GatherCore
+
+/// What a run did, per resource, as committed to the destination (`_gather_resource_runs`).
+///
+/// The counts reconcile: every record taken from a response was written, filtered out, or became an error row
+/// (`records == written + filtered + record errors`); request failures are error rows too.
+public struct RunSummary: Sendable {
+    public var runID: String
+    public var pipeline: String
+    public var destination: String
+    /// `completed`, `completed_with_errors` or `interrupted`.
+    public var outcome: String
+    /// `true` when this run continued an interrupted one.
+    public var resumed: Bool
+    public var resources: [ResourceCounts]
+    public var elapsed: Duration
+
+    /// The totals over all resources.
+    public var total: ResourceCounts {
+        var total = ResourceCounts(runID: self.runID, resource: "total")
+        for counts in self.resources { total.add(counts) }
+        return total
+    }
+
+    /// A table for the terminal.
+    public func render() -> String {
+        var lines: [String] = []
+        let seconds = Double(self.elapsed.components.seconds) + Double(self.elapsed.components.attoseconds) / 1e18
+        lines.append(
+            "gather run \(self.pipeline): \(self.outcome)\(self.resumed ? " (resumed)" : "") in "
+                + String(format: seconds) + " s → \(self.destination) (run \(self.runID))")
+        let header = ["resource", "requests", "pages", "records", "written", "rows", "filtered", "errors", "retries"]
+        var rows = [header]
+        for counts in self.resources + (self.resources.count > 1 ? [self.total] : []) {
+            rows.append(
+                [
+                    counts.resource, "\(counts.requests)", "\(counts.pages)", "\(counts.records)", "\(counts.written)",
+                    "\(counts.rows)", "\(counts.filtered)", "\(counts.errors)", "\(counts.retries)",
+                ])
+        }
+        let widths = header.indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
+        for row in rows {
+            lines.append(
+                "  "
+                    + row.enumerated().map { column, text in
+                        column == 0
+                            ? text + String(repeating: " ", count: widths[column] - text.count)
+                            : String(repeating: " ", count: widths[column] - text.count) + text
+                    }.joined(separator: "  "))
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    /// The summary as JSON (stored in `_gather_runs.summary`).
+    public var json: String {
+        var resources = Record()
+        for counts in self.resources {
+            resources[counts.resource] = [
+                "requests": .int(Int64(counts.requests)), "pages": .int(Int64(counts.pages)),
+                "records": .int(Int64(counts.records)), "written": .int(Int64(counts.written)),
+                "rows": .int(Int64(counts.rows)), "filtered": .int(Int64(counts.filtered)),
+                "errors": .int(Int64(counts.errors)), "retries": .int(Int64(counts.retries)),
+            ]
+        }
+        return JSONWriter.string(.object(resources))
+    }
+}
+
+extension String {
+    /// `value` with one decimal.
+    init(format value: Double) {
+        let tenths = Int((value * 10).rounded())
+        self = "\(tenths / 10).\(tenths % 10)"
+    }
+}

@@ -1,0 +1,76 @@
+import GatherCore
+import GatherHTTP
+import Synchronization
+
+/// The work items of a dependent resource: saved ones from an interrupted run first, then one per parent record
+/// as the parent's pages commit. Finished when the parent resource is done.
+final class WorkQueue: Sendable {
+    private let stream: AsyncStream<WorkItem>
+    private let continuation: AsyncStream<WorkItem>.Continuation
+
+    init() {
+        (self.stream, self.continuation) = AsyncStream.makeStream(of: WorkItem.self)
+    }
+
+    var items: AsyncStream<WorkItem> { self.stream }
+
+    func push(_ item: WorkItem) {
+        self.continuation.yield(item)
+    }
+
+    func finish() {
+        self.continuation.finish()
+    }
+}
+
+/// What every resource of a run shares.
+final class RunShared: Sendable {
+    let runID: String
+    let pipeline: String
+    let sink: any Sink
+    let fetcher: GatherHTTP.Fetcher
+    let expressionContext: ExpressionContext
+    let progress: RunProgress
+    /// Incremental cursors committed by earlier runs: resource → item key → cursor.
+    let incrementalCursors: [String: [String: Value]]
+    private let secrets: [String]
+    private let stop = Atomic<Bool>(false)
+
+    init(
+        runID: String, pipeline: String, sink: any Sink, fetcher: GatherHTTP.Fetcher, secrets: [String],
+        incrementalCursors: [String: [String: Value]], progress: RunProgress, now: String
+    ) {
+        self.runID = runID
+        self.pipeline = pipeline
+        self.sink = sink
+        self.fetcher = fetcher
+        self.secrets = secrets.filter { !$0.isEmpty }.sorted { $0.count > $1.count }
+        self.incrementalCursors = incrementalCursors
+        self.progress = progress
+        self.expressionContext = ExpressionContext(now: now)
+    }
+
+    /// Set by the first SIGINT/SIGTERM: no new request starts; what is in flight finishes and commits.
+    var stopping: Bool { self.stop.load(ordering: .relaxed) }
+
+    func requestStop() {
+        self.stop.store(true, ordering: .relaxed)
+    }
+
+    /// `text` with every secret replaced by `***`.
+    func redact(_ text: String) -> String {
+        Redaction.redact(text, secrets: self.secrets)
+    }
+}
+
+/// Replaces secrets in text.
+public enum Redaction {
+    /// `text` with every occurrence of each secret (longest first) replaced by `***`.
+    public static func redact(_ text: String, secrets: [String]) -> String {
+        var text = text
+        for secret in secrets where !secret.isEmpty && text.contains(secret) {
+            text = text.replacing(secret, with: "***")
+        }
+        return text
+    }
+}

@@ -1,0 +1,262 @@
+import Foundation
+import GatherCore
+import GatherSQLite
+import GatherTesting
+import Testing
+
+/// `gather run`, `validate`, `help` and `demo` as child processes, the examples, and the SIGKILL resume test.
+@Suite struct PipelineCommandTests {
+    static let examples: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("examples")
+
+    /// Every data table's rows (all columns but Gather's own `_gather_*` ones), sorted, as text.
+    static func snapshot(_ path: String) throws -> [String: [String]] {
+        let db = try SQLiteDatabase(path: path)
+        var tables: [String: [String]] = [:]
+        for row in try db.query(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_gather%' ESCAPE '\\'")
+        {
+            guard let table = row.first?.stringValue else { continue }
+            let columns = try db.query("SELECT name FROM pragma_table_info('\(table)')").compactMap {
+                $0.first?.stringValue
+            }
+            .filter { !$0.hasPrefix("_gather_") }
+            let list = columns.map(quoteIdentifier).joined(separator: ", ")
+            tables[table] = try db.query("SELECT \(list) FROM \(quoteIdentifier(table))").map { "\($0)" }.sorted()
+        }
+        return tables
+    }
+
+    static let killPipeline = """
+        name: killtest
+        destination: sqlite:${OUT_DB}
+        defaults:
+          http:
+            base_url: ${SAMPLE_API}
+            retry: { attempts: 6, initial_delay: 10ms, max_delay: 50ms }
+        limits:
+          127.0.0.1: { concurrency: 8 }
+        resources:
+          - name: items
+            http:
+              path: /offset/items
+              paginate: { type: offset, limit: 20, total: "$.total" }
+            select: "$.items[*]"
+            write: append
+          - name: repos
+            for_each: { org: [org-a, org-b] }
+            http:
+              path: /orgs/{org}/repos
+              params: { per_page: 5 }
+              paginate: link_header
+            primary_key: id
+            write: merge
+          - name: contributors
+            from: repos
+            fan_out: 4
+            http:
+              path: /repos/{repos.id}/contributors
+              params: { per_page: 4 }
+              paginate: link_header
+            include: { repo_id: repos.id }
+            write: append
+            transform:
+              - fields: { repo_id: repo_id, login: login, commits: contributions, big: "contributions >= 20" }
+        """
+
+    /// SIGKILL at seeded points, then runs to completion: the database equals a clean run's, with no duplicates.
+    @Test(.timeLimit(.minutes(5))) func killedRunsResumeToExactlyTheCleanResult() async throws {
+        let folder = try ScratchFolder()
+        defer { folder.remove() }
+        let pipeline = try folder.write("kill.yaml", Self.killPipeline)
+        let configuration = SampleAPI.Configuration(
+            itemCount: 1600, repoCount: 40, latency: .milliseconds(4), transientFailureEvery: 11)
+        try await SampleAPI.withServer(configuration) { api in
+            func run(_ db: String, killAfter: Duration? = nil) async throws -> ProcessResult {
+                var environment = ProcessInfo.processInfo.environment
+                environment["SAMPLE_API"] = api.baseURL
+                environment["OUT_DB"] = db
+                return try await runGather(["run", pipeline, "--quiet"], environment: environment) { process in
+                    guard let killAfter else { return }
+                    try await Task.sleep(for: killAfter)
+                    if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+                }
+            }
+            let clean = folder.file("clean.db")
+            let started = ContinuousClock.now
+            let cleanRun = try await run(clean)
+            let cleanDuration = started.duration(to: .now)
+            #expect(cleanRun.status == 0, "\(cleanRun.stderr)")
+            let expected = try Self.snapshot(clean)
+            let total = expected.values.reduce(0) { $0 + $1.count }
+            #expect(total >= 2000)
+            #expect(expected["items"]?.count == 1600)
+            #expect(try SQLiteDatabase(path: clean).query("SELECT count(*) FROM _gather_errors") == [[0]])
+
+            // Kill points from a fixed seed, until 10 runs were really killed mid-way, at most two per database;
+            // after its kills each database is run to the end. A run that finished before its kill point ends
+            // the scenario (a further run would be a new run, appending again).
+            var generator = SeededGenerator(seed: 20261123)
+            let span = max(0.3, cleanDuration.seconds * 0.8)
+            var killed = 0
+            var scenario = 0
+            while killed < 10, scenario < 12 {
+                let db = folder.file("killed-\(scenario).db")
+                var finished = false
+                for _ in 0..<2 where !finished && killed < 10 {
+                    let delay = Double.random(in: 0.1...span, using: &generator)
+                    let result = try await run(db, killAfter: .milliseconds(Int(delay * 1000)))
+                    if result.status == 0 { finished = true } else { killed += 1 }
+                }
+                if !finished {
+                    let final = try await run(db)
+                    #expect(final.status == 0, "\(final.stderr)")
+                }
+                let got = try Self.snapshot(db)
+                #expect(Set(got.keys) == Set(expected.keys), "scenario \(scenario)")
+                for (table, rows) in expected {
+                    let have = got[table] ?? []
+                    let missing = Set(rows).subtracting(have).count
+                    let duplicates = have.count - Set(have).count
+                    let same = have == rows
+                    #expect(
+                        same,
+                        "scenario \(scenario), \(table): \(have.count) rows, expected \(rows.count); \(missing) missing, \(duplicates) duplicated"
+                    )
+                }
+                #expect(try SQLiteDatabase(path: db).query("SELECT count(*) FROM _gather_errors") == [[0]])
+                scenario += 1
+            }
+            #expect(killed == 10, "only \(killed) runs were killed before finishing")
+        }
+    }
+
+    @Test func examplesRunAgainstTheSampleAPI() async throws {
+        let folder = try ScratchFolder()
+        defer { folder.remove() }
+        try await SampleAPI.withServer(.init(itemCount: 300, repoCount: 10, transientFailureEvery: 7)) { api in
+            for (file, tables) in [
+                ("github-style.yaml", ["repos", "contributors"]), ("catalog-oauth.yaml", ["products", "tags"]),
+                ("orders-nested.yaml", ["orders", "orders__lines", "items"]),
+            ] {
+                var environment = ProcessInfo.processInfo.environment
+                environment["SAMPLE_API"] = api.baseURL
+                environment["OUT_DB"] = folder.file(file + ".db")
+                let path = Self.examples.appendingPathComponent(file).path
+                let validate = try await runGather(["validate", path], environment: environment)
+                #expect(validate.status == 0, "\(file): \(validate.stdout)\(validate.stderr)")
+                let result = try await runGather(["run", path], environment: environment)
+                #expect(result.status == 0, "\(file): \(result.stderr)")
+                #expect(result.stderr.contains("completed"), "\(file): \(result.stderr)")
+                let db = try SQLiteDatabase(path: folder.file(file + ".db"))
+                for table in tables {
+                    let count =
+                        try db.query("SELECT count(*) FROM \(quoteIdentifier(table))").first?.first?.intValue ?? 0
+                    #expect(count > 0, "\(file): \(table) is empty")
+                }
+            }
+        }
+    }
+
+    @Test func validateReportsEveryErrorWithPositionAndSuggestion() async throws {
+        let folder = try ScratchFolder()
+        defer { folder.remove() }
+        let path = try folder.write(
+            "bad.yaml",
+            """
+            name: bad
+            destination: sqlite:bad.db
+            resources:
+              - name: items
+                http:
+                  path: /items
+                  paginatr: link_header
+                  timeout: soon
+                write: merge
+                transform:
+                  - filter: "price >> 3"
+              - name: children
+                from: itemz
+                http: { path: "/items/{items.id}" }
+            """)
+        let result = try await runGather(["validate", path])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("bad.yaml:7:7"), "\(result.stderr)")
+        #expect(result.stderr.contains("did you mean 'paginate'"), "\(result.stderr)")
+        #expect(result.stderr.contains("bad.yaml:8:16"), "\(result.stderr)")
+        #expect(result.stderr.contains("merge needs a primary_key"), "\(result.stderr)")
+        #expect(result.stderr.contains("did you mean 'items'"), "\(result.stderr)")
+        #expect(
+            result.stderr.contains("bad.yaml:11:25") || result.stderr.contains("bad.yaml:11:26"), "\(result.stderr)")
+    }
+
+    @Test func environmentAndDotEnvFillVariablesAndSecretsAreRedacted() async throws {
+        let folder = try ScratchFolder()
+        defer { folder.remove() }
+        try await SampleAPI.withServer(.init(itemCount: 30)) { api in
+            _ = try folder.write(".env", "API_TOKEN=not-the-right-token-123\nexport BASE=\(api.baseURL)\n")
+            let path = try folder.write(
+                "p.yaml",
+                """
+                name: secrets
+                destination: sqlite:out.db
+                defaults:
+                  http:
+                    base_url: ${BASE}
+                    auth: { type: bearer, token: "${API_TOKEN}" }
+                resources:
+                  - name: items
+                    http: { path: "/auth/bearer/items?echo=${API_TOKEN}" }
+                """)
+            let result = try await runGather(["run", path])
+            #expect(result.status == 1, "\(result.stderr)")
+            #expect(!result.stderr.contains("not-the-right-token-123"))
+            let db = try SQLiteDatabase(path: folder.file("out.db"))
+            let dump =
+                try db.query("SELECT * FROM _gather_errors") + db.query("SELECT * FROM _gather_state")
+                + db.query("SELECT * FROM _gather_runs")
+            #expect(try db.query("SELECT count(*) FROM _gather_errors") == [[1]])
+            #expect(!"\(dump)".contains("not-the-right-token-123"))
+            #expect("\(dump)".contains("***"))
+        }
+    }
+
+    @Test func helpForComponentsAndTheGeneratedReferenceIsCurrent() async throws {
+        let help = try await runGather(["help", "offset"])
+        #expect(help.status == 0)
+        #expect(help.stdout.contains("limit_param"))
+        let unknown = try await runGather(["help", "ofset"])
+        #expect(unknown.status == 2)
+        #expect(unknown.stderr.contains("did you mean 'offset'"))
+        let markdown = try await runGather(["help", "--markdown"])
+        let committed = try String(
+            contentsOf: Self.examples.deletingLastPathComponent().appendingPathComponent("docs/reference.md"),
+            encoding: .utf8)
+        #expect(markdown.stdout == committed, "docs/reference.md is stale: run scripts/gen-docs")
+    }
+
+    @Test func demoRunsAndShowsRows() async throws {
+        let folder = try ScratchFolder()
+        defer { folder.remove() }
+        let result = try await runGather(["demo", "--into", folder.file("demo.db")])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("Top contributors"))
+        #expect(result.stderr.contains("completed"))
+        let db = try SQLiteDatabase(path: folder.file("demo.db"))
+        #expect(try db.query("SELECT count(*) FROM items") == [[2000]])
+        #expect(try db.query("SELECT count(*) FROM _gather_errors") == [[0]])
+    }
+}
+
+/// A small deterministic generator (SplitMix64) for seeded kill points.
+struct SeededGenerator: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { self.state = seed }
+    mutating func next() -> UInt64 {
+        self.state &+= 0x9E37_79B9_7F4A_7C15
+        var z = self.state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
