@@ -11,24 +11,53 @@ import UnixSignals
 struct FixtureCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fixture",
-        abstract: "Serve the fixture HTTP server (JSON, delays, 429s, resets, gzip…) on 127.0.0.1.",
+        abstract: "Serve the fixture HTTP server (JSON, delays, 429s, resets, gzip…) or the sample API on 127.0.0.1.",
         discussion: "Prints its base URL on the first line of stdout, then serves until SIGINT or SIGTERM."
     )
 
     @Option(name: .long, help: "Also write the base URL to this file once listening.")
     var urlFile: String?
 
+    @Flag(name: .long, help: "Serve the sample REST API (the one `gather demo` uses) instead.")
+    var sampleAPI = false
+
+    @Option(name: .long, help: "Sample API: number of items.")
+    var items: Int = 250
+
+    @Option(name: .long, help: "Sample API: default page size.")
+    var pageSize: Int = 25
+
+    @Option(name: .long, help: "Sample API: latency of every data request, like 50ms.")
+    var latency: String = "0ms"
+
+    @Option(name: .long, help: "Sample API: fail the first request to every Nth page URL with 503.")
+    var failEvery: Int?
+
     func run() async throws {
+        if self.sampleAPI {
+            let configuration = SampleAPI.Configuration(
+                itemCount: self.items, pageSize: self.pageSize, latency: try Duration(parsing: self.latency),
+                transientFailureEvery: self.failEvery)
+            try await SampleAPI.withServer(configuration) { api in
+                try await self.serve(api.baseURL)
+            }
+            return
+        }
         try await FixtureServer.withServer { server in
-            Terminal.output(server.baseURL + "\n")
-            if let path = self.urlFile, !FileBytes.write(Array((server.baseURL + "\n").utf8), to: path) {
-                throw JobError.fatal("cannot write \(path)")
-            }
-            let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm)
-            for await signal in signals {
-                Terminal.error("gather fixture: \(signal), stopping")
-                break
-            }
+            try await self.serve(server.baseURL)
+        }
+    }
+
+    /// Prints the base URL (and writes it to `--url-file`), then waits for SIGINT or SIGTERM.
+    private func serve(_ baseURL: String) async throws {
+        Terminal.output(baseURL + "\n")
+        if let path = self.urlFile, !FileBytes.write(Array((baseURL + "\n").utf8), to: path) {
+            throw JobError.fatal("cannot write \(path)")
+        }
+        let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm)
+        for await signal in signals {
+            Terminal.error("gather fixture: \(signal), stopping")
+            break
         }
     }
 }

@@ -70,7 +70,7 @@ import Testing
         defer { folder.remove() }
         let pipeline = try folder.write("kill.yaml", Self.killPipeline)
         let configuration = SampleAPI.Configuration(
-            itemCount: 1600, repoCount: 40, latency: .milliseconds(4), transientFailureEvery: 11)
+            itemCount: 1600, repoCount: 40, latency: .milliseconds(12), transientFailureEvery: 11)
         try await SampleAPI.withServer(configuration) { api in
             func run(_ db: String, killAfter: Duration? = nil) async throws -> ProcessResult {
                 var environment = ProcessInfo.processInfo.environment
@@ -97,10 +97,10 @@ import Testing
             // after its kills each database is run to the end. A run that finished before its kill point ends
             // the scenario (a further run would be a new run, appending again).
             var generator = SeededGenerator(seed: 20261123)
-            let span = max(0.3, cleanDuration.seconds * 0.8)
+            let span = max(0.3, cleanDuration.seconds * 0.7)
             var killed = 0
             var scenario = 0
-            while killed < 10, scenario < 12 {
+            while killed < 10, scenario < 20 {
                 let db = folder.file("killed-\(scenario).db")
                 var finished = false
                 for _ in 0..<2 where !finished && killed < 10 {

@@ -94,15 +94,19 @@ struct FlowKeyStateMachine<Instant: InstantProtocol>: Sendable where Instant.Dur
     }
 
     /// Called by a holder when its reserved start has come: returns a later start if a pause arrived meanwhile,
-    /// or if starting now would break the rate because earlier holders woke late and started just before (the
-    /// holder sleeps again); `nil` if it may go now, which counts the start against the rate.
+    /// or if starting now would break the rate (by more than a quarter interval) because earlier holders woke
+    /// late and started just before (the holder sleeps again); `nil` if it may go now, which counts the start against the rate.
     mutating func recheck(now: Instant) -> Instant? {
         if let paused = self.pausedUntil, paused > now {
             return self.reserveStart(now: now)
         }
         guard let rate = self.limits.rate else { return nil }
         let (allowed, next) = Self.cellRate(rate, arrival: self.actualArrival, earliest: now)
-        if allowed > now { return allowed }
+        // A quarter interval of slack: a holder that wakes on time right behind a late one may go up to T/4 early
+        // by the actual clock, so one late wake-up (a loaded machine) does not push every later start back. The
+        // reservations above still space starts by the full interval, so the average rate never rises.
+        let slack = rate.interval / 4
+        if allowed.advanced(by: .zero - slack) > now { return allowed.advanced(by: .zero - slack) }
         self.actualArrival = next
         return nil
     }

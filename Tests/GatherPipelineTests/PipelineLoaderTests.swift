@@ -1,0 +1,214 @@
+import GatherCore
+import GatherPipeline
+import GatherTesting
+import Testing
+
+@Suite struct PipelineLoaderTests {
+    /// The issue's pipeline file, exactly as written: the contract.
+    static let contract = """
+        name: github
+        destination: sqlite:github.db          # a path ending .db/.sqlite works too; postgres:// comes with the PostgreSQL issue
+        defaults:
+          http:
+            base_url: https://api.github.com
+            headers: { Accept: application/vnd.github+json }
+            auth: { type: bearer, token: "${GITHUB_TOKEN}" }
+            timeout: 30s
+            retry: { attempts: 5, max_delay: 60s }
+        limits:
+          api.github.com: { concurrency: 8, rate: 5000/h }
+        resources:
+          - name: repos
+            for_each: { org: [apple, swiftlang] }
+            http:
+              path: /orgs/{org}/repos
+              params: { per_page: 100 }
+              paginate: { type: link_header }
+            select: "$[*]"                     # RFC 9535 JSONPath into each response
+            primary_key: id
+            write: merge                       # append | replace | merge
+            incremental: { cursor: updated_at, param: since, initial: "2024-01-01T00:00:00Z" }
+          - name: contributors
+            from: repos                        # once per record of `repos`
+            http:
+              path: /repos/{repos.full_name}/contributors
+              paginate: { type: link_header }
+            include: { repo_id: repos.id }
+            primary_key: [repo_id, login]
+            write: merge
+            transform:
+              - filter: "contributions >= 10"
+              - fields: { repo_id: repo_id, login: login, commits: contributions }
+        """
+
+    @Test func theIssuesPipelineFileLoadsAsWritten() throws {
+        let pipeline = try PipelineLoader.parse(
+            text: Self.contract, file: "github.yaml", environment: ["GITHUB_TOKEN": "ghp_secret_value"])
+        #expect(pipeline.name == "github")
+        #expect(pipeline.destination == .sqlite(path: "github.db"))
+        #expect(pipeline.defaults.baseURL == "https://api.github.com")
+        #expect(pipeline.defaults.timeout == .seconds(30))
+        #expect(pipeline.defaults.retry?.maxAttempts == 5)
+        #expect(pipeline.defaults.retry?.maxBackoff == .seconds(60))
+        #expect(pipeline.limits["api.github.com"]?.maxConcurrency == 8)
+        #expect(pipeline.limits["api.github.com"]?.rate == Rate(count: 5000, per: .seconds(3600)))
+        #expect(pipeline.secrets.contains("ghp_secret_value"))
+        let repos = try #require(pipeline.resource(named: "repos"))
+        #expect(repos.forEach.map(\.name) == ["org"])
+        #expect(repos.forEach.first?.values == ["apple", "swiftlang"])
+        #expect(repos.http.params.first?.value == "100")
+        #expect(repos.write == .merge)
+        #expect(repos.primaryKey == ["id"])
+        #expect(repos.incremental?.param == "since")
+        #expect(repos.incremental?.initial == "2024-01-01T00:00:00Z")
+        let contributors = try #require(pipeline.resource(named: "contributors"))
+        #expect(contributors.parent == "repos")
+        #expect(contributors.primaryKey == ["repo_id", "login"])
+        #expect(contributors.include.map(\.path) == ["repos.id"])
+        #expect(contributors.transforms.count == 2)
+        guard case .bearer(let token) = pipeline.defaults.auth else {
+            Issue.record("auth is not bearer")
+            return
+        }
+        #expect(token == "ghp_secret_value")
+    }
+
+    @Test func expressionErrorsPointAtTheirColumnInTheFile() {
+        let text = """
+            name: p
+            destination: x.db
+            resources:
+              - name: r
+                http: { path: /r }
+                transform:
+                  - fields: { total: "price * * qty" }
+            """
+        #expect(throws: ConfigErrors.self) { try PipelineLoader.parse(text: text, file: "p.yaml") }
+        do {
+            _ = try PipelineLoader.parse(text: text, file: "p.yaml")
+        } catch {
+            // `"price * * qty"` starts at column 27; the second `*` is its 9th character.
+            #expect(error.description.contains("p.yaml:7:35"), "\(error.description)")
+        }
+    }
+
+    @Test func crossResourceChecks() {
+        let text = """
+            name: p
+            destination: x.db
+            resources:
+              - name: a
+                http: { path: "/a/{org}" }
+                include: { x: y }
+              - name: b
+                from: c
+                http: { path: /b }
+              - name: a
+                http: { path: /a }
+                write: merge
+            """
+        do {
+            _ = try PipelineLoader.parse(text: text, file: "p.yaml")
+            Issue.record("expected errors")
+        } catch {
+            let text = error.description
+            #expect(text.contains("{org}"), "\(text)")
+            #expect(text.contains("include copies parent fields"), "\(text)")
+            #expect(text.contains("there is no resource 'c'"), "\(text)")
+            #expect(text.contains("a second resource is called 'a'"), "\(text)")
+            #expect(text.contains("merge needs a primary_key"), "\(text)")
+        }
+    }
+
+    @Test func specsAreWellFormed() {
+        for spec in PipelineSpecs.all {
+            #expect(spec.specProblems().isEmpty, "\(spec.name): \(spec.specProblems())")
+        }
+    }
+}
+
+@Suite struct TransformChainTests {
+    let context = ExpressionContext(now: "2026-11-23T00:00:00Z")
+
+    @Test func fieldsFilterFlattenExplodeDropAndSelect() throws {
+        let record: Record = ["id": 1, "name": " ada ", "tags": ["a", "b"], "geo": ["lat": 1.5, "pos": ["x": 2]]]
+        let chain = TransformChain([
+            .filter(try Expression("id > 0")),
+            .fields(
+                [
+                    ("id", try Expression("id")), ("name", try Expression("upper(trim(name))")),
+                    ("tags", try Expression("tags")), ("geo", try Expression("geo")), ("at", try Expression("now()")),
+                ],
+                keepOthers: false),
+            .flatten(separator: "__", depth: nil),
+            .explode(field: "tags"),
+            .drop(["geo__lat"]),
+        ])
+        guard case .records(let out) = chain.apply(record, context: self.context) else {
+            Issue.record("expected records")
+            return
+        }
+        #expect(out.count == 2)
+        #expect(out[0]["name"] == "ADA")
+        #expect(out[0]["tags"] == "a")
+        #expect(out[1]["tags"] == "b")
+        #expect(out[0]["geo__pos__x"] == 2)
+        #expect(out[0]["geo__lat"] == nil)
+        #expect(out[0]["at"] == "2026-11-23T00:00:00Z")
+
+        let select = TransformChain([.select(try JSONPath("$.items[*]"))])
+        guard case .records(let items) = select.apply(["items": [["a": 1], 7]], context: self.context) else {
+            Issue.record("expected records")
+            return
+        }
+        #expect(items == [["a": 1], ["value": 7]])
+    }
+
+    @Test func filteredAndFailedOutcomes() throws {
+        let chain = TransformChain([
+            .filter(try Expression("n >= 10")), .fields([("x", try Expression("int(s)"))], keepOthers: true),
+        ])
+        guard case .filtered = chain.apply(["n": 3], context: self.context) else {
+            Issue.record("expected filtered")
+            return
+        }
+        guard case .failed(let code, let message) = chain.apply(["n": 30, "s": "abc"], context: self.context) else {
+            Issue.record("expected failure")
+            return
+        }
+        #expect(code == "transform")
+        #expect(message.contains("field 'x'"))
+        guard case .records(let ok) = chain.apply(["n": 30, "s": "42"], context: self.context) else {
+            Issue.record("expected records")
+            return
+        }
+        #expect(ok.first?["x"] == 42)
+    }
+}
+
+@Suite struct ReconciliationTests {
+    /// Every record taken from a response is written, filtered out, or an error row.
+    @Test func everyRecordIsWrittenFilteredOrAnErrorRow() async throws {
+        try await SampleAPI.withServer(.init(itemCount: 200)) { api in
+            var items = try resource(
+                "items", path: "/link/items", paginator: .linkHeader, key: ["id"], write: .merge)
+            items.transforms = [
+                .filter(try Expression("category != 'toys'")),
+                // Fails for every 5th item: int('item-…') is not a number.
+                .fields(
+                    [("id", try Expression("id")), ("n", try Expression("if(id % 5 == 0, int(name), id)"))],
+                    keepOthers: false),
+            ]
+            let (summary, db) = try await run([items], api: api)
+            let counts = summary.resources[0]
+            #expect(counts.records == 200)
+            #expect(counts.filtered == 50)
+            #expect(counts.errors == 30)  // ids divisible by 5 that are not toys (i % 4 == 3)
+            #expect(counts.records == counts.written + counts.filtered + counts.errors)
+            #expect(try db.count("items") == Int64(counts.written))
+            #expect(try db.query("SELECT count(*), min(code) FROM _gather_errors") == [[30, "transform"]])
+            let payload = try db.query("SELECT payload FROM _gather_errors LIMIT 1").first?.first?.stringValue ?? ""
+            #expect(payload.contains("\"id\""))
+        }
+    }
+}
