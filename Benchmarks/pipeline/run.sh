@@ -13,7 +13,7 @@ gather=$(swift build -c release --show-bin-path)/gather
 python=${PYTHON:-$HOME/.cache/gather-bench/venv/bin/python}
 [ -x "$python" ] || python=python3
 work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'kill $(cat "$work"/*.pid 2>/dev/null) 2>/dev/null || true; rm -rf "$work"' EXIT
 
 measure() { # name, command...: prints median wall, median CPU (user+sys), max RSS over $runs runs
     local name=$1; shift
@@ -31,7 +31,9 @@ measure() { # name, command...: prints median wall, median CPU (user+sys), max R
 }
 
 serve() { # items page_size → base URL
-    "$gather" fixture --sample-api --items "$1" --page-size "$2" --latency 50ms --url-file "$work/url" > /dev/null &
+    "$gather" fixture --sample-api --items "$1" --page-size "$2" --latency 50ms --url-file "$work/url" \
+        > /dev/null 2>&1 &
+    echo $! > "$work/server-$1.pid"
     for _ in $(seq 100); do [ -s "$work/url" ] && break; sleep 0.05; done
     cat "$work/url"; rm -f "$work/url"
 }

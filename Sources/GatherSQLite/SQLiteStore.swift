@@ -1,5 +1,6 @@
 import Dispatch
 import GRDB
+import GRDBSQLite
 public import GatherCore
 import Synchronization
 
@@ -224,9 +225,19 @@ public final class SQLiteStore: Sink {
             let roots = rowsByTable[write.table] ?? []
             try Self.insert(roots, into: write.table, upsert: true, catalog: catalog, db: db)
             for child in catalog.children[write.table] ?? [] where catalog.schemas[child] != nil {
-                let statement = try db.cachedStatement(
-                    sql: "DELETE FROM \(quoteIdentifier(child)) WHERE \(quoteIdentifier(Normalizer.rootKeyColumn)) = ?")
-                for root in roots { try statement.execute(arguments: [root[Normalizer.keyColumn].map(sqliteValue)]) }
+                let sql = "DELETE FROM \(quoteIdentifier(child)) WHERE \(quoteIdentifier(Normalizer.rootKeyColumn)) = ?"
+                let statement = try db.cachedStatement(sql: sql).sqliteStatement
+                defer { sqlite3_reset(statement) }
+                for root in roots {
+                    sqlite3_reset(statement)
+                    Self.bind(root[Normalizer.keyColumn] ?? .null, to: statement, at: 1)
+                    let code = sqlite3_step(statement)
+                    guard code == SQLITE_DONE else {
+                        throw DatabaseError(
+                            resultCode: ResultCode(rawValue: code),
+                            message: String(cString: sqlite3_errmsg(db.sqliteConnection)), sql: sql)
+                    }
+                }
             }
             for table in tableOrder where table != write.table {
                 try Self.insert(rowsByTable[table] ?? [], into: table, upsert: false, catalog: catalog, db: db)
@@ -325,14 +336,48 @@ public final class SQLiteStore: Sink {
             sql += " ON CONFLICT (\(target.joined(separator: ", "))) DO "
             sql += updates.isEmpty ? "NOTHING" : "UPDATE SET " + updates.joined(separator: ", ")
         }
-        let statement = try db.cachedStatement(sql: sql)
-        var values = [DatabaseValue](repeating: .null, count: names.count)
+        // Rows are bound straight through SQLite's C API: GRDB's StatementArguments costs more per row than
+        // SQLite's own insert (profiled: half the commit time went to building arguments).
+        let statement = try db.cachedStatement(sql: sql).sqliteStatement
+        defer { sqlite3_reset(statement) }
         for row in rows {
-            for index in values.indices { values[index] = .null }
+            sqlite3_reset(statement)
+            sqlite3_clear_bindings(statement)
             for (key, value) in row {
-                if let index = schema.columnIndex(forField: key) { values[index] = sqliteValue(value) }
+                guard let index = schema.columnIndex(forField: key) else { continue }
+                Self.bind(value, to: statement, at: Int32(index + 1))
             }
-            try statement.execute(arguments: StatementArguments(values))
+            let code = sqlite3_step(statement)
+            guard code == SQLITE_DONE else {
+                throw DatabaseError(
+                    resultCode: ResultCode(rawValue: code),
+                    message: String(cString: sqlite3_errmsg(db.sqliteConnection)), sql: sql)
+            }
+        }
+    }
+
+    /// SQLite copies bound text and blobs before `bind` returns.
+    private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+    private static func bind(_ value: Value, to statement: OpaquePointer, at index: Int32) {
+        switch value {
+        case .null: sqlite3_bind_null(statement, index)
+        case .bool(let b): sqlite3_bind_int64(statement, index, b ? 1 : 0)
+        case .int(let i): sqlite3_bind_int64(statement, index, i)
+        case .double(let d):
+            if d.isFinite { sqlite3_bind_double(statement, index, d) } else { sqlite3_bind_null(statement, index) }
+        case .string(var s):
+            s.withUTF8 { bytes in
+                guard let base = bytes.baseAddress, bytes.count > 0 else {
+                    sqlite3_bind_text(statement, index, "", 0, Self.transient)
+                    return
+                }
+                base.withMemoryRebound(to: CChar.self, capacity: bytes.count) { chars in
+                    _ = sqlite3_bind_text(statement, index, chars, Int32(bytes.count), Self.transient)
+                }
+            }
+        case .array, .object:
+            Self.bind(.string(JSONWriter.string(value)), to: statement, at: index)
         }
     }
 
