@@ -270,35 +270,16 @@ struct PrefixedSequence: AsyncSequence, Sendable {
     }
 }
 
-/// UTC timestamps without Foundation.
+/// UTC timestamps without Foundation (the formatting is the expression language's, so `now()` and run times agree).
 enum Timestamp {
     /// Now as `YYYY-MM-DDTHH:MM:SSZ`.
     static func now() -> String {
-        var spec = timespec()
-        clock_gettime(CLOCK_REALTIME, &spec)
-        return Self.format(seconds: Int64(spec.tv_sec))
+        ExpressionContext.currentTimestamp()
     }
 
     /// A run id: the UTC time plus a random suffix (`20261123T101530Z-3f9a`).
     static func runID() -> String {
         let stamp = Self.now().filter { $0 != "-" && $0 != ":" }
         return stamp + "-" + String(UInt16.random(in: 0...UInt16.max), radix: 16)
-    }
-
-    static func format(seconds: Int64) -> String {
-        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
-        let rest = seconds - days * 86_400
-        // Civil from days (Howard Hinnant's algorithm).
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let day = doy - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
-        func two(_ n: Int64) -> String { n < 10 ? "0\(n)" : "\(n)" }
-        return "\(year)-\(two(month))-\(two(day))T\(two(rest / 3600)):\(two(rest % 3600 / 60)):\(two(rest % 60))Z"
     }
 }
