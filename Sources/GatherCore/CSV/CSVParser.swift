@@ -560,7 +560,7 @@ public struct CSVParser {
             expectedFieldCount = actual
         }
         if error == nil && !options.replaceInvalidUTF8,
-            let bad = CSVBytes.firstInvalidUTF8(base, from: start, to: end)
+            let bad = UTF8Validation.firstInvalidOffset(base, from: start, to: end)
         {
             var badLine = recordLine
             var k = start
