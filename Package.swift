@@ -79,6 +79,12 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Files: chunked reading off the cooperative pool, gzip / zstd, CSV / JSONL / JSON readers, `gather load`.
+        .target(
+            name: "GatherFiles",
+            dependencies: ["GatherCore", "GatherSQLite", "CZlib", "CZstd"],
+            swiftSettings: swiftSettings
+        ),
         // Pipelines: YAML config and component specs, REST resources, transforms, the runner and its state.
         .target(
             name: "GatherPipeline",
@@ -87,6 +93,7 @@ let package = Package(
                 "GatherHTTP",
                 "GatherSQLite",
                 "GatherJobs",
+                "GatherFiles",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -95,7 +102,7 @@ let package = Package(
         // Umbrella: `import Gather` gives a library user everything above.
         .target(
             name: "Gather",
-            dependencies: ["GatherCore", "GatherHTTP", "GatherSQLite", "GatherJobs", "GatherPipeline"],
+            dependencies: ["GatherCore", "GatherHTTP", "GatherSQLite", "GatherJobs", "GatherFiles", "GatherPipeline"],
             swiftSettings: swiftSettings
         ),
         // Fixture HTTP server for tests (shipped, like HummingbirdTesting).
@@ -115,6 +122,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CZstd", path: "Sources/CZstd", providers: [.apt(["libzstd-dev"])]),
         // The command-line tool: parses arguments and wires modules together.
         .executableTarget(
             name: "gather",
@@ -145,6 +153,11 @@ let package = Package(
         .testTarget(
             name: "GatherSQLiteTests",
             dependencies: ["GatherSQLite"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "GatherFilesTests",
+            dependencies: ["GatherFiles", "GatherTesting", "gather"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
