@@ -73,6 +73,7 @@ let package = Package(
                 "GatherCore",
                 "GatherHTTP",
                 "GatherSQLite",
+                "GatherFiles",
                 .product(name: "_NIOFileSystem", package: "swift-nio"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "Logging", package: "swift-log"),
@@ -82,7 +83,14 @@ let package = Package(
         // Files: chunked reading off the cooperative pool, gzip / zstd, CSV / JSONL / JSON readers, `gather load`.
         .target(
             name: "GatherFiles",
-            dependencies: ["GatherCore", "GatherSQLite", "CZlib", "CZstd"],
+            dependencies: [
+                "GatherCore",
+                "GatherSQLite",
+                "CZlib",
+                "CZstd",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         // Pipelines: YAML config and component specs, REST resources, transforms, the runner and its state.
@@ -118,6 +126,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 "CZlib",
+                "CZstd",
             ],
             swiftSettings: swiftSettings
         ),

@@ -129,8 +129,11 @@ public final class SQLiteStore: Sink {
                     try db.execute(sql: "DELETE FROM \(quoteIdentifier(name))")
                 }
             }
-            for write in batch.writes where !write.rows.isEmpty {
-                try Self.apply(write, catalog: &catalog, db: db)
+            for write in batch.writes where !write.isEmpty {
+                if !write.rows.isEmpty { try Self.apply(write, catalog: &catalog, db: db) }
+                if let block = write.block, block.rowCount > 0 {
+                    try Self.apply(block, of: write, catalog: &catalog, db: db)
+                }
             }
             for error in batch.errors {
                 try db.execute(
@@ -258,12 +261,22 @@ public final class SQLiteStore: Sink {
         table: String, root: String, primaryKey: [String], rows: [GatherCore.Record], catalog: inout Catalog,
         db: Database
     ) throws {
+        try Self.evolve(table: table, root: root, primaryKey: primaryKey, catalog: &catalog, db: db) { schema in
+            rows.map { schema.absorb($0) }
+        }
+    }
+
+    /// Creates the table or adds its new columns, rebuilds it when a column widens to text, and records types
+    /// in `_gather_columns`. `absorb` adds the batch's fields and types to the schema.
+    private static func evolve(
+        table: String, root: String, primaryKey: [String], catalog: inout Catalog, db: Database,
+        absorb: (inout TableSchema) -> [SchemaChange]
+    ) throws {
         let existing = catalog.schemas[table]
         var schema = existing ?? TableSchema(name: table, primaryKey: primaryKey)
         var added: [ColumnSchema] = []
         var widened: [ColumnSchema] = []
-        for row in rows {
-            let change = schema.absorb(row)
+        for change in absorb(&schema) {
             added.append(contentsOf: change.added)
             for column in change.widened where !added.contains(where: { $0.sourceName == column.sourceName }) {
                 widened.removeAll { $0.sourceName == column.sourceName }
@@ -304,6 +317,12 @@ public final class SQLiteStore: Sink {
                     sql: "ALTER TABLE \(quoteIdentifier(table)) ADD COLUMN \(quoteIdentifier(column.name)) "
                         + Self.sqlType(column.type))
             }
+            let toText = widened.filter { $0.type == .text }.compactMap { column in
+                existing?.column(forField: column.sourceName).map { (column.name, $0.type) }
+            }
+            if !toText.isEmpty {
+                try Self.rebuild(table, retyping: Dictionary(toText, uniquingKeysWith: { a, _ in a }), db: db)
+            }
         }
         let columnsToRecord = existing == nil ? schema.columns : added + widened
         for column in columnsToRecord {
@@ -324,18 +343,7 @@ public final class SQLiteStore: Sink {
         _ rows: [GatherCore.Record], into table: String, upsert: Bool, catalog: Catalog, db: Database
     ) throws {
         guard !rows.isEmpty, let schema = catalog.schemas[table] else { return }
-        let names = schema.columns.map { quoteIdentifier($0.name) }
-        let marks = Array(repeating: "?", count: names.count).joined(separator: ", ")
-        var sql = "INSERT INTO \(quoteIdentifier(table)) (\(names.joined(separator: ", "))) VALUES (\(marks))"
-        if upsert {
-            let keys = Set(schema.primaryKey.compactMap { schema.column(forField: $0)?.name })
-            let updates = schema.columns.filter { !keys.contains($0.name) }.map {
-                "\(quoteIdentifier($0.name)) = excluded.\(quoteIdentifier($0.name))"
-            }
-            let target = schema.primaryKey.compactMap { schema.column(forField: $0)?.name }.map(quoteIdentifier)
-            sql += " ON CONFLICT (\(target.joined(separator: ", "))) DO "
-            sql += updates.isEmpty ? "NOTHING" : "UPDATE SET " + updates.joined(separator: ", ")
-        }
+        let sql = Self.insertSQL(schema: schema, upsert: upsert)
         // Rows are bound straight through SQLite's C API: GRDB's StatementArguments costs more per row than
         // SQLite's own insert (profiled: half the commit time went to building arguments).
         let statement = try db.cachedStatement(sql: sql).sqliteStatement
@@ -354,6 +362,23 @@ public final class SQLiteStore: Sink {
                     message: String(cString: sqlite3_errmsg(db.sqliteConnection)), sql: sql)
             }
         }
+    }
+
+    /// `INSERT` of every column of `schema`; with `upsert`, rows with an existing key update it.
+    private static func insertSQL(schema: TableSchema, upsert: Bool) -> String {
+        let names = schema.columns.map { quoteIdentifier($0.name) }
+        let marks = Array(repeating: "?", count: names.count).joined(separator: ", ")
+        var sql = "INSERT INTO \(quoteIdentifier(schema.name)) (\(names.joined(separator: ", "))) VALUES (\(marks))"
+        if upsert {
+            let keys = Set(schema.primaryKey.compactMap { schema.column(forField: $0)?.name })
+            let updates = schema.columns.filter { !keys.contains($0.name) }.map {
+                "\(quoteIdentifier($0.name)) = excluded.\(quoteIdentifier($0.name))"
+            }
+            let target = schema.primaryKey.compactMap { schema.column(forField: $0)?.name }.map(quoteIdentifier)
+            sql += " ON CONFLICT (\(target.joined(separator: ", "))) DO "
+            sql += updates.isEmpty ? "NOTHING" : "UPDATE SET " + updates.joined(separator: ", ")
+        }
+        return sql
     }
 
     /// SQLite copies bound text and blobs before `bind` returns.
@@ -379,6 +404,112 @@ public final class SQLiteStore: Sink {
         case .array, .object:
             Self.bind(.string(JSONWriter.string(value)), to: statement, at: index)
         }
+    }
+
+    // MARK: - Widening to text
+
+    /// Rebuilds `table` with the `retyping` columns (name → logical type before widening) declared `TEXT`.
+    ///
+    /// SQLite cannot change a declared type, and a column declared `INTEGER` or `REAL` converts numeric-looking
+    /// text on insert (`"007"` would become 7). So when a column widens to text the table is copied into one
+    /// where that column is `TEXT`, each old value written as the text it came from: integers in decimal, reals
+    /// in their shortest exact form, booleans as `true`/`false`. Indexes are recreated. It costs one pass over
+    /// the table, once per widening, inside the batch's transaction.
+    private static func rebuild(_ table: String, retyping: [String: ColumnType?], db: Database) throws {
+        Self.registerTextFunction(db)
+        let info = try Row.fetchAll(db, sql: "PRAGMA table_info(\(quoteIdentifier(table)))")
+        let columns: [(name: String, type: String)] = info.map { ($0["name"], $0["type"]) }
+        let indexes = try String.fetchAll(
+            db, sql: "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL",
+            arguments: [table])
+        let scratch = quoteIdentifier("_gather_rebuild_" + table)
+        let definitions = columns.map { column in
+            "\(quoteIdentifier(column.name)) \(retyping[column.name] != nil ? "TEXT" : column.type)"
+        }
+        let selections = columns.map { column -> String in
+            guard let old = retyping[column.name] else { return quoteIdentifier(column.name) }
+            return "gather_text(\(quoteIdentifier(column.name)), '\(old?.rawValue ?? "")')"
+        }
+        try db.execute(sql: "CREATE TABLE \(scratch) (\(definitions.joined(separator: ", ")))")
+        try db.execute(
+            sql: "INSERT INTO \(scratch) SELECT \(selections.joined(separator: ", ")) FROM \(quoteIdentifier(table))")
+        try db.execute(sql: "DROP TABLE \(quoteIdentifier(table))")
+        try db.execute(sql: "ALTER TABLE \(scratch) RENAME TO \(quoteIdentifier(table))")
+        for index in indexes { try db.execute(sql: index) }
+    }
+
+    /// `gather_text(value, oldType)`: a value as the text it was read from (see ``rebuild(_:retyping:db:)``).
+    private static func registerTextFunction(_ db: Database) {
+        let function = DatabaseFunction("gather_text", argumentCount: 2, pure: true) { values in
+            let old = String.fromDatabaseValue(values[1]) ?? ""
+            switch values[0].storage {
+            case .null: return nil
+            case .int64(let n): return old == ColumnType.boolean.rawValue ? (n != 0 ? "true" : "false") : String(n)
+            case .double(let d): return d.description
+            case .string(let s): return s
+            case .blob(let data): return data
+            }
+        }
+        db.add(function: function)
+    }
+
+    // MARK: - Writing blocks
+
+    /// Writes a bulk load's block: evolves the schema once for the block, then binds cells from its arena.
+    private static func apply(_ block: RowBlock, of write: TableWrite, catalog: inout Catalog, db: Database) throws {
+        try Self.evolve(
+            table: write.table, root: write.table, primaryKey: write.primaryKey, catalog: &catalog, db: db
+        ) { schema in
+            [schema.absorb(fields: block.fields, types: block.types)]
+        }
+        guard let schema = catalog.schemas[write.table] else { return }
+        let sql = Self.insertSQL(schema: schema, upsert: write.mode == .merge)
+        let statement = try db.cachedStatement(sql: sql).sqliteStatement
+        defer { sqlite3_reset(statement) }
+        sqlite3_clear_bindings(statement)  // columns the block lacks stay NULL
+        let width = block.fields.count
+        let parameters = block.fields.map { Int32(schema.columnIndex(forField: $0)! + 1) }
+        let asText = block.fields.map { field in
+            let type = schema.column(forField: field)?.type
+            return type == .text || type == .json
+        }
+        try block.bytes.withUnsafeBytes { arena in
+            let base = arena.baseAddress?.assumingMemoryBound(to: CChar.self)
+            try block.cells.withUnsafeBufferPointer { cells in
+                var index = 0
+                for _ in 0..<block.rowCount {
+                    sqlite3_reset(statement)
+                    for column in 0..<width {
+                        let cell = cells[index &+ column]
+                        let parameter = parameters[column]
+                        switch cell.kind {
+                        case .null:
+                            sqlite3_bind_null(statement, parameter)
+                        case .integer where !asText[column], .boolean where !asText[column]:
+                            sqlite3_bind_int64(statement, parameter, cell.number)
+                        case .real where !asText[column]:
+                            sqlite3_bind_double(statement, parameter, cell.real)
+                        default:
+                            if let base, cell.length > 0 {
+                                // The arena outlives the step: SQLite may use the bytes in place (SQLITE_STATIC).
+                                sqlite3_bind_text(
+                                    statement, parameter, base + Int(cell.offset), Int32(cell.length), nil)
+                            } else {
+                                sqlite3_bind_text(statement, parameter, "", 0, Self.transient)
+                            }
+                        }
+                    }
+                    index &+= width
+                    let code = sqlite3_step(statement)
+                    guard code == SQLITE_DONE else {
+                        throw DatabaseError(
+                            resultCode: ResultCode(rawValue: code),
+                            message: String(cString: sqlite3_errmsg(db.sqliteConnection)), sql: sql)
+                    }
+                }
+            }
+        }
+        sqlite3_clear_bindings(statement)  // no pointers into the arena survive this call
     }
 
     private static func sqlType(_ type: ColumnType?) -> String {

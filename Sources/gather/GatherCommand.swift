@@ -14,7 +14,10 @@ struct GatherCommand: AsyncParsableCommand {
         abstract: "Concurrent data work: fetch many URLs politely and fast, run YAML pipelines, land the results.",
         discussion: "`gather help COMPONENT` describes a pipeline component (pipeline, resource, http, offset, …).",
         version: "0.1.0",
-        subcommands: [DemoCommand.self, RunCommand.self, ValidateCommand.self, FetchCommand.self, FixtureCommand.self]
+        subcommands: [
+            DemoCommand.self, RunCommand.self, ValidateCommand.self, LoadCommand.self, FetchCommand.self,
+            FixtureCommand.self,
+        ]
     )
 }
 

@@ -18,6 +18,8 @@ public struct TableWrite: Sendable {
     public var primaryKey: [String]
     /// Top-level rows and their child rows, in the order ``Normalizer`` produced them.
     public var rows: [NormalizedRow]
+    /// Flat rows for bulk loads (no child tables), written after ``rows``.
+    public var block: RowBlock?
 
     public init(table: String, mode: WriteMode, primaryKey: [String], rows: [NormalizedRow]) {
         self.table = table
@@ -25,6 +27,15 @@ public struct TableWrite: Sendable {
         self.primaryKey = primaryKey
         self.rows = rows
     }
+
+    /// Flat rows of a bulk load, typed by the reader.
+    public init(table: String, mode: WriteMode, primaryKey: [String], block: RowBlock) {
+        self.init(table: table, mode: mode, primaryKey: primaryKey, rows: [])
+        self.block = block
+    }
+
+    /// `true` when there are no rows to write.
+    public var isEmpty: Bool { rows.isEmpty && (block?.rowCount ?? 0) == 0 }
 }
 
 /// A failed item, stored in `_gather_errors`.
@@ -87,7 +98,7 @@ public struct SinkBatch: Sendable {
 
     /// `true` when committing would change nothing.
     public var isEmpty: Bool {
-        truncate.isEmpty && writes.allSatisfy(\.rows.isEmpty) && errors.isEmpty && state.isEmpty && run == nil
+        truncate.isEmpty && writes.allSatisfy(\.isEmpty) && errors.isEmpty && state.isEmpty && run == nil
             && counts.isEmpty
     }
 }
@@ -133,6 +144,12 @@ public struct ResourceCounts: Sendable, Hashable, Codable {
 
 /// A row of `_gather_runs`: one pipeline run, its times, counts and outcome.
 public struct RunRow: Sendable, Hashable {
+    /// A new run id: the UTC time plus a random suffix (`20261123T101530Z-3f9a`).
+    public static func newID() -> String {
+        let stamp = ExpressionContext.currentTimestamp().filter { $0 != "-" && $0 != ":" }
+        return stamp + "-" + String(UInt16.random(in: 0...UInt16.max), radix: 16)
+    }
+
     public var runID: String
     public var pipeline: String
     public var startedAt: String

@@ -67,30 +67,41 @@ public struct TableSchema: Sendable, Hashable {
     public mutating func absorb(_ row: Record) -> SchemaChange {
         var change = SchemaChange()
         for (key, value) in row {
-            let valueType = ColumnType.of(value)
-            if let index = self.bySource[key] {
-                guard let valueType else { continue }
-                let current = self.columns[index].type
-                let next = current.map { $0.widened(with: valueType) } ?? valueType
-                if next != current {
-                    self.columns[index].type = next
-                    if !change.added.contains(where: { $0.sourceName == key }) {
-                        if let i = change.widened.firstIndex(where: { $0.sourceName == key }) {
-                            change.widened[i] = self.columns[index]
-                        } else {
-                            change.widened.append(self.columns[index])
-                        }
-                    } else if let i = change.added.firstIndex(where: { $0.sourceName == key }) {
-                        change.added[i].type = next
-                    }
-                }
-            } else {
-                let column = ColumnSchema(name: self.uniqueName(for: key), sourceName: key, type: valueType)
-                self.append(column)
-                change.added.append(column)
-            }
+            self.absorb(field: key, type: ColumnType.of(value), into: &change)
         }
         return change
+    }
+
+    /// Adds columns for `fields` (in order) and widens each to the type at the same position of `types`
+    /// (`nil`: only nulls seen). This is how a ``RowBlock`` is absorbed: one call per block, not per row.
+    @discardableResult
+    public mutating func absorb(fields: [String], types: [ColumnType?]) -> SchemaChange {
+        var change = SchemaChange()
+        for (key, type) in zip(fields, types) {
+            self.absorb(field: key, type: type, into: &change)
+        }
+        return change
+    }
+
+    private mutating func absorb(field key: String, type valueType: ColumnType?, into change: inout SchemaChange) {
+        guard let index = self.bySource[key] else {
+            let column = ColumnSchema(name: self.uniqueName(for: key), sourceName: key, type: valueType)
+            self.append(column)
+            change.added.append(column)
+            return
+        }
+        guard let valueType else { return }
+        let current = self.columns[index].type
+        let next = current.map { $0.widened(with: valueType) } ?? valueType
+        guard next != current else { return }
+        self.columns[index].type = next
+        if let i = change.added.firstIndex(where: { $0.sourceName == key }) {
+            change.added[i].type = next
+        } else if let i = change.widened.firstIndex(where: { $0.sourceName == key }) {
+            change.widened[i] = self.columns[index]
+        } else {
+            change.widened.append(self.columns[index])
+        }
     }
 
     private mutating func append(_ column: ColumnSchema) {

@@ -1,3 +1,4 @@
+import GatherCore
 import Synchronization
 
 #if canImport(Glibc)
@@ -57,7 +58,6 @@ struct FetchProgress {
     }
 
     static func writeStderr(_ text: String) {
-        var bytes = Array(text.utf8)
-        _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
+        StandardError.write(text)
     }
 }

@@ -1,3 +1,5 @@
+import GatherFiles
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)

@@ -1,4 +1,5 @@
 import GatherCore
+import GatherFiles
 import GatherSQLite
 
 #if canImport(Glibc)

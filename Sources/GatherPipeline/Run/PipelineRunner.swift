@@ -277,9 +277,8 @@ enum Timestamp {
         ExpressionContext.currentTimestamp()
     }
 
-    /// A run id: the UTC time plus a random suffix (`20261123T101530Z-3f9a`).
+    /// A run id (see ``RunRow/newID()``).
     static func runID() -> String {
-        let stamp = Self.now().filter { $0 != "-" && $0 != ":" }
-        return stamp + "-" + String(UInt16.random(in: 0...UInt16.max), radix: 16)
+        RunRow.newID()
     }
 }

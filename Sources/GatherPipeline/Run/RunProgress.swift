@@ -46,7 +46,7 @@ public final class RunProgress: Sendable {
     func finish() {
         guard self.enabled, self.isTerminal else { return }
         let lines = self.state.withLock { $0.linesDrawn }
-        if lines > 0 { Self.emit("\u{1B}[\(lines)A\u{1B}[J") }
+        if lines > 0 { StandardError.write("\u{1B}[\(lines)A\u{1B}[J") }
     }
 
     private func draw() {
@@ -60,18 +60,6 @@ public final class RunProgress: Sendable {
                 + "\(c.errors) errors" + (self.isTerminal ? "\u{1B}[K\n" : "\n")
         }
         self.state.withLock { $0.linesDrawn = counts.count }
-        Self.emit(text)
-    }
-
-    private static func emit(_ text: String) {
-        var bytes = Array(text.utf8)
-        bytes.withUnsafeMutableBytes { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let n = write(2, buffer.baseAddress! + offset, buffer.count - offset)
-                if n <= 0 { break }
-                offset += n
-            }
-        }
+        StandardError.write(text)
     }
 }

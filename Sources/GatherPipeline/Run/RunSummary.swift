@@ -28,7 +28,7 @@ public struct RunSummary: Sendable {
         let seconds = Double(self.elapsed.components.seconds) + Double(self.elapsed.components.attoseconds) / 1e18
         lines.append(
             "gather run \(self.pipeline): \(self.outcome)\(self.resumed ? " (resumed)" : "") in "
-                + String(format: seconds) + " s → \(self.destination) (run \(self.runID))")
+                + TextTable.decimal(seconds) + " s → \(self.destination) (run \(self.runID))")
         let header = ["resource", "requests", "pages", "records", "written", "rows", "filtered", "errors", "retries"]
         var rows = [header]
         for counts in self.resources + (self.resources.count > 1 ? [self.total] : []) {
@@ -38,16 +38,7 @@ public struct RunSummary: Sendable {
                     "\(counts.rows)", "\(counts.filtered)", "\(counts.errors)", "\(counts.retries)",
                 ])
         }
-        let widths = header.indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
-        for row in rows {
-            lines.append(
-                "  "
-                    + row.enumerated().map { column, text in
-                        column == 0
-                            ? text + String(repeating: " ", count: widths[column] - text.count)
-                            : String(repeating: " ", count: widths[column] - text.count) + text
-                    }.joined(separator: "  "))
-        }
+        lines += TextTable.render(rows)
         return lines.joined(separator: "\n")
     }
 
@@ -63,13 +54,5 @@ public struct RunSummary: Sendable {
             ]
         }
         return JSONWriter.string(.object(resources))
-    }
-}
-
-extension String {
-    /// `value` with one decimal.
-    init(format value: Double) {
-        let tenths = Int((value * 10).rounded())
-        self = "\(tenths / 10).\(tenths % 10)"
     }
 }

@@ -1,0 +1,98 @@
+import GatherCore
+
+/// CSV → ``RowBlock``s of typed cells, bound straight into the sink; bad rows become error rows.
+struct CSVUnitReader: UnitReader {
+    private var parser: CSVParser
+    private var builder: Builder
+
+    init(file: LoadFile, options: LoadOptions, runID: String, resume: LoadCheckpoint?) throws {
+        var csv = options.csv
+        if resume != nil { csv.hasHeader = false }
+        self.parser = try CSVParser(options: csv, startOffset: resume?.offset ?? 0, startLine: resume?.line ?? 1)
+        if let fields = resume?.fields { self.parser.expectedFieldCount = fields.count }
+        self.builder = Builder(
+            collector: UnitCollector(
+                file: file, runID: runID, sourceColumns: options.sourceColumns, resume: resume),
+            blockRows: options.blockRows, blockBytes: options.blockBytes, delimiter: csv.delimiter)
+    }
+
+    var line: Int { parser.currentLine }
+
+    mutating func consume(_ chunk: UnsafeRawBufferPointer, isLast: Bool) throws {
+        try parser.feed(chunk, isLast: isLast) { row in builder.add(row) }
+        if isLast { builder.finish(offset: parser.bytesFed, line: parser.currentLine) }
+    }
+
+    mutating func takeReady() -> [LoadUnit] { builder.collector.takeReady() }
+
+    mutating func closeAfterFailure() {
+        builder.finish(offset: parser.bytesFed, line: parser.currentLine)
+    }
+
+    struct Builder {
+        var collector: UnitCollector
+        let blockRows: Int
+        let blockBytes: Int
+        let delimiter: UInt8
+        var block: RowBlock?
+        let pathBytes: [UInt8]
+
+        init(collector: UnitCollector, blockRows: Int, blockBytes: Int, delimiter: UInt8) {
+            self.collector = collector
+            self.blockRows = blockRows
+            self.blockBytes = blockBytes
+            self.delimiter = delimiter
+            self.pathBytes = Array(collector.file.path.utf8)
+        }
+
+        mutating func add(_ row: CSVRow) {
+            if row.isHeader {
+                collector.fields = row.strings
+                return
+            }
+            if collector.fields == nil { collector.fields = (1...max(row.count, 1)).map { "column_\($0)" } }
+            if let block, block.rowCount + collector.errors.count >= blockRows || block.byteCount >= blockBytes {
+                flush(offset: row.byteOffset, line: row.line, done: false)
+            }
+            collector.records += 1
+            collector.unitRecords += 1
+            if let error = row.error {
+                let payload = row.strings.joined(separator: String(UnicodeScalar(delimiter)))
+                let hint =
+                    error.code == .raggedRow
+                    ? "; fix the row, or load with --ragged pad or --ragged skip"
+                    : error.code == .invalidUTF8 ? "; fix the encoding, or load with --replace-invalid-utf8" : ""
+                collector.fail(
+                    line: row.line, column: error.column, code: error.code.description,
+                    message: error.message + hint, payload: payload)
+                return
+            }
+            if block == nil {
+                var fields = collector.fields ?? []
+                if collector.sourceColumns { fields += [LoadOptions.sourceFileColumn, LoadOptions.sourceLineColumn] }
+                block = RowBlock(fields: fields, capacity: blockRows, byteCapacity: blockBytes + (blockBytes >> 3))
+            }
+            for field in row {
+                field.withUnsafeBytes { bytes in
+                    block!.append(FieldSyntax.parse(bytes), text: bytes)
+                }
+            }
+            if collector.sourceColumns {
+                pathBytes.withUnsafeBytes { block!.append(.text, text: $0) }
+                var line = String(row.line)
+                line.withUTF8 { block!.append(.integer(Int64(row.line)), text: UnsafeRawBufferPointer($0)) }
+            }
+            block!.endRow()
+        }
+
+        mutating func flush(offset: Int, line: Int, done: Bool) {
+            let rows = block?.rowCount ?? 0
+            collector.close(block: block, rows: [], written: rows, offset: offset, line: line, done: done)
+            block = nil
+        }
+
+        mutating func finish(offset: Int, line: Int) {
+            flush(offset: offset, line: line, done: true)
+        }
+    }
+}

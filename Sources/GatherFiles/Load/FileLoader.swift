@@ -1,0 +1,260 @@
+public import GatherCore
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// `gather load`: reads many files at once (bounded by ``LoadOptions/maxOpenFiles``) and writes their rows
+/// to a ``Sink``, each block of rows in one transaction with its file's checkpoint.
+///
+/// The data path of one file: ``ChunkReader`` (1 MiB reads off the cooperative pool, gzip/zstd) → a format's
+/// reader (CSV → typed ``RowBlock``s; JSON Lines and JSON → ``Normalizer`` rows) → the sink. While the sink
+/// commits one block (SQLite works on its own thread), the reader parses the next, so parsing and inserting
+/// run on both cores.
+///
+/// Resume: a load's run is a `_gather_runs` row of pipeline `load`. When the previous load did not complete
+/// (killed, or stopped), the next load continues it: each file restarts at the checkpoint committed with its
+/// last rows (`_gather_state`, scope ``LoadCheckpoint/scope``), and files already done are skipped, so no row
+/// is written twice. ``LoadOptions/fresh`` starts over.
+public final class FileLoader: Sendable {
+    /// The `_gather_runs` pipeline name of loads.
+    public static let pipelineName = "load"
+
+    private let sink: any Sink
+    private let options: LoadOptions
+    private let progress: LoadProgress?
+    private let shouldStop: @Sendable () -> Bool
+
+    public init(
+        sink: any Sink, options: LoadOptions, progress: LoadProgress? = nil,
+        shouldStop: @escaping @Sendable () -> Bool = { false }
+    ) {
+        self.sink = sink
+        self.options = options
+        self.progress = progress
+        self.shouldStop = shouldStop
+    }
+
+    /// The files `paths` name (globs and directories expanded), with their formats and tables.
+    /// - Throws: ``FileError`` for a path that matches nothing or a file whose format cannot be told.
+    public func files(for paths: [String]) throws -> [LoadFile] {
+        try FileList.expand(paths).map { path in
+            guard let format = options.format ?? FileFormat.implied(byPath: path) else {
+                throw FileError(
+                    "cannot tell the format of \(path) from its name; pass --format csv, jsonl or json")
+            }
+            return LoadFile(
+                path: path, identity: Self.absolute(path), format: format,
+                table: options.table ?? LoadFile.defaultTable(for: path))
+        }
+    }
+
+    /// Loads `files`; one file's errors never stop the others.
+    public func run(_ files: [LoadFile]) async throws -> LoadSummary {
+        let clock = ContinuousClock()
+        let started = clock.now
+        var runID = RunRow.newID()
+        var startedAt = ExpressionContext.currentTimestamp()
+        var checkpoints: [String: LoadCheckpoint] = [:]
+        var resumed = false
+        if !options.fresh, let last = try await sink.lastRun(pipeline: Self.pipelineName),
+            last.outcome == "running" || last.outcome == "interrupted"
+        {
+            runID = last.runID
+            startedAt = last.startedAt
+            resumed = true
+            for entry in try await sink.state(scopePrefix: LoadCheckpoint.scope)
+            where entry.scope == LoadCheckpoint.scope {
+                checkpoints[entry.key] = LoadCheckpoint(json: entry.value)
+            }
+        }
+        var opening = SinkBatch()
+        opening.run = RunRow(
+            runID: runID, pipeline: Self.pipelineName, startedAt: startedAt, finishedAt: nil, outcome: "running",
+            requests: 0, pages: 0, rowsWritten: 0, filtered: 0, errors: 0, retries: 0, summary: "{}")
+        if !resumed {
+            opening.state = [.clear(scope: LoadCheckpoint.scope)]
+            if options.mode == .replace { opening.truncate = Array(Set(files.map(\.table))).sorted() }
+        }
+        try await sink.commit(opening)
+
+        progress?.start(files)
+        let run = runID
+        let resumeFrom = checkpoints
+        let results = try await files.concurrentMap(maxConcurrency: max(1, options.maxOpenFiles)) { file in
+            try await self.load(file, runID: run, resume: resumeFrom[file.identity])
+        }
+        progress?.finish()
+
+        let stopped = shouldStop()
+        let counts = try await sink.counts(runID: runID)
+        let errors = counts.reduce(0) { $0 + $1.errors }
+        let written = counts.reduce(0) { $0 + $1.written }
+        let outcome = stopped ? "interrupted" : errors > 0 ? "completed_with_errors" : "completed"
+        var closing = SinkBatch()
+        closing.run = RunRow(
+            runID: runID, pipeline: Self.pipelineName, startedAt: startedAt,
+            finishedAt: stopped ? nil : ExpressionContext.currentTimestamp(), outcome: outcome, requests: 0,
+            pages: 0, rowsWritten: written, filtered: 0, errors: errors, retries: 0, summary: "{}")
+        try await sink.commit(closing)
+        return LoadSummary(
+            runID: runID, resumed: resumed, outcome: outcome, files: results, totals: counts,
+            seconds: Self.seconds(clock.now - started))
+    }
+
+    // MARK: - One file
+
+    /// Loads one file. Its own problems end it with an error row; a sink failure (disk full, a merge key the
+    /// records lack) ends the whole load, whose run then stays unfinished, to be continued.
+    private func load(_ file: LoadFile, runID: String, resume: LoadCheckpoint?) async throws
+        -> LoadSummary.FileResult
+    {
+        let clock = ContinuousClock()
+        let started = clock.now
+        var result = LoadSummary.FileResult(file: file)
+        if let resume, resume.done {
+            result.status = .alreadyLoaded
+            progress?.update(file, done: true, rows: 0, errors: 0, bytes: 0, size: 0)
+            return result
+        }
+        if resume != nil { result.status = .resumed }
+        var reader: (any UnitReader)?
+        var pending: [LoadUnit] = []
+        var chunks: ChunkReader?
+        do {
+            let input = try await ChunkReader(path: file.path, startOffset: resume?.offset ?? 0)
+            chunks = input
+            switch file.format {
+            case .csv:
+                var options = self.options
+                if options.sniff, resume == nil { options.csv = try await Self.sniff(file, options.csv) }
+                reader = try CSVUnitReader(file: file, options: options, runID: runID, resume: resume)
+            case .jsonl:
+                reader = JSONLinesUnitReader(file: file, options: options, runID: runID, resume: resume)
+            case .json:
+                reader = try JSONUnitReader(file: file, options: options, runID: runID, resume: resume)
+            }
+            // One commit in flight while the next block is parsed.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                var inFlight = false
+                var finished = false
+                while !finished {
+                    if shouldStop() {
+                        result.status = .stopped
+                        break
+                    }
+                    let chunk = try await input.next()
+                    finished = chunk == nil
+                    try (chunk ?? []).withUnsafeBytes { try reader!.consume($0, isLast: finished) }
+                    for unit in reader!.takeReady() {
+                        if inFlight { try await group.next() }
+                        let batch = self.batch(for: unit, runID: runID)
+                        group.addTask { try await self.commit(batch) }
+                        inFlight = true
+                        result.add(unit)
+                        progress?.update(
+                            file, done: false, rows: unit.written, errors: unit.errors.count,
+                            bytes: input.diskBytesRead, size: input.fileSize)
+                    }
+                }
+                try await group.waitForAll()
+            }
+        } catch let error as SinkFailure {
+            throw error
+        } catch {
+            // The file ends here: what was read before the error is committed, then the error itself.
+            reader?.closeAfterFailure()
+            pending = reader?.takeReady() ?? []
+            let (line, column) = Self.position(of: error) ?? (reader?.line ?? 1, nil)
+            var collector = UnitCollector(file: file, runID: runID, sourceColumns: false, resume: nil)
+            collector.fail(
+                line: line, column: column, code: "file_error",
+                message: Self.describe(error) + "; the rest of the file was not read", payload: nil)
+            collector.close(
+                block: nil, rows: [], written: 0, offset: pending.last?.checkpoint.offset ?? resume?.offset ?? 0,
+                line: line, done: true)
+            pending += collector.takeReady()
+            for unit in pending {
+                try await self.commit(self.batch(for: unit, runID: runID))
+                result.add(unit)
+                progress?.update(
+                    file, done: false, rows: unit.written, errors: unit.errors.count, bytes: 0, size: 0)
+            }
+            result.status = .failed(Self.describe(error))
+        }
+        result.seconds = Self.seconds(clock.now - started)
+        progress?.update(
+            file, done: true, rows: 0, errors: 0, bytes: chunks?.diskBytesRead ?? 0, size: chunks?.fileSize ?? 0)
+        return result
+    }
+
+    private func commit(_ batch: SinkBatch) async throws {
+        do {
+            try await sink.commit(batch)
+        } catch {
+            throw SinkFailure(message: "writing to the destination failed: \(error)")
+        }
+    }
+
+    private func batch(for unit: LoadUnit, runID: String) -> SinkBatch {
+        var batch = SinkBatch()
+        let key = options.mode == .merge ? options.key : []
+        if let block = unit.block, block.rowCount > 0 {
+            batch.writes = [TableWrite(table: unit.file.table, mode: options.mode, primaryKey: key, block: block)]
+        } else if !unit.rows.isEmpty {
+            batch.writes = [TableWrite(table: unit.file.table, mode: options.mode, primaryKey: key, rows: unit.rows)]
+        }
+        batch.errors = unit.errors
+        batch.state = [.put(scope: LoadCheckpoint.scope, key: unit.file.identity, value: unit.checkpoint.json)]
+        var counts = ResourceCounts(runID: runID, resource: unit.file.table)
+        counts.records = unit.records
+        counts.written = unit.written
+        counts.rows = unit.written
+        counts.errors = unit.errors.count
+        batch.counts = [counts]
+        return batch
+    }
+
+    private static func sniff(_ file: LoadFile, _ options: CSVOptions) async throws -> CSVOptions {
+        let reader = try await ChunkReader(path: file.path, chunkSize: 64 << 10)
+        var sample: [UInt8] = []
+        while sample.count < 64 << 10, let chunk = try await reader.next() { sample += chunk }
+        let found = CSVSniffer.sniff(sample: sample, isComplete: sample.count < 64 << 10, quote: options.quote)
+        var sniffed = options
+        sniffed.delimiter = found.delimiter
+        sniffed.hasHeader = found.hasHeader
+        return sniffed
+    }
+
+    private static func describe(_ error: any Error) -> String {
+        "\(error)"
+    }
+
+    /// Where in the file a reader's error is, when it says.
+    private static func position(of error: any Error) -> (line: Int, column: Int?)? {
+        switch error {
+        case let error as CSVError: (error.line, error.column)
+        case let error as JSONStreamError: (error.line, error.column)
+        case let error as JSONError: (error.line, error.column)
+        default: nil
+        }
+    }
+
+    static func absolute(_ path: String) -> String {
+        guard let resolved = realpath(path, nil) else { return path }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+}
+
+/// A failure of the destination, not of a file: it ends the load.
+public struct SinkFailure: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
+}

@@ -1,0 +1,86 @@
+public import GatherCore
+
+/// What a load did: per file, and in total (totals include an interrupted earlier attempt of the same run).
+public struct LoadSummary: Sendable {
+    /// How one file ended.
+    public enum Status: Sendable, Hashable {
+        case loaded
+        /// Continued from its checkpoint.
+        case resumed
+        /// Done in an earlier attempt of this run; skipped.
+        case alreadyLoaded
+        /// Stopped by a signal before its end (the next load continues it).
+        case stopped
+        /// Ended early by a problem of the file itself (its error row says where).
+        case failed(String)
+
+        public var text: String {
+            switch self {
+            case .loaded: "loaded"
+            case .resumed: "resumed"
+            case .alreadyLoaded: "already loaded"
+            case .stopped: "stopped"
+            case .failed: "failed"
+            }
+        }
+    }
+
+    /// One file's result in this attempt.
+    public struct FileResult: Sendable {
+        public var file: LoadFile
+        public var status: Status = .loaded
+        /// Records read (rows plus error rows).
+        public var records = 0
+        public var rows = 0
+        public var errors = 0
+        public var seconds = 0.0
+
+        init(file: LoadFile) {
+            self.file = file
+        }
+
+        mutating func add(_ unit: LoadUnit) {
+            records += unit.records
+            rows += unit.written
+            errors += unit.errors.count
+        }
+    }
+
+    public var runID: String
+    public var resumed: Bool
+    /// `completed`, `completed_with_errors` or `interrupted`.
+    public var outcome: String
+    public var files: [FileResult]
+    /// Per table, for the whole run.
+    public var totals: [ResourceCounts]
+    public var seconds: Double
+
+    /// Rows written by the whole run.
+    public var rows: Int { totals.reduce(0) { $0 + $1.written } }
+    /// Error rows of the whole run.
+    public var errors: Int { totals.reduce(0) { $0 + $1.errors } }
+
+    /// The summary as text: a line, a table of files, and the first error of each failed file.
+    public func render(destination: String) -> String {
+        var lines = [
+            "gather load: \(outcome)\(resumed ? " (resumed)" : "") in \(TextTable.decimal(seconds)) s → "
+                + "\(destination) (run \(runID))"
+        ]
+        var table = [["file", "table", "records", "rows", "errors", "seconds", "status"]]
+        for result in files {
+            table.append([
+                result.file.path, result.file.table, "\(result.records)", "\(result.rows)", "\(result.errors)",
+                TextTable.decimal(result.seconds), result.status.text,
+            ])
+        }
+        lines += TextTable.render(table)
+        let rate = seconds > 0 ? Int(Double(files.reduce(0) { $0 + $1.rows }) / seconds) : 0
+        lines.append(
+            "\(rows) rows written, \(errors) error rows"
+                + (files.count > 1 || rate > 0 ? "; \(rate) rows/s in this attempt" : ""))
+        for result in files {
+            if case .failed(let message) = result.status { lines.append("\(result.file.path): \(message)") }
+        }
+        return lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,188 @@
+import ArgumentParser
+import Gather
+import Synchronization
+import UnixSignals
+
+/// `gather load FILES... --into DEST`: CSV / JSON Lines / JSON files into SQLite, JSON Lines or CSV.
+struct LoadCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "load",
+        abstract: "Load CSV, JSON Lines and JSON files (gzip or zstd too) into SQLite, JSONL or CSV, resumably.",
+        discussion: """
+            FILES are paths, globs ('data/*.csv.gz') and directories. Several files are read at once (--max-open); \
+            one file's errors never stop the others. Column types are inferred (integer, real, boolean, timestamp, \
+            text) and widen when a later value needs it; no value is ever dropped or changed.
+
+            DEST: a SQLite database (sqlite:x.db, or a name ending in .db, .sqlite or .sqlite3), out.jsonl or \
+            out.csv. Bad records (ragged CSV rows, invalid JSON, invalid UTF-8) become error rows with file:line: \
+            in the _gather_errors table, or in DEST.errors.jsonl beside a file destination.
+
+            A load that was killed or interrupted is continued by the next `gather load` into the same \
+            destination: each file resumes at its last committed checkpoint, and no row is written twice. \
+            --fresh starts over.
+
+            Exit codes: 0 loaded; 1 loaded with error rows; 2 usage error; 3 fatal error; 130 interrupted.
+            """
+    )
+
+    @Argument(help: "Files, globs or directories to load.")
+    var files: [String]
+
+    @Option(name: .long, help: "Destination: sqlite:x.db, x.db, out.jsonl or out.csv.")
+    var into: String
+
+    @Option(name: .long, help: "Table name (default: each file's name without extensions and part numbers).")
+    var table: String?
+
+    @Option(name: .long, help: "append (default), replace (empty the table first) or merge (upsert by --key).")
+    var mode: String = "append"
+
+    @Option(name: .long, help: "Merge key field(s), comma-separated.")
+    var key: String?
+
+    @Option(name: .long, help: "csv, jsonl or json (default: from each file's extension).")
+    var format: String?
+
+    @Option(name: .long, help: "CSV delimiter: one character, or 'tab' (default ',', or tab for .tsv).")
+    var delimiter: String?
+
+    @Option(name: .long, help: "CSV quote character (default \").")
+    var quote: String?
+
+    @Flag(name: .long, help: "CSV files have no header row (columns are named column_1, column_2, …).")
+    var noHeader = false
+
+    @Flag(name: .long, help: "Guess each CSV file's delimiter and header from its first 64 KiB.")
+    var sniff = false
+
+    @Option(name: .long, help: "Rows with the wrong number of fields: error (default), pad or skip.")
+    var ragged: String = "error"
+
+    @Flag(name: .long, help: "Replace invalid UTF-8 with U+FFFD instead of making the record an error row.")
+    var replaceInvalidUtf8 = false
+
+    @Option(name: .long, help: "JSON documents: the path of the array of records, e.g. $.data.items.")
+    var jsonPath: String?
+
+    @Flag(name: .long, help: "Add source_file and source_line columns.")
+    var sourceColumns = false
+
+    @Option(name: .long, help: "Files read at the same time.")
+    var maxOpen: Int = 4
+
+    @Option(name: .long, help: "Rows per transaction (each with its file's checkpoint).")
+    var batchRows: Int = 16_384
+
+    @Flag(name: .long, help: "Start over instead of continuing an interrupted load.")
+    var fresh = false
+
+    @Flag(name: [.short, .long], help: "No progress and no summary on stderr.")
+    var quiet = false
+
+    func run() async throws {
+        var options = LoadOptions()
+        options.table = table
+        options.fresh = fresh
+        options.sourceColumns = sourceColumns
+        options.jsonPath = jsonPath
+        options.sniff = sniff
+        options.maxOpenFiles = maxOpen
+        options.blockRows = max(1, batchRows)
+        guard let mode = WriteMode(rawValue: mode) else {
+            throw JobError.usage("--mode \(mode) is not a mode; use append, replace or merge")
+        }
+        options.mode = mode
+        options.key = key.map { $0.split(separator: ",").map { String($0).trimmingSpaces() } } ?? []
+        if mode == .merge, options.key.isEmpty {
+            throw JobError.usage("--mode merge needs --key FIELD[,FIELD…]: the fields that identify a row")
+        }
+        if let format {
+            guard let parsed = FileFormat(rawValue: format) else {
+                throw JobError.usage("--format \(format) is not a format; use csv, jsonl or json")
+            }
+            options.format = parsed
+        }
+        options.csv.hasHeader = !noHeader
+        options.replaceInvalidUTF8 = replaceInvalidUtf8
+        switch ragged {
+        case "error": options.csv.raggedRows = .error
+        case "pad": options.csv.raggedRows = .pad
+        case "skip": options.csv.raggedRows = .skip
+        default: throw JobError.usage("--ragged \(ragged) is not a policy; use error, pad or skip")
+        }
+        if let quote {
+            guard quote.utf8.count == 1 else { throw JobError.usage("--quote must be one ASCII character") }
+            options.csv.quote = quote.utf8.first!
+        }
+        if let delimiter {
+            let bytes = delimiter == "tab" || delimiter == "\\t" ? [UInt8(ascii: "\t")] : Array(delimiter.utf8)
+            guard bytes.count == 1 else {
+                throw JobError.usage("--delimiter must be one ASCII character (or 'tab'), not '\(delimiter)'")
+            }
+            options.csv.delimiter = bytes[0]
+        } else if files.allSatisfy({ $0.lowercased().contains(".tsv") }) {
+            options.csv.delimiter = UInt8(ascii: "\t")
+        }
+        do {
+            try options.csv.validate()
+        } catch {
+            throw JobError.usage("\(error)")
+        }
+        let destination: LoadDestination
+        do {
+            destination = try LoadDestination(into)
+        } catch {
+            throw JobError.usage("--into: \(error)")
+        }
+        let sink = try await destination.open()
+        let stop = StopSwitch()
+        let loader = FileLoader(
+            sink: sink, options: options, progress: quiet ? nil : LoadProgress(), shouldStop: { stop.isOn })
+        let files: [LoadFile]
+        do {
+            files = try loader.files(for: self.files)
+        } catch {
+            throw JobError.usage("\(error)")
+        }
+        let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm)
+        let work = Task { try await loader.run(files) }
+        let watcher = Task {
+            var seen = 0
+            for await signal in signals {
+                seen += 1
+                if seen == 1 {
+                    stop.turnOn()
+                    Terminal.error(
+                        "\ngather: \(signal): stopping; blocks being written are committed "
+                            + "(signal again to stop now; `gather load` continues where this stopped)")
+                } else {
+                    work.cancel()
+                }
+            }
+        }
+        defer { watcher.cancel() }
+        let summary: LoadSummary
+        do {
+            summary = try await work.value
+        } catch let error as SinkFailure {
+            throw JobError.fatal(error.message + " (run the same command again to continue)")
+        }
+        try await destination.close(sink)
+        if !quiet { Terminal.error(summary.render(destination: into)) }
+        if summary.outcome == "interrupted" { throw ExitCode(130) }
+        if summary.errors > 0 { throw ExitCode(1) }
+    }
+}
+
+/// A flag a signal handler turns on and workers poll.
+final class StopSwitch: Sendable {
+    private let flag = Atomic<Bool>(false)
+    var isOn: Bool { flag.load(ordering: .relaxed) }
+    func turnOn() { flag.store(true, ordering: .relaxed) }
+}
+
+extension String {
+    func trimmingSpaces() -> String {
+        String(self.drop(while: { $0 == " " }).reversed().drop(while: { $0 == " " }).reversed())
+    }
+}
