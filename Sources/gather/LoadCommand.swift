@@ -134,6 +134,14 @@ struct LoadCommand: AsyncParsableCommand {
         } catch {
             throw JobError.usage("--into: \(error)")
         }
+        if case .sqlite = destination {
+        } else {
+            // A JSON Lines or CSV file holds one row per record: nested lists stay JSON text inside it.
+            options.lists = .json
+            if options.mode == .merge {
+                throw JobError.usage("--mode merge needs a database destination (sqlite:…); files can only append or replace")
+            }
+        }
         let sink = try await destination.open()
         let stop = StopSwitch()
         let loader = FileLoader(
