@@ -5,14 +5,14 @@ struct CSVUnitReader: UnitReader {
     private var parser: CSVParser
     private var builder: Builder
 
-    init(file: LoadFile, options: LoadOptions, runID: String, resume: LoadCheckpoint?) throws {
+    init(file: LoadFile, options: LoadOptions, context: LoadContext, resume: LoadCheckpoint?) throws {
         var csv = options.csv
         if resume != nil { csv.hasHeader = false }
         self.parser = try CSVParser(options: csv, startOffset: resume?.offset ?? 0, startLine: resume?.line ?? 1)
         if let fields = resume?.fields { self.parser.expectedFieldCount = fields.count }
         self.builder = Builder(
             collector: UnitCollector(
-                file: file, runID: runID, sourceColumns: options.sourceColumns, resume: resume),
+                file: file, context: context, sourceColumns: options.sourceColumns, resume: resume),
             blockRows: options.blockRows, blockBytes: options.blockBytes, delimiter: csv.delimiter)
     }
 
@@ -95,4 +95,66 @@ struct CSVUnitReader: UnitReader {
             flush(offset: offset, line: line, done: true)
         }
     }
+}
+
+/// CSV → records (typed like the block path) → a pipeline's transforms → ``Normalizer`` rows. Used when a
+/// `files` resource has transforms; `gather load` uses the faster ``CSVUnitReader``.
+struct CSVRecordUnitReader: UnitReader {
+    private var parser: CSVParser
+    private var builder: RecordUnitBuilder
+    private let delimiter: UInt8
+
+    init(file: LoadFile, options: LoadOptions, context: LoadContext, resume: LoadCheckpoint?) throws {
+        var csv = options.csv
+        if resume != nil { csv.hasHeader = false }
+        self.parser = try CSVParser(options: csv, startOffset: resume?.offset ?? 0, startLine: resume?.line ?? 1)
+        if let fields = resume?.fields { self.parser.expectedFieldCount = fields.count }
+        self.builder = RecordUnitBuilder(file: file, options: options, context: context, resume: resume)
+        self.delimiter = csv.delimiter
+    }
+
+    var line: Int { parser.currentLine }
+
+    mutating func consume(_ chunk: UnsafeRawBufferPointer, isLast: Bool) throws {
+        let delimiter = self.delimiter
+        try parser.feed(chunk, isLast: isLast) { row in
+            if row.isHeader {
+                builder.collector.fields = row.strings
+                return
+            }
+            if builder.collector.fields == nil {
+                builder.collector.fields = (1...max(row.count, 1)).map { "column_\($0)" }
+            }
+            builder.startRecord(offset: row.byteOffset, line: row.line)
+            if let error = row.error {
+                builder.collector.fail(
+                    line: row.line, column: error.column, code: error.code.description, message: error.message,
+                    payload: row.strings.joined(separator: String(UnicodeScalar(delimiter))))
+                return
+            }
+            var record = Record()
+            record.reserveCapacity(row.count)
+            for (name, field) in zip(builder.collector.fields ?? [], row) {
+                record.append(name, field.withUnsafeBytes { Self.value(FieldSyntax.parse($0), $0) })
+            }
+            builder.add(value: .object(record), line: row.line)
+        }
+        builder.nextOffset = parser.bytesFed
+        builder.nextLine = parser.currentLine
+        if isLast { builder.finish() }
+    }
+
+    private static func value(_ parsed: FieldSyntax.Parsed, _ bytes: UnsafeRawBufferPointer) -> Value {
+        switch parsed {
+        case .empty: .null
+        case .integer(let n): .int(n)
+        case .real(let d): .double(d)
+        case .boolean(let b): .bool(b)
+        case .timestamp, .text: .string(String(decoding: bytes, as: UTF8.self))
+        }
+    }
+
+    mutating func takeReady() -> [LoadUnit] { builder.collector.takeReady() }
+
+    mutating func closeAfterFailure() { builder.finish() }
 }

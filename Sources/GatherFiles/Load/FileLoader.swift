@@ -80,13 +80,7 @@ public final class FileLoader: Sendable {
         }
         try await sink.commit(opening)
 
-        progress?.start(files)
-        let run = runID
-        let resumeFrom = checkpoints
-        let results = try await files.concurrentMap(maxConcurrency: max(1, options.maxOpenFiles)) { file in
-            try await self.load(file, runID: run, resume: resumeFrom[file.identity])
-        }
-        progress?.finish()
+        let results = try await self.load(files, context: LoadContext(runID: runID), checkpoints: checkpoints)
 
         let stopped = shouldStop()
         let counts = try await sink.counts(runID: runID)
@@ -104,11 +98,24 @@ public final class FileLoader: Sendable {
             seconds: Self.seconds(clock.now - started))
     }
 
+    /// Loads `files` into the sink under `context` (at most ``LoadOptions/maxOpenFiles`` at once), each from its
+    /// checkpoint in `checkpoints` (by ``LoadFile/identity``). The caller owns the run row; this is how a
+    /// pipeline's `files` resource reads.
+    public func load(_ files: [LoadFile], context: LoadContext, checkpoints: [String: LoadCheckpoint]) async throws
+        -> [LoadSummary.FileResult]
+    {
+        progress?.start(files)
+        defer { progress?.finish() }
+        return try await files.concurrentMap(maxConcurrency: max(1, options.maxOpenFiles)) { file in
+            try await self.load(file, context: context, resume: checkpoints[file.identity])
+        }
+    }
+
     // MARK: - One file
 
     /// Loads one file. Its own problems end it with an error row; a sink failure (disk full, a merge key the
     /// records lack) ends the whole load, whose run then stays unfinished, to be continued.
-    private func load(_ file: LoadFile, runID: String, resume: LoadCheckpoint?) async throws
+    private func load(_ file: LoadFile, context: LoadContext, resume: LoadCheckpoint?) async throws
         -> LoadSummary.FileResult
     {
         let clock = ContinuousClock()
@@ -130,11 +137,14 @@ public final class FileLoader: Sendable {
             case .csv:
                 var options = self.options
                 if options.sniff, resume == nil { options.csv = try await Self.sniff(file, options.csv) }
-                reader = try CSVUnitReader(file: file, options: options, runID: runID, resume: resume)
+                reader =
+                    context.transform == nil
+                    ? try CSVUnitReader(file: file, options: options, context: context, resume: resume)
+                    : try CSVRecordUnitReader(file: file, options: options, context: context, resume: resume)
             case .jsonl:
-                reader = JSONLinesUnitReader(file: file, options: options, runID: runID, resume: resume)
+                reader = JSONLinesUnitReader(file: file, options: options, context: context, resume: resume)
             case .json:
-                reader = try JSONUnitReader(file: file, options: options, runID: runID, resume: resume)
+                reader = try JSONUnitReader(file: file, options: options, context: context, resume: resume)
             }
             // One commit in flight while the next block is parsed.
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -150,7 +160,7 @@ public final class FileLoader: Sendable {
                     try (chunk ?? []).withUnsafeBytes { try reader!.consume($0, isLast: finished) }
                     for unit in reader!.takeReady() {
                         if inFlight { try await group.next() }
-                        let batch = self.batch(for: unit, runID: runID)
+                        let batch = self.batch(for: unit, context: context)
                         group.addTask { try await self.commit(batch) }
                         inFlight = true
                         result.add(unit)
@@ -168,7 +178,7 @@ public final class FileLoader: Sendable {
             reader?.closeAfterFailure()
             pending = reader?.takeReady() ?? []
             let (line, column) = Self.position(of: error) ?? (reader?.line ?? 1, nil)
-            var collector = UnitCollector(file: file, runID: runID, sourceColumns: false, resume: nil)
+            var collector = UnitCollector(file: file, context: context, sourceColumns: false, resume: nil)
             collector.fail(
                 line: line, column: column, code: "file_error",
                 message: Self.describe(error) + "; the rest of the file was not read", payload: nil)
@@ -177,7 +187,7 @@ public final class FileLoader: Sendable {
                 line: line, done: true)
             pending += collector.takeReady()
             for unit in pending {
-                try await self.commit(self.batch(for: unit, runID: runID))
+                try await self.commit(self.batch(for: unit, context: context))
                 result.add(unit)
                 progress?.update(
                     file, done: false, rows: unit.written, errors: unit.errors.count, bytes: 0, size: 0)
@@ -198,7 +208,7 @@ public final class FileLoader: Sendable {
         }
     }
 
-    private func batch(for unit: LoadUnit, runID: String) -> SinkBatch {
+    private func batch(for unit: LoadUnit, context: LoadContext) -> SinkBatch {
         var batch = SinkBatch()
         let key = options.mode == .merge ? options.key : []
         if let block = unit.block, block.rowCount > 0 {
@@ -207,9 +217,10 @@ public final class FileLoader: Sendable {
             batch.writes = [TableWrite(table: unit.file.table, mode: options.mode, primaryKey: key, rows: unit.rows)]
         }
         batch.errors = unit.errors
-        batch.state = [.put(scope: LoadCheckpoint.scope, key: unit.file.identity, value: unit.checkpoint.json)]
-        var counts = ResourceCounts(runID: runID, resource: unit.file.table)
+        batch.state = [.put(scope: context.scope, key: unit.file.identity, value: unit.checkpoint.json)]
+        var counts = ResourceCounts(runID: context.runID, resource: context.resource ?? unit.file.table)
         counts.records = unit.records
+        counts.filtered = unit.filtered
         counts.written = unit.written
         counts.rows = unit.written
         counts.errors = unit.errors.count

@@ -6,9 +6,9 @@ struct JSONLinesUnitReader: UnitReader {
     private var splitter: LineSplitter
     private var builder: RecordUnitBuilder
 
-    init(file: LoadFile, options: LoadOptions, runID: String, resume: LoadCheckpoint?) {
+    init(file: LoadFile, options: LoadOptions, context: LoadContext, resume: LoadCheckpoint?) {
         self.splitter = LineSplitter(startOffset: resume?.offset ?? 0, startLine: resume?.line ?? 1)
-        self.builder = RecordUnitBuilder(file: file, options: options, runID: runID, resume: resume)
+        self.builder = RecordUnitBuilder(file: file, options: options, context: context, resume: resume)
     }
 
     var line: Int { builder.nextLine }
@@ -54,10 +54,12 @@ struct RecordUnitBuilder {
     /// Where the record after the current one starts (the checkpoint when a unit closes before it).
     var nextOffset: Int
     var nextLine: Int
+    let transform: (@Sendable (Record) -> RecordTransformResult)?
 
-    init(file: LoadFile, options: LoadOptions, runID: String, resume: LoadCheckpoint?) {
+    init(file: LoadFile, options: LoadOptions, context: LoadContext, resume: LoadCheckpoint?) {
         self.collector = UnitCollector(
-            file: file, runID: runID, sourceColumns: options.sourceColumns, resume: resume)
+            file: file, context: context, sourceColumns: options.sourceColumns, resume: resume)
+        self.transform = context.transform
         self.normalizer = Normalizer(table: file.table, lists: options.lists)
         self.key = options.mode == .merge ? options.key : []
         self.blockRows = max(1, options.blockRows / 4)
@@ -68,7 +70,7 @@ struct RecordUnitBuilder {
 
     /// Called before each record: closes the unit when it is full (its checkpoint is this record's start).
     mutating func startRecord(offset: Int, line: Int) {
-        if written + collector.errors.count >= blockRows {
+        if written + collector.errors.count + collector.unitFiltered >= blockRows {
             collector.close(block: nil, rows: rows, written: written, offset: offset, line: line, done: false)
             rows.removeAll(keepingCapacity: true)
             written = 0
@@ -111,9 +113,26 @@ struct RecordUnitBuilder {
             record.append(LoadOptions.sourceFileColumn, .string(collector.file.path))
             record.append(LoadOptions.sourceLineColumn, .int(Int64(line)))
         }
+        guard let transform else {
+            write(record, line: line, index: nil)
+            return
+        }
+        switch transform(record) {
+        case .filtered:
+            collector.unitFiltered += 1
+        case .failed(let code, let message):
+            collector.fail(line: line, code: code, message: message, payload: JSONWriter.string(.object(record)))
+        case .records(let outputs):
+            for (index, output) in outputs.enumerated() {
+                write(output, line: line, index: outputs.count > 1 ? index : nil)
+            }
+        }
+    }
+
+    private mutating func write(_ record: Record, line: Int, index: Int?) {
         let recordKey: String
         if key.isEmpty {
-            recordKey = "\(collector.file.identity):\(line)"
+            recordKey = "\(collector.file.identity):\(line)" + (index.map { ":\($0)" } ?? "")
         } else {
             var parts: [Value] = []
             for field in key {

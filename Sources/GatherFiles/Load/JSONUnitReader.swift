@@ -10,13 +10,13 @@ struct JSONUnitReader: UnitReader {
     private var builder: RecordUnitBuilder
     private let skip: Int
 
-    init(file: LoadFile, options: LoadOptions, runID: String, resume: LoadCheckpoint?) throws {
+    init(file: LoadFile, options: LoadOptions, context: LoadContext, resume: LoadCheckpoint?) throws {
         do {
             self.stream = try JSONRecordStream(path: options.jsonPath)
         } catch {
             throw FileError("--json-path \(options.jsonPath ?? "$"): \(error)")
         }
-        var builder = RecordUnitBuilder(file: file, options: options, runID: runID, resume: resume)
+        var builder = RecordUnitBuilder(file: file, options: options, context: context, resume: resume)
         builder.nextOffset = 0
         self.builder = builder
         self.skip = resume?.records ?? 0

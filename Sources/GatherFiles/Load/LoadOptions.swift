@@ -68,3 +68,34 @@ public struct LoadFile: Sendable, Hashable {
         return stem.isEmpty ? "data" : String(stem)
     }
 }
+
+/// What a pipeline does to each record of a `files` resource before it is written.
+public enum RecordTransformResult: Sendable {
+    /// Write these records (none, one, or several).
+    case records([Record])
+    /// A filter dropped the record.
+    case filtered
+    /// The record failed; it becomes an error row with this code and message.
+    case failed(code: String, message: String)
+}
+
+/// Where a load's bookkeeping goes: its run, its checkpoints' state scope, the name its counts and error rows
+/// carry, and an optional transform (records mode: CSV rows become records instead of typed blocks).
+public struct LoadContext: Sendable {
+    public var runID: String
+    /// The `_gather_state` scope of the files' checkpoints.
+    public var scope: String
+    /// The name counts and error rows are recorded under; `nil` means each file's table (`gather load`).
+    public var resource: String?
+    public var transform: (@Sendable (Record) -> RecordTransformResult)?
+
+    public init(
+        runID: String, scope: String = LoadCheckpoint.scope, resource: String? = nil,
+        transform: (@Sendable (Record) -> RecordTransformResult)? = nil
+    ) {
+        self.runID = runID
+        self.scope = scope
+        self.resource = resource
+        self.transform = transform
+    }
+}

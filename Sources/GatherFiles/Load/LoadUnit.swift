@@ -12,6 +12,8 @@ struct LoadUnit: Sendable {
     var records = 0
     /// Top-level rows written.
     var written = 0
+    /// Records a transform filtered out.
+    var filtered = 0
 }
 
 /// What every format's reader shares: where the next record starts, the error rows of the current unit, and
@@ -19,16 +21,20 @@ struct LoadUnit: Sendable {
 struct UnitCollector {
     let file: LoadFile
     let runID: String
+    /// The name error rows and counts carry.
+    let resource: String
     let sourceColumns: Bool
     var records: Int
     var unitRecords = 0
+    var unitFiltered = 0
     var errors: [ErrorRow] = []
     var ready: [LoadUnit] = []
     var fields: [String]?
 
-    init(file: LoadFile, runID: String, sourceColumns: Bool, resume: LoadCheckpoint?) {
+    init(file: LoadFile, context: LoadContext, sourceColumns: Bool, resume: LoadCheckpoint?) {
         self.file = file
-        self.runID = runID
+        self.runID = context.runID
+        self.resource = context.resource ?? file.table
         self.sourceColumns = sourceColumns
         self.records = resume?.records ?? 0
         self.fields = resume?.fields
@@ -39,7 +45,7 @@ struct UnitCollector {
         let place = "\(file.path):\(line)" + (column.map { ":\($0)" } ?? "")
         errors.append(
             ErrorRow(
-                runID: runID, resource: file.table, request: place, code: code, message: message,
+                runID: runID, resource: resource, request: place, code: code, message: message,
                 payload: payload.map { String($0.prefix(1024)) }, at: ExpressionContext.currentTimestamp()))
     }
 
@@ -50,9 +56,10 @@ struct UnitCollector {
         ready.append(
             LoadUnit(
                 file: file, block: block, rows: rows, errors: errors, checkpoint: checkpoint, records: unitRecords,
-                written: written))
+                written: written, filtered: unitFiltered))
         errors.removeAll()
         unitRecords = 0
+        unitFiltered = 0
     }
 
     /// Hands over the units ready to commit.

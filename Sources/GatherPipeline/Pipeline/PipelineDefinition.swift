@@ -1,4 +1,5 @@
 public import GatherCore
+public import GatherFiles
 
 /// A whole pipeline: where rows go, HTTP defaults, per-host limits, and the resources, as a YAML file declares
 /// them (``PipelineLoader``) or as Swift code builds them.
@@ -202,6 +203,8 @@ public struct ResourceDefinition: Sendable {
     public var lists: Normalizer.NestedLists
     /// Fetch known pages in parallel (on by default).
     public var parallelPages: Bool
+    /// Read files instead of an endpoint (a `files` resource).
+    public var files: FilesSource?
 
     public init(name: String) {
         self.name = name
@@ -218,6 +221,19 @@ public struct ResourceDefinition: Sendable {
         self.transforms = []
         self.lists = .tables
         self.parallelPages = true
+        self.files = nil
+    }
+}
+
+/// A `files` resource's input: paths or globs (relative to the pipeline file) and how to read them. The reader
+/// is `gather load`'s: records then pass through the resource's transforms.
+public struct FilesSource: Sendable {
+    public var paths: [String]
+    public var options: LoadOptions
+
+    public init(paths: [String], options: LoadOptions) {
+        self.paths = paths
+        self.options = options
     }
 }
 

@@ -1,4 +1,5 @@
 import GatherCore
+import GatherFiles
 
 /// Reads a pipeline file into a ``PipelineDefinition``: YAML with positions, `${VAR}` from the environment and a
 /// `.env` beside the file, validation against ``PipelineSpecs``, and the checks specs cannot make (placeholders,
@@ -75,7 +76,7 @@ public enum PipelineLoader {
                 limits[host] = limit
             }
             let resourceObjects = root.objects("resources")
-            var resources = resourceObjects.map { self.resource($0) }
+            var resources = resourceObjects.map { self.resource($0, directory: directory) }
             // Cross-resource checks: unique names, known parents, no cycles.
             var seen: [String: ConfigObject] = [:]
             for (object, resource) in zip(resourceObjects, resources) {
@@ -103,10 +104,22 @@ public enum PipelineLoader {
             if resources.isEmpty, root.has("resources") {
                 errors.append(root.error(at: "resources", "add at least one resource"))
             }
-            for index in resources.indices where resources[index].http.path == nil && defaults.path == nil {
+            for index in resources.indices
+            where resources[index].files == nil && resources[index].http.path == nil && defaults.path == nil {
                 errors.append(
                     resourceObjects[index].error(
-                        at: "http", "resource '\(resources[index].name)' needs http.path, like path: /items"))
+                        at: "http",
+                        "resource '\(resources[index].name)' needs http.path, like path: /items (or files: to read files)"
+                    ))
+            }
+            for (object, resource) in zip(resourceObjects, resources) where resource.files != nil {
+                if object.has("http") || resource.parent != nil || !resource.forEach.isEmpty {
+                    errors.append(
+                        object.error(at: "files", "a files resource takes no http, from or for_each; split it in two"))
+                }
+                if resources.contains(where: { $0.parent == resource.name }) {
+                    errors.append(object.error(at: "files", "a files resource cannot be another resource's parent"))
+                }
             }
             // Check placeholders against what each resource can read.
             for (object, resource) in zip(resourceObjects, resources) {
@@ -240,10 +253,11 @@ public enum PipelineLoader {
                 stopOnEmpty: p.bool("stop_on_empty") ?? true)
         }
 
-        mutating func resource(_ object: ConfigObject) -> ResourceDefinition {
+        mutating func resource(_ object: ConfigObject, directory: String) -> ResourceDefinition {
             var resource = ResourceDefinition(name: object.string("name") ?? "resource")
             resource.table = object.string("table") ?? resource.name
             if let http = object.object("http") { resource.http = self.http(http) }
+            if let files = object.object("files") { resource.files = self.files(files, directory: directory) }
             resource.forEach = object.map("for_each").map { entry in
                 (name: entry.key, values: (entry.value.listValue ?? [entry.value]).map { $0.value })
             }
@@ -273,6 +287,40 @@ public enum PipelineLoader {
                 if let transform = self.transform(step.name, step.object) { resource.transforms.append(transform) }
             }
             return resource
+        }
+
+        mutating func files(_ object: ConfigObject, directory: String) -> FilesSource {
+            var options = LoadOptions()
+            options.format = object.enumeration("format", as: FileFormat.self)
+            if let delimiter = object.string("delimiter") {
+                let bytes = delimiter == "tab" || delimiter == "\t" ? [UInt8(ascii: "\t")] : Array(delimiter.utf8)
+                if bytes.count == 1 {
+                    options.csv.delimiter = bytes[0]
+                } else {
+                    errors.append(object.error(at: "delimiter", "the delimiter is one ASCII character, or tab"))
+                }
+            }
+            if let quote = object.string("quote") {
+                if quote.utf8.count == 1 {
+                    options.csv.quote = quote.utf8.first!
+                } else {
+                    errors.append(object.error(at: "quote", "the quote is one ASCII character"))
+                }
+            }
+            options.csv.hasHeader = object.bool("header") ?? true
+            switch object.string("ragged") {
+            case "pad": options.csv.raggedRows = .pad
+            case "skip": options.csv.raggedRows = .skip
+            default: options.csv.raggedRows = .error
+            }
+            options.replaceInvalidUTF8 = object.bool("replace_invalid_utf8") ?? false
+            options.jsonPath = object.string("json_path")
+            options.sourceColumns = object.bool("source_columns") ?? false
+            options.maxOpenFiles = max(1, object.int("max_open") ?? 4)
+            let paths = object.strings("paths").map { path in
+                path.hasPrefix("/") || directory == "." ? path : directory + "/" + path
+            }
+            return FilesSource(paths: paths, options: options)
         }
 
         mutating func transform(_ type: String, _ t: ConfigObject) -> Transform? {

@@ -191,6 +191,37 @@ public enum PipelineSpecs {
         ],
         examples: ["limits:\n  api.github.com: { concurrency: 8, rate: 5000/h }"])
 
+    public static let files = ComponentSpec(
+        name: "files", kind: "files",
+        summary: "CSV, JSON Lines or JSON files (gzip or zstd too) as a resource's records, read like `gather load`: "
+            + "many at once, each resumed from its checkpoint after a crash; bad records become error rows with "
+            + "file:line.",
+        fields: [
+            FieldSpec(
+                "paths", .stringOrList(.string), required: true,
+                description: "Paths, globs or directories, relative to the pipeline file.",
+                example: "[data/orders-*.csv.gz]", synonyms: ["path", "glob", "bucket_url"]),
+            FieldSpec(
+                "format", .enumeration(["csv", "jsonl", "json"]),
+                description: "The format (default: from each file's extension)."),
+            FieldSpec("delimiter", .string, default: "\",\"", description: "CSV delimiter (one character, or tab)."),
+            FieldSpec("quote", .string, default: "'\"'", description: "CSV quote character."),
+            FieldSpec("header", .bool, default: "true", description: "CSV files start with a header row."),
+            FieldSpec(
+                "ragged", .enumeration(["error", "pad", "skip"]), default: "error",
+                description: "CSV rows with the wrong number of fields: error rows, padded with nulls, or skipped."),
+            FieldSpec(
+                "replace_invalid_utf8", .bool, default: "false",
+                description: "Replace invalid UTF-8 with U+FFFD instead of making the record an error row."),
+            FieldSpec(
+                "json_path", .string, description: "JSON documents: the path of the array of records.",
+                example: "$.data.items"),
+            FieldSpec(
+                "source_columns", .bool, default: "false", description: "Add `source_file` and `source_line` fields."),
+            FieldSpec("max_open", .int, default: "4", description: "Files read at the same time."),
+        ],
+        examples: ["files: { paths: [exports/*.csv.gz], ragged: pad }"])
+
     public static let incremental = ComponentSpec(
         name: "incremental", kind: "incremental",
         summary: "Loads only new or changed records: the largest `cursor` value seen is saved per resource (and per "
@@ -269,7 +300,11 @@ public enum PipelineSpecs {
             FieldSpec("name", .string, required: true, description: "The resource's name.", example: "repos"),
             FieldSpec("table", .string, description: "The table (default: the name).", synonyms: ["table_name"]),
             FieldSpec(
-                "http", .object(http), required: true, description: "The endpoint.", synonyms: ["endpoint", "request"]),
+                "http", .object(http),
+                description: "The endpoint (a resource has `http` or `files`).", synonyms: ["endpoint", "request"]),
+            FieldSpec(
+                "files", .object(files), description: "Files to read instead of an endpoint (as `gather load` does).",
+                synonyms: ["file", "source"]),
             FieldSpec(
                 "for_each", .map(.stringOrList(.string)),
                 description: "Variables and their values; the endpoint is fetched for every combination.",
@@ -353,5 +388,5 @@ public enum PipelineSpecs {
 
     /// Every component, for `gather help` and the generated reference.
     public static let all: [ComponentSpec] =
-        [pipeline, defaults, resource, http, limit, retry, incremental] + paginators + auths + transforms
+        [pipeline, defaults, resource, http, files, limit, retry, incremental] + paginators + auths + transforms
 }

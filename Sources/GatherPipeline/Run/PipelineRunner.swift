@@ -70,6 +70,7 @@ public struct PipelineRunner: Sendable {
             // A new run: forget the previous run's positions, empty `replace` tables.
             batch.state.append(.clearPrefix("work:"))
             batch.state.append(.clearPrefix("pages:"))
+            batch.state.append(.clearPrefix("files:"))
             batch.truncate = selected.filter { $0.write == .replace }.map(\.table)
         }
         let startedAt = resumed ? (try await sink.lastRun(pipeline: self.pipeline.name)?.startedAt ?? now) : now
@@ -103,7 +104,7 @@ public struct PipelineRunner: Sendable {
             var runs: [String: ResourceRun] = [:]
             var queues: [String: WorkQueue] = [:]
             for resource in selected where resource.parent != nil { queues[resource.name] = WorkQueue() }
-            for resource in selected {
+            for resource in selected where resource.files == nil {
                 let children = selected.filter { $0.parent == resource.name }.map {
                     ResourceRun.ChildLink(definition: $0, queue: queues[$0.name]!)
                 }
@@ -113,6 +114,9 @@ public struct PipelineRunner: Sendable {
             let ordered = selected.compactMap { runs[$0.name] }
             progress.attach { ordered.map { run in run.counts.withLock { $0 } } }
             try await withThrowingTaskGroup(of: Void.self) { group in
+                for resource in selected where resource.files != nil {
+                    group.addTask { try await FilesResourceRun.run(resource, shared: shared) }
+                }
                 for run in ordered {
                     let savedItems = saved[run.name] ?? [:]
                     if let queue = queues[run.name] {
