@@ -139,7 +139,8 @@ struct LoadCommand: AsyncParsableCommand {
             // A JSON Lines or CSV file holds one row per record: nested lists stay JSON text inside it.
             options.lists = .json
             if options.mode == .merge {
-                throw JobError.usage("--mode merge needs a database destination (sqlite:…); files can only append or replace")
+                throw JobError.usage(
+                    "--mode merge needs a database destination (sqlite:…); files can only append or replace")
             }
         }
         let sink = try await destination.open()
