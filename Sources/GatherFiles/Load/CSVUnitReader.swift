@@ -6,10 +6,8 @@ struct CSVUnitReader: UnitReader {
     private var builder: Builder
 
     init(file: LoadFile, options: LoadOptions, context: LoadContext, resume: LoadCheckpoint?) throws {
-        var csv = options.csv
-        if resume != nil { csv.hasHeader = false }
-        self.parser = try CSVParser(options: csv, startOffset: resume?.offset ?? 0, startLine: resume?.line ?? 1)
-        if let fields = resume?.fields { self.parser.expectedFieldCount = fields.count }
+        self.parser = try Self.parser(options.csv, resume: resume)
+        let csv = self.parser.options
         self.builder = Builder(
             collector: UnitCollector(
                 file: file, context: context, sourceColumns: options.sourceColumns, resume: resume),
@@ -17,6 +15,15 @@ struct CSVUnitReader: UnitReader {
     }
 
     var line: Int { parser.currentLine }
+
+    /// A parser for a file, or for the rest of it after `resume` (past the header, expecting its field count).
+    static func parser(_ options: CSVOptions, resume: LoadCheckpoint?) throws -> CSVParser {
+        var csv = options
+        if resume != nil { csv.hasHeader = false }
+        var parser = try CSVParser(options: csv, startOffset: resume?.offset ?? 0, startLine: resume?.line ?? 1)
+        if let fields = resume?.fields { parser.expectedFieldCount = fields.count }
+        return parser
+    }
 
     mutating func consume(_ chunk: UnsafeRawBufferPointer, isLast: Bool) throws {
         try parser.feed(chunk, isLast: isLast) { row in builder.add(row) }
@@ -105,12 +112,9 @@ struct CSVRecordUnitReader: UnitReader {
     private let delimiter: UInt8
 
     init(file: LoadFile, options: LoadOptions, context: LoadContext, resume: LoadCheckpoint?) throws {
-        var csv = options.csv
-        if resume != nil { csv.hasHeader = false }
-        self.parser = try CSVParser(options: csv, startOffset: resume?.offset ?? 0, startLine: resume?.line ?? 1)
-        if let fields = resume?.fields { self.parser.expectedFieldCount = fields.count }
+        self.parser = try CSVUnitReader.parser(options.csv, resume: resume)
         self.builder = RecordUnitBuilder(file: file, options: options, context: context, resume: resume)
-        self.delimiter = csv.delimiter
+        self.delimiter = options.csv.delimiter
     }
 
     var line: Int { parser.currentLine }

@@ -79,6 +79,21 @@ public final class ChunkReader {
         close(self.descriptor)
     }
 
+    /// One `read(2)` of up to `size` bytes (blocking: call it on ``BlockingIO``); empty at the end of the input.
+    /// - Throws: ``FileError`` naming `path` and the system's reason.
+    public static func read(_ descriptor: Int32, upTo size: Int, path: String) throws -> [UInt8] {
+        var chunk = [UInt8](repeating: 0, count: size)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, size) }
+            if n >= 0 {
+                chunk.removeSubrange(n...)
+                return chunk
+            }
+            if errno == EINTR { continue }
+            throw FileError("reading \(path) failed: \(String(cString: strerror(errno)))")
+        }
+    }
+
     /// The next chunk of (decompressed) bytes, or `nil` at the end of the file. Chunks may be empty.
     public func next() async throws -> [UInt8]? {
         while true {
@@ -86,18 +101,7 @@ public final class ChunkReader {
             let fd = self.descriptor
             let size = self.chunkSize
             let path = self.path
-            let chunk: [UInt8] = try await BlockingIO.run {
-                var chunk = [UInt8](repeating: 0, count: size)
-                while true {
-                    let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, size) }
-                    if n >= 0 {
-                        chunk.removeSubrange(n...)
-                        return chunk
-                    }
-                    if errno == EINTR { continue }
-                    throw FileError("reading \(path) failed: \(String(cString: strerror(errno)))")
-                }
-            }
+            let chunk: [UInt8] = try await BlockingIO.run { try Self.read(fd, upTo: size, path: path) }
             self.diskBytesRead += chunk.count
             let isLast = chunk.isEmpty
             if isLast { self.atEnd = true }

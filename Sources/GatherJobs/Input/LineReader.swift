@@ -116,20 +116,15 @@ public final class LineReader {
         let path = self.path
         let shouldStop = self.shouldStop
         let chunk: [UInt8] = try await BlockingIO.run {
-            var chunk = [UInt8](repeating: 0, count: size)
             // Wait for data in short slices, so a stop request ends a wait on a quiet pipe or terminal.
             var waiting = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             while poll(&waiting, 1, 100) == 0 {
                 if shouldStop() { return [] }
             }
-            while true {
-                let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, size) }
-                if n >= 0 {
-                    chunk.removeSubrange(n...)
-                    return chunk
-                }
-                if errno == EINTR { continue }
-                throw JobError.fatal("reading \(path) failed: \(String(cString: strerror(errno)))")
+            do {
+                return try ChunkReader.read(fd, upTo: size, path: path)
+            } catch {
+                throw JobError.fatal("\(error)")
             }
         }
         if chunk.isEmpty {
