@@ -120,8 +120,6 @@ struct LoadCommand: AsyncParsableCommand {
                 throw JobError.usage("--delimiter must be one ASCII character (or 'tab'), not '\(delimiter)'")
             }
             options.csv.delimiter = bytes[0]
-        } else if files.allSatisfy({ $0.lowercased().contains(".tsv") }) {
-            options.csv.delimiter = UInt8(ascii: "\t")
         }
         do {
             try options.csv.validate()

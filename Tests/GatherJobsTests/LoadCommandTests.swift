@@ -277,6 +277,46 @@ import Testing
         #expect(missingKey.stderr.contains("--key"))
     }
 
+    /// JSON Lines and CSV destinations: exact values, errors beside the output, a TSV and a CSV in one load, and
+    /// a SIGKILLed load into JSON Lines continued to exactly the clean output.
+    @Test(.timeLimit(.minutes(3))) func fileDestinationsAndTheirResume() async throws {
+        let folder = try ScratchFolder()
+        defer { folder.remove() }
+        let tsv = try folder.write("t.tsv", "id\tcode\n1\t007\n2\t12\n3\n")
+        let jsonl = folder.file("out.jsonl")
+        let first = try await runGather(["load", tsv, "--into", jsonl, "--quiet"])
+        #expect(first.status == 1, "\(first.stderr)")
+        #expect(try folder.read("out.jsonl") == "{\"id\":1,\"code\":\"007\"}\n{\"id\":2,\"code\":12}\n")
+        #expect(try folder.read("out.jsonl.errors.jsonl").contains("t.tsv:4:1"))
+        let csvOut = folder.file("out.csv")
+        let second = try await runGather(["load", tsv, "--into", csvOut, "--ragged", "pad", "--quiet"])
+        #expect(second.status == 0, "\(second.stderr)")
+        #expect(try folder.read("out.csv") == "id,code\n1,007\n2,12\n3,\n")
+
+        let big = try folder.write("big.csv", Self.csv(40_000))
+        let clean = folder.file("clean.jsonl")
+        #expect(try await runGather(["load", big, "--into", clean, "--batch-rows", "1000", "--quiet"]).status == 0)
+        let expected = try folder.read("clean.jsonl")
+        let killed = folder.file("killed.jsonl")
+        var kills = 0
+        var finished = false
+        for delay in [150, 400, 700] where !finished {
+            let result = try await runGather(["load", big, "--into", killed, "--batch-rows", "1000", "--quiet"]) {
+                process in
+                try await Task.sleep(for: .milliseconds(delay))
+                if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            }
+            if result.status == 0 { finished = true } else { kills += 1 }
+        }
+        if !finished {
+            let final = try await runGather(["load", big, "--into", killed, "--batch-rows", "1000", "--quiet"])
+            #expect(final.status == 0, "\(final.stderr)")
+        }
+        #expect(kills >= 1, "no load was killed mid-way")
+        let same = try folder.read("killed.jsonl") == expected
+        #expect(same, "the resumed output differs from a clean load's")
+    }
+
     @Test func unknownPathsAndFormatsAreUsageErrors() async throws {
         let folder = try ScratchFolder()
         defer { folder.remove() }

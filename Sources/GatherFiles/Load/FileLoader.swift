@@ -136,6 +136,9 @@ public final class FileLoader: Sendable {
             switch file.format {
             case .csv:
                 var options = self.options
+                if options.csv.delimiter == UInt8(ascii: ","), FileFormat.isTabSeparated(file.path) {
+                    options.csv.delimiter = UInt8(ascii: "\t")
+                }
                 if options.sniff, resume == nil { options.csv = try await Self.sniff(file, options.csv) }
                 reader =
                     context.transform == nil

@@ -77,7 +77,7 @@ public struct LoadSummary: Sendable {
         let rate = seconds > 0 ? Int(Double(files.reduce(0) { $0 + $1.rows }) / seconds) : 0
         lines.append(
             "\(rows) rows written, \(errors) error rows"
-                + (files.count > 1 || rate > 0 ? "; \(rate) rows/s in this attempt" : ""))
+                + (seconds >= 0.5 ? "; \(rate) rows/s in this attempt" : ""))
         for result in files {
             if case .failed(let message) = result.status { lines.append("\(result.file.path): \(message)") }
         }
