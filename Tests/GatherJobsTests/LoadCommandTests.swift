@@ -68,6 +68,14 @@ import Testing
                 ["integer", "real", 1]
             ])
         #expect(try database.query("SELECT amount FROM people WHERE id = 5") == [[.null]])
+
+        // Repeated and empty header names keep every field.
+        let twice = try folder.write("twice.csv", "a,A,,a\n1,2,3,4\n")
+        #expect(try await runGather(["load", twice, "--into", db, "--quiet"]).status == 0)
+        #expect(try database.query("SELECT * FROM twice") == [[1, 2, 3, 4]])
+        let names = try database.query(
+            "SELECT column_name FROM _gather_columns WHERE table_name = 'twice' ORDER BY position")
+        #expect(names == [["a"], ["A_2"], ["column_3"], ["a_3"]])
     }
 
     /// The malformed-CSV suite: each bad record is an error row naming file:line (physical lines, so records

@@ -16,6 +16,22 @@ struct CSVUnitReader: UnitReader {
 
     var line: Int { parser.currentLine }
 
+    /// Header names made unique, so no two fields share a column: a repeated name (compared ignoring case, as
+    /// column names are) gets `_2`, `_3`…; an empty one becomes `column_N` (its position).
+    static func uniqueFieldNames(_ names: [String]) -> [String] {
+        var seen = Set<String>()
+        return names.enumerated().map { index, name in
+            let base = name.isEmpty ? "column_\(index + 1)" : name
+            var candidate = base
+            var n = 2
+            while !seen.insert(candidate.lowercased()).inserted {
+                candidate = "\(base)_\(n)"
+                n += 1
+            }
+            return candidate
+        }
+    }
+
     /// A parser for a file, or for the rest of it after `resume` (past the header, expecting its field count).
     static func parser(_ options: CSVOptions, resume: LoadCheckpoint?) throws -> CSVParser {
         var csv = options
@@ -54,7 +70,7 @@ struct CSVUnitReader: UnitReader {
 
         mutating func add(_ row: CSVRow) {
             if row.isHeader {
-                collector.fields = row.strings
+                collector.fields = CSVUnitReader.uniqueFieldNames(row.strings)
                 return
             }
             if collector.fields == nil { collector.fields = (1...max(row.count, 1)).map { "column_\($0)" } }
@@ -123,7 +139,7 @@ struct CSVRecordUnitReader: UnitReader {
         let delimiter = self.delimiter
         try parser.feed(chunk, isLast: isLast) { row in
             if row.isHeader {
-                builder.collector.fields = row.strings
+                builder.collector.fields = CSVUnitReader.uniqueFieldNames(row.strings)
                 return
             }
             if builder.collector.fields == nil {

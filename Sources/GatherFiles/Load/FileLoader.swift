@@ -139,7 +139,8 @@ public final class FileLoader: Sendable {
                 if options.csv.delimiter == UInt8(ascii: ","), FileFormat.isTabSeparated(file.path) {
                     options.csv.delimiter = UInt8(ascii: "\t")
                 }
-                if options.sniff, resume == nil { options.csv = try await Self.sniff(file, options.csv) }
+                // Sniffed again on resume (the dialect is not stored); the header is skipped by the checkpoint.
+                if options.sniff { options.csv = try await Self.sniff(file, options.csv) }
                 reader =
                     context.transform == nil
                     ? try CSVUnitReader(file: file, options: options, context: context, resume: resume)
