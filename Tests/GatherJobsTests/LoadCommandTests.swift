@@ -325,6 +325,26 @@ import Testing
         #expect(same, "the resumed output differs from a clean load's")
     }
 
+    /// Ctrl-C stops a load gracefully (exit 130, the run recorded as interrupted); the next load continues it.
+    @Test(.timeLimit(.minutes(2))) func interruptedLoadsContinue() async throws {
+        let folder = try ScratchFolder()
+        defer { folder.remove() }
+        let big = try folder.write("big.csv", Self.csv(300_000))
+        let db = folder.file("out.db")
+        let stopped = try await runGather(["load", big, "--into", db, "--batch-rows", "500"]) { process in
+            try await Task.sleep(for: .milliseconds(200))
+            if process.isRunning { kill(process.processIdentifier, SIGINT) }
+        }
+        #expect(stopped.status == 130, "\(stopped.stderr)")
+        #expect(stopped.stderr.contains("interrupted"), "\(stopped.stderr)")
+        let database = try SQLiteDatabase(path: db)
+        #expect(try database.query("SELECT outcome FROM _gather_runs") == [["interrupted"]])
+        let resumed = try await runGather(["load", big, "--into", db, "--batch-rows", "500", "--quiet"])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        #expect(try database.query("SELECT count(*), count(DISTINCT id) FROM big") == [[300_000, 300_000]])
+        #expect(try database.query("SELECT outcome FROM _gather_runs") == [["completed"]])
+    }
+
     @Test func unknownPathsAndFormatsAreUsageErrors() async throws {
         let folder = try ScratchFolder()
         defer { folder.remove() }

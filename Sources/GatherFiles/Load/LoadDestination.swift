@@ -1,5 +1,5 @@
 public import GatherCore
-public import GatherSQLite
+import GatherSQLite
 
 /// Where `gather load --into` writes: a SQLite database, or a JSON Lines or CSV file.
 public enum LoadDestination: Sendable, Hashable {
