@@ -1,14 +1,31 @@
-/// The engine behind ``JSONWriter``: writes into a fixed-size chunk and flushes full chunks into
-/// the caller's `[UInt8]`.
+/// A fast appender of JSON (and other bytes) to a `[UInt8]`: the engine behind ``JSONWriter``, and
+/// what writers of other text formats build on (see ``withOutput(appendingTo:reservingCapacity:_:)``).
 ///
-/// Writing into raw memory with one capacity check per token (instead of `Array.append` per byte,
-/// with its uniqueness and capacity checks) roughly halves the cost of serialization.
-struct JSONOutput: ~Copyable {
+/// It writes into a fixed-size chunk and flushes full chunks into the caller's array. Writing into
+/// raw memory with one capacity check per token (instead of `Array.append` per byte, with its
+/// uniqueness and capacity checks) roughly halves the cost of serialization.
+///
+/// ```swift
+/// var line: [UInt8] = []
+/// JSONOutput.withOutput(appendingTo: &line) { out in
+///     out.byte(UInt8(ascii: "["))
+///     out.int(42)
+///     out.byte(UInt8(ascii: ","))
+///     out.string("a\"b")
+///     out.literal("]\n")
+/// }
+/// // [42,"a\"b"] and a newline
+/// ```
+public struct JSONOutput: ~Copyable {
+    // `@usableFromInline`, with the small writers `@inlinable`: writers in other modules (FileSink's
+    // JSON Lines and CSV) call `byte` and `bytes` per field, and a call each made them ~10% slower.
+
     /// The caller's array, moved in for the duration of the write.
-    private var array: [UInt8]
-    private let chunk: UnsafeMutablePointer<UInt8>
-    private let chunkCapacity: Int
-    private var count = 0
+    @usableFromInline var array: [UInt8]
+    @usableFromInline let chunk: UnsafeMutablePointer<UInt8>
+    @usableFromInline let chunkCapacity: Int
+    /// The bytes written to `chunk` and not flushed yet.
+    @usableFromInline var pending = 0
 
     /// Writes with `chunk` (which must outlive `self`) as the staging area.
     init(appendingTo array: consuming [UInt8], chunk: UnsafeMutableBufferPointer<UInt8>) {
@@ -17,16 +34,33 @@ struct JSONOutput: ~Copyable {
         self.chunkCapacity = chunk.count
     }
 
-    /// Runs `body` with an output that appends to `buffer`, using a stack-allocated chunk.
-    static func withOutput(appendingTo buffer: inout [UInt8], _ body: (inout JSONOutput) -> Void) {
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 4096) { chunk in
-            let taken = buffer
+    /// Runs `body` with an output that appends to `buffer`, using a stack-allocated chunk. The bytes
+    /// are in `buffer` when `body` returns (or throws).
+    ///
+    /// - Parameter extra: bytes to reserve in `buffer` up front, beyond what it holds: for a large
+    ///   output whose size is known roughly, so that `buffer` does not grow (and copy) as it fills.
+    public static func withOutput<R>(
+        appendingTo buffer: inout [UInt8], reservingCapacity extra: Int = 0, _ body: (inout JSONOutput) throws -> R
+    ) rethrows -> R {
+        try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 4096) { chunk in
+            var taken = buffer
             buffer = []  // so `taken` is uniquely referenced and appends do not copy
+            if extra > 0 { taken.reserveCapacity(taken.count + extra) }
             var output = JSONOutput(appendingTo: taken, chunk: chunk)
-            body(&output)
+            let result: R
+            do {
+                result = try body(&output)
+            } catch {
+                buffer = output.finish()
+                throw error
+            }
             buffer = output.finish()
+            return result
         }
     }
+
+    /// How many bytes the array holds so far: those it held before and those written since.
+    @inlinable public var count: Int { array.count &+ pending }
 
     /// Flushes the chunk and hands the array back.
     consuming func finish() -> [UInt8] {
@@ -34,47 +68,63 @@ struct JSONOutput: ~Copyable {
         return array
     }
 
-    private mutating func flush() {
-        if count > 0 {
-            array.append(contentsOf: UnsafeBufferPointer(start: chunk, count: count))
-            count = 0
+    @usableFromInline mutating func flush() {
+        if pending > 0 {
+            array.append(contentsOf: UnsafeBufferPointer(start: chunk, count: pending))
+            pending = 0
         }
     }
 
-    /// Makes room for `n <= chunkCapacity` bytes at `chunk + count`.
-    @inline(__always)
-    private mutating func reserve(_ n: Int) {
-        if count &+ n > chunkCapacity { flush() }
+    /// Makes room for `n <= chunkCapacity` bytes at `chunk + pending`.
+    @inlinable @inline(__always)
+    mutating func reserve(_ n: Int) {
+        if pending &+ n > chunkCapacity { flush() }
     }
 
-    @inline(__always)
-    mutating func byte(_ b: UInt8) {
+    /// Appends one byte.
+    @inlinable @inline(__always)
+    public mutating func byte(_ b: UInt8) {
         reserve(1)
-        chunk[count] = b
-        count &+= 1
+        chunk[pending] = b
+        pending &+= 1
     }
 
-    /// Appends raw bytes of any length.
-    @inline(__always)
-    mutating func bytes(_ source: UnsafeBufferPointer<UInt8>) {
+    /// Appends raw bytes of any length, as they are.
+    @inlinable @inline(__always)
+    public mutating func bytes(_ source: UnsafeBufferPointer<UInt8>) {
         let n = source.count
+        guard let from = source.baseAddress else { return }
         if n <= chunkCapacity {
             reserve(n)
-            (chunk + count).update(from: source.baseAddress.unsafelyUnwrapped, count: n)
-            count &+= n
+            UnsafeMutableRawPointer(chunk + pending).copyMemory(from: from, byteCount: n)
+            pending &+= n
         } else {
-            flush()
-            array.append(contentsOf: source)
+            flushAndAppend(source)
         }
     }
 
-    mutating func literal(_ text: StaticString) {
+    /// `bytes(_:)` for more than a chunk: straight to the array.
+    @usableFromInline mutating func flushAndAppend(_ source: UnsafeBufferPointer<UInt8>) {
+        flush()
+        array.append(contentsOf: source)
+    }
+
+    /// Appends raw bytes of any length, as they are.
+    @inlinable @inline(__always)
+    public mutating func bytes(_ source: UnsafeRawBufferPointer) {
+        bytes(source.assumingMemoryBound(to: UInt8.self))
+    }
+
+    /// Appends `text`'s UTF-8 as it is (no quotes, no escapes): `out.literal("null")`.
+    @inlinable
+    public mutating func literal(_ text: StaticString) {
         bytes(UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
     }
 
     // MARK: - Values
 
-    mutating func value(_ value: Value) {
+    /// Appends `value` as compact JSON, as ``JSONWriter/write(_:into:)`` does.
+    public mutating func value(_ value: Value) {
         switch value {
         case .null:
             literal("null")
@@ -109,7 +159,8 @@ struct JSONOutput: ~Copyable {
         }
     }
 
-    mutating func int(_ value: Int64) {
+    /// Appends `value` in decimal.
+    public mutating func int(_ value: Int64) {
         reserve(20)  // "-9223372036854775808"
         var n = value.magnitude
         var digits = 1
@@ -119,11 +170,11 @@ struct JSONOutput: ~Copyable {
             limit &*= 10
         }
         if value < 0 {
-            chunk[count] = UInt8(ascii: "-")
-            count &+= 1
+            chunk[pending] = UInt8(ascii: "-")
+            pending &+= 1
         }
-        var p = count &+ digits
-        count = p
+        var p = pending &+ digits
+        pending = p
         repeat {
             p &-= 1
             chunk[p] = UInt8(truncatingIfNeeded: n % 10) &+ UInt8(ascii: "0")
@@ -131,7 +182,9 @@ struct JSONOutput: ~Copyable {
         } while n != 0
     }
 
-    mutating func double(_ value: Double) {
+    /// Appends `value` in its shortest round-trip form (`0.1`, `1e-300`, `100.0`); NaN and
+    /// infinities, which JSON cannot represent, as `null`.
+    public mutating func double(_ value: Double) {
         guard value.isFinite else {
             literal("null")
             return
@@ -190,7 +243,7 @@ struct JSONOutput: ~Copyable {
             return count
         }
         withUnsafeBytes(of: &digits) { raw in
-            var o = count
+            var o = pending
             if negative {
                 chunk[o] = UInt8(ascii: "-")
                 o &+= 1
@@ -212,11 +265,12 @@ struct JSONOutput: ~Copyable {
                 o &+= 1
                 i &-= 1
             }
-            count = o
+            pending = o
         }
     }
 
-    mutating func string(_ s: String) {
+    /// Appends `s` as a quoted, escaped JSON string.
+    public mutating func string(_ s: String) {
         let done: Void? = s.utf8.withContiguousStorageIfAvailable { escaped($0) }
         if done == nil {
             var copy = s
@@ -235,18 +289,29 @@ struct JSONOutput: ~Copyable {
         c < 0x20 || c == UInt8(ascii: "\"") || c == UInt8(ascii: "\\")
     }
 
-    /// Writes `bytes` quoted and escaped.
-    mutating func escaped(_ bytes: UnsafeBufferPointer<UInt8>) {
+    /// Appends the UTF-8 text `bytes` as a quoted JSON string, escaping `"`, `\` and control
+    /// characters (as ``string(_:)`` does).
+    @inline(__always)
+    public mutating func escaped(_ bytes: UnsafeRawBufferPointer) {
+        escaped(bytes.assumingMemoryBound(to: UInt8.self))
+    }
+
+    /// Appends the UTF-8 text `bytes` as a quoted JSON string, escaping `"`, `\` and control
+    /// characters (as ``string(_:)`` does).
+    public mutating func escaped(_ bytes: UnsafeBufferPointer<UInt8>) {
         let n = bytes.count
+        guard let src = bytes.baseAddress else {
+            literal("\"\"")
+            return
+        }
         guard n &* 6 &+ 2 <= chunkCapacity else {
             longEscaped(bytes)
             return
         }
         // Worst case (every byte as \u00XX) fits in the chunk: write without further checks.
         reserve(n &* 6 &+ 2)
-        let src = bytes.baseAddress.unsafelyUnwrapped
         let dst = chunk
-        var o = count
+        var o = pending
         dst[o] = UInt8(ascii: "\"")
         o &+= 1
         var i = 0
@@ -273,7 +338,7 @@ struct JSONOutput: ~Copyable {
             i &+= 1
         }
         dst[o] = UInt8(ascii: "\"")
-        count = o &+ 1
+        pending = o &+ 1
     }
 
     /// ``escaped(_:)`` for strings too long for the worst case to fit in one chunk.
@@ -283,7 +348,7 @@ struct JSONOutput: ~Copyable {
         for i in 0..<bytes.count where Self.needsEscape(bytes[i]) {
             self.bytes(UnsafeBufferPointer(rebasing: bytes[runStart..<i]))
             reserve(6)
-            count &+= Self.escape(bytes[i], into: chunk + count)
+            pending &+= Self.escape(bytes[i], into: chunk + pending)
             runStart = i &+ 1
         }
         self.bytes(UnsafeBufferPointer(rebasing: bytes[runStart...]))

@@ -269,18 +269,21 @@ public final class FileSink: Sink {
         let replacing = !batch.truncate.isEmpty && files.length > 0
         let start = batch.truncate.isEmpty ? files.length : 0
         var columns = batch.truncate.isEmpty ? files.columns : nil
-        var rows = OutputBuffer(capacity: batch.writes.reduce(0) { $0 + Self.estimatedSize(of: $1) })
-        for write in batch.writes where !write.isEmpty {
-            switch self.format {
-            case .jsonLines:
-                if !write.rows.isEmpty { Self.appendJSONLines(write.rows, to: &rows) }
-                if let block = write.block, block.rowCount > 0 { Self.appendJSONLines(block, to: &rows) }
-            case .csv:
-                if !write.rows.isEmpty {
-                    try self.appendCSV(write.rows, table: write.table, columns: &columns, to: &rows)
-                }
-                if let block = write.block, block.rowCount > 0 {
-                    try self.appendCSV(block, table: write.table, columns: &columns, to: &rows)
+        var rows: [UInt8] = []
+        let estimate = batch.writes.reduce(0) { $0 + Self.estimatedSize(of: $1) }
+        try JSONOutput.withOutput(appendingTo: &rows, reservingCapacity: estimate) { out in
+            for write in batch.writes where !write.isEmpty {
+                switch self.format {
+                case .jsonLines:
+                    if !write.rows.isEmpty { Self.appendJSONLines(write.rows, to: &out) }
+                    if let block = write.block, block.rowCount > 0 { Self.appendJSONLines(block, to: &out) }
+                case .csv:
+                    if !write.rows.isEmpty {
+                        try self.appendCSV(write.rows, table: write.table, columns: &columns, to: &out)
+                    }
+                    if let block = write.block, block.rowCount > 0 {
+                        try self.appendCSV(block, table: write.table, columns: &columns, to: &out)
+                    }
                 }
             }
         }
@@ -311,9 +314,9 @@ public final class FileSink: Sink {
             if replacing {
                 replacement = try Self.openFile(
                     replacementPath, flags: O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, doing: "create")
-                try rows.withBytes { try Self.writeAll($0, to: replacement, at: 0, path: replacementPath) }
-            } else if rows.count > 0 {
-                try rows.withBytes { try Self.writeAll($0, to: files.output, at: start, path: path) }
+                try rows.withUnsafeBytes { try Self.writeAll($0, to: replacement, at: 0, path: replacementPath) }
+            } else if !rows.isEmpty {
+                try rows.withUnsafeBytes { try Self.writeAll($0, to: files.output, at: start, path: path) }
             }
             if !errorLines.isEmpty {
                 if files.errors < 0 {
@@ -376,7 +379,7 @@ public final class FileSink: Sink {
     // MARK: - JSON Lines
 
     /// Writes a block's rows as JSON objects, cell by cell from its arena.
-    private static func appendJSONLines(_ block: RowBlock, to out: inout OutputBuffer) {
+    private static func appendJSONLines(_ block: RowBlock, to out: inout JSONOutput) {
         // `{"name":` before the first cell, `,"name":` before the others.
         var prefixes: [UInt8] = []
         var prefixEnds: [Int] = []
@@ -387,7 +390,6 @@ public final class FileSink: Sink {
             prefixEnds.append(prefixes.count)
         }
         let width = block.fields.count
-        var scratch: [UInt8] = []
         prefixes.withUnsafeBytes { prefixes in
             block.bytes.withUnsafeBytes { arena in
                 block.cells.withUnsafeBufferPointer { cells in
@@ -408,16 +410,15 @@ public final class FileSink: Sink {
                             case .integer, .real:
                                 if isJSONNumber(text) {
                                     out.bytes(text)
+                                } else if cell.kind == .integer {
+                                    out.int(cell.integer)
                                 } else {
-                                    scratch.removeAll(keepingCapacity: true)
-                                    let value: Value = cell.kind == .integer ? .int(cell.integer) : .double(cell.real)
-                                    JSONWriter.write(value, into: &scratch)
-                                    scratch.withUnsafeBytes { out.bytes($0) }
+                                    out.double(cell.real)
                                 }
                             case .boolean:
                                 out.literal(cell.integer != 0 ? "true" : "false")
                             case .timestamp, .text:
-                                out.jsonString(text)
+                                out.escaped(text)
                             }
                         }
                         index &+= width
@@ -430,17 +431,14 @@ public final class FileSink: Sink {
     }
 
     /// Writes normalized top-level rows as JSON objects, without Gather's internal columns.
-    private static func appendJSONLines(_ rows: [NormalizedRow], to out: inout OutputBuffer) {
-        var lines: [UInt8] = []
-        lines.reserveCapacity(rows.count * 64)
+    private static func appendJSONLines(_ rows: [NormalizedRow], to out: inout JSONOutput) {
         for row in rows {
             var record = Record()
             record.reserveCapacity(row.values.count)
             for (key, value) in row.values where !Self.isInternal(key) { record.append(key, value) }
-            JSONWriter.write(.object(record), into: &lines)
-            lines.append(UInt8(ascii: "\n"))
+            out.value(.object(record))
+            out.byte(UInt8(ascii: "\n"))
         }
-        lines.withUnsafeBytes { out.bytes($0) }
     }
 
     private static func appendJSONLine(_ error: ErrorRow, to lines: inout [UInt8]) {
@@ -499,7 +497,7 @@ public final class FileSink: Sink {
 
     /// Writes a block's rows as CSV lines (and the header, if `columns` is not set yet), cells as their text.
     private func appendCSV(
-        _ block: RowBlock, table: String, columns: inout [String]?, to out: inout OutputBuffer
+        _ block: RowBlock, table: String, columns: inout [String]?, to out: inout JSONOutput
     ) throws {
         if columns == nil {
             columns = block.fields
@@ -544,7 +542,7 @@ public final class FileSink: Sink {
     /// Writes normalized top-level rows as CSV lines (and the header, if `columns` is not set yet: the columns
     /// of these rows in order of first appearance).
     private func appendCSV(
-        _ rows: [NormalizedRow], table: String, columns: inout [String]?, to out: inout OutputBuffer
+        _ rows: [NormalizedRow], table: String, columns: inout [String]?, to out: inout JSONOutput
     ) throws {
         if columns == nil {
             var seen: Set<String> = []
@@ -577,7 +575,7 @@ public final class FileSink: Sink {
                 case .bool(let b)?:
                     out.literal(b ? "true" : "false")
                 case .int(let n)?:
-                    out.decimal(n)
+                    out.int(n)
                 case .string(var s)?:
                     s.withUTF8 { out.csvField(UnsafeRawBufferPointer($0)) }
                 case .double(let d)? where !d.isFinite:
@@ -594,7 +592,7 @@ public final class FileSink: Sink {
         }
     }
 
-    private static func appendCSVHeader(_ names: [String], to out: inout OutputBuffer) {
+    private static func appendCSVHeader(_ names: [String], to out: inout JSONOutput) {
         for (index, name) in names.enumerated() {
             if index > 0 { out.byte(UInt8(ascii: ",")) }
             var name = name
@@ -660,164 +658,13 @@ public final class FileSink: Sink {
     }
 }
 
-/// A growable byte buffer that a batch's output is rendered into, then written with one call.
-///
-/// Writes go straight to raw memory with one capacity check per value, not `Array.append` per byte.
-private struct OutputBuffer: ~Copyable {
-    private var base: UnsafeMutablePointer<UInt8>
-    private var capacity: Int
-    private(set) var count = 0
+// MARK: - CSV fields
 
-    init(capacity: Int) {
-        self.capacity = max(capacity, 256)
-        self.base = .allocate(capacity: self.capacity)
-    }
-
-    deinit { self.base.deallocate() }
-
-    /// Calls `body` with the bytes written so far.
-    func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        try body(UnsafeRawBufferPointer(start: self.base, count: self.count))
-    }
-
-    @inline(__always)
-    private mutating func reserve(_ n: Int) {
-        if self.count &+ n > self.capacity { self.grow(to: self.count + n) }
-    }
-
-    private mutating func grow(to needed: Int) {
-        let capacity = max(needed, self.capacity * 2)
-        let grown = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
-        grown.initialize(from: self.base, count: self.count)
-        self.base.deallocate()
-        self.base = grown
-        self.capacity = capacity
-    }
-
-    @inline(__always)
-    mutating func byte(_ b: UInt8) {
-        self.reserve(1)
-        self.base[self.count] = b
-        self.count &+= 1
-    }
-
-    @inline(__always)
-    mutating func bytes(_ source: UnsafeRawBufferPointer) {
-        let n = source.count
-        guard n > 0, let from = source.baseAddress else { return }
-        self.reserve(n)
-        UnsafeMutableRawPointer(self.base + self.count).copyMemory(from: from, byteCount: n)
-        self.count &+= n
-    }
-
-    mutating func literal(_ text: StaticString) {
-        self.bytes(UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
-    }
-
-    /// Writes `value` in decimal.
-    mutating func decimal(_ value: Int64) {
-        self.reserve(20)
-        var o = self.count
-        if value < 0 {
-            self.base[o] = UInt8(ascii: "-")
-            o &+= 1
-        }
-        let first = o
-        var rest = value.magnitude
-        repeat {
-            self.base[o] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: rest % 10)
-            rest /= 10
-            o &+= 1
-        } while rest > 0
-        var (a, b) = (first, o &- 1)
-        while a < b {
-            let swapped = self.base[a]
-            self.base[a] = self.base[b]
-            self.base[b] = swapped
-            a &+= 1
-            b &-= 1
-        }
-        self.count = o
-    }
-
-    private static let ones: UInt64 = 0x0101_0101_0101_0101
-    private static let highBits: UInt64 = 0x8080_8080_8080_8080
-
+extension JSONOutput {
     /// Non-zero iff some byte of `w` is zero (a borrow only starts at a zero byte).
     @inline(__always)
-    private static func zeroByte(_ w: UInt64) -> UInt64 { (w &- ones) & ~w & highBits }
-
-    /// `true` for the bytes a JSON string escapes: `"`, `\` and control characters.
-    @inline(__always)
-    private static func jsonSpecial(_ c: UInt8) -> Bool {
-        c < 0x20 || c == UInt8(ascii: "\"") || c == UInt8(ascii: "\\")
-    }
-
-    /// Writes `text` (UTF-8) as a quoted JSON string, escaping `"`, `\` and control characters.
-    mutating func jsonString(_ text: UnsafeRawBufferPointer) {
-        let n = text.count
-        self.reserve(n &* 6 &+ 2)
-        let dst = self.base
-        var o = self.count
-        dst[o] = UInt8(ascii: "\"")
-        o &+= 1
-        if let start = text.baseAddress {
-            let src = start.assumingMemoryBound(to: UInt8.self)
-            var i = 0
-            while i < n {
-                if i &+ 8 <= n {
-                    let w = UnsafeRawPointer(src + i).loadUnaligned(as: UInt64.self)
-                    let special =
-                        Self.zeroByte(w ^ 0x2222_2222_2222_2222) | Self.zeroByte(w ^ 0x5C5C_5C5C_5C5C_5C5C)
-                        | ((w &- 0x2020_2020_2020_2020) & ~w & Self.highBits)
-                    if special == 0 {
-                        UnsafeMutableRawPointer(dst + o).storeBytes(of: w, as: UInt64.self)
-                        i &+= 8
-                        o &+= 8
-                        continue
-                    }
-                }
-                let end = min(i &+ 8, n)
-                while i < end {
-                    let c = src[i]
-                    if Self.jsonSpecial(c) {
-                        o &+= Self.escape(c, into: dst + o)
-                    } else {
-                        dst[o] = c
-                        o &+= 1
-                    }
-                    i &+= 1
-                }
-            }
-        }
-        dst[o] = UInt8(ascii: "\"")
-        self.count = o &+ 1
-    }
-
-    /// Writes the JSON escape of `c` at `dst`; returns its length (2 or 6).
-    @inline(__always)
-    private static func escape(_ c: UInt8, into dst: UnsafeMutablePointer<UInt8>) -> Int {
-        dst[0] = UInt8(ascii: "\\")
-        let short: UInt8
-        switch c {
-        case UInt8(ascii: "\""): short = UInt8(ascii: "\"")
-        case UInt8(ascii: "\\"): short = UInt8(ascii: "\\")
-        case 0x0A: short = UInt8(ascii: "n")
-        case 0x0D: short = UInt8(ascii: "r")
-        case 0x09: short = UInt8(ascii: "t")
-        case 0x08: short = UInt8(ascii: "b")
-        case 0x0C: short = UInt8(ascii: "f")
-        default:
-            let hex: StaticString = "0123456789abcdef"
-            dst[1] = UInt8(ascii: "u")
-            dst[2] = UInt8(ascii: "0")
-            dst[3] = UInt8(ascii: "0")
-            dst[4] = hex.utf8Start[Int(c >> 4)]
-            dst[5] = hex.utf8Start[Int(c & 0xF)]
-            return 6
-        }
-        dst[1] = short
-        return 2
+    private static func zeroByte(_ w: UInt64) -> UInt64 {
+        (w &- 0x0101_0101_0101_0101) & ~w & 0x8080_8080_8080_8080
     }
 
     /// `true` when a CSV field must be quoted: it holds `,`, `"`, CR or LF.
@@ -842,26 +689,21 @@ private struct OutputBuffer: ~Copyable {
         return false
     }
 
-    /// Writes `text` as a CSV field: as is, or quoted with quotes doubled when it needs quotes.
+    /// Appends `text` as a CSV field (RFC 4180): as is, or quoted with quotes doubled when it holds `,`, `"`,
+    /// CR or LF.
     mutating func csvField(_ text: UnsafeRawBufferPointer) {
         guard Self.csvNeedsQuotes(text) else {
             self.bytes(text)
             return
         }
-        let n = text.count
-        self.reserve(n &* 2 &+ 2)
-        var o = self.count
-        self.base[o] = UInt8(ascii: "\"")
-        o &+= 1
-        for c in text {
-            self.base[o] = c
-            o &+= 1
-            if c == UInt8(ascii: "\"") {
-                self.base[o] = c
-                o &+= 1
-            }
+        self.byte(UInt8(ascii: "\""))
+        var runStart = 0
+        for i in 0..<text.count where text[i] == UInt8(ascii: "\"") {
+            self.bytes(UnsafeRawBufferPointer(rebasing: text[runStart...i]))  // through the quote
+            self.byte(UInt8(ascii: "\""))  // and doubles it
+            runStart = i &+ 1
         }
-        self.base[o] = UInt8(ascii: "\"")
-        self.count = o &+ 1
+        self.bytes(UnsafeRawBufferPointer(rebasing: text[runStart...]))
+        self.byte(UInt8(ascii: "\""))
     }
 }
