@@ -17,7 +17,7 @@ struct JSONRecordStreamTests {
     static let chunkSizes: [Int?] = [1, 2, 3, 7, 64, nil]
 
     /// `[line, column, offset]` of an error.
-    static func position(_ error: JSONStreamError) -> [Int] { [error.line, error.column, error.offset] }
+    static func position(_ error: JSONError) -> [Int] { [error.line, error.column, error.offset] }
 
     /// Streams `bytes` fed in chunks of `chunkSize` (`nil`: all at once); each chunk is a fresh array.
     static func stream(
@@ -26,7 +26,7 @@ struct JSONRecordStreamTests {
         chunkSize: Int?,
         maxRecordSize: Int = 64 << 20,
         maxDepth: Int = 512
-    ) -> Result<[Emitted], JSONStreamError> {
+    ) -> Result<[Emitted], JSONError> {
         var emitted: [Emitted] = []
         do {
             var stream = try JSONRecordStream(path: path, maxRecordSize: maxRecordSize, maxDepth: maxDepth)
@@ -51,7 +51,7 @@ struct JSONRecordStreamTests {
             }
             try stream.finish(emit: collect)
             return .success(emitted)
-        } catch let error as JSONStreamError {
+        } catch let error as JSONError {
             return .failure(error)
         } catch {
             Issue.record("unexpected error \(error)")
@@ -59,8 +59,7 @@ struct JSONRecordStreamTests {
         }
     }
 
-    static func stream(_ text: String, path: String? = nil, chunkSize: Int? = nil) -> Result<[Emitted], JSONStreamError>
-    {
+    static func stream(_ text: String, path: String? = nil, chunkSize: Int? = nil) -> Result<[Emitted], JSONError> {
         stream(Array(text.utf8), path: path, chunkSize: chunkSize)
     }
 
@@ -111,8 +110,8 @@ struct JSONRecordStreamTests {
         path: String? = nil,
         maxRecordSize: Int = 64 << 20,
         maxDepth: Int = 512
-    ) throws -> JSONStreamError {
-        var errors: [JSONStreamError] = []
+    ) throws -> JSONError {
+        var errors: [JSONError] = []
         for size in chunkSizes {
             let result = stream(
                 Array(text.utf8), path: path, chunkSize: size, maxRecordSize: maxRecordSize, maxDepth: maxDepth)
@@ -233,7 +232,7 @@ struct JSONRecordStreamTests {
         }
         // Only a whole byte order mark is skipped.
         let broken = Self.stream([0xEF, 0xBB] + Array("[1]".utf8), path: nil, chunkSize: 1)
-        #expect(throws: JSONStreamError.self) { try broken.get() }
+        #expect(throws: JSONError.self) { try broken.get() }
     }
 
     @Test func parseErrorsAreReportedAtTheirPositionInTheStream() throws {
@@ -383,7 +382,7 @@ struct JSONRecordStreamTests {
         try stream.feed(Array("[1]".utf8), isLast: true) { _ in }
         #expect(stream.isFinished && stream.recordCount == 1 && stream.bytesFed == 3)
         try stream.finish { _ in }  // an empty chunk after the end is harmless
-        let late = try #require(throws: JSONStreamError.self) {
+        let late = try #require(throws: JSONError.self) {
             try stream.feed(Array("x".utf8), isLast: true) { _ in }
         }
         #expect(late.code == .invalidUsage)
@@ -391,7 +390,7 @@ struct JSONRecordStreamTests {
         struct Stop: Error {}
         var failing = try JSONRecordStream(path: nil)
         #expect(throws: Stop.self) { try failing.feed(Array("[1, 2]".utf8), isLast: false) { _ in throw Stop() } }
-        let again = try #require(throws: JSONStreamError.self) { try failing.finish { _ in } }
+        let again = try #require(throws: JSONError.self) { try failing.finish { _ in } }
         #expect(again.code == .invalidUsage)
     }
 

@@ -22,6 +22,7 @@ public struct JSONError: Error, Sendable, Hashable, CustomStringConvertible {
     public struct Code: Sendable, Hashable, CustomStringConvertible {
         private enum Kind: Sendable, Hashable {
             case syntax, invalidUTF8, depthLimit, numberOutOfRange, trailingData, unexpectedEnd
+            case pathNotFound, notAnArray, recordTooLarge, invalidUsage
         }
 
         private let kind: Kind
@@ -42,6 +43,14 @@ public struct JSONError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let trailingData = Code(.trailingData)
         /// The input ends in the middle of a value (or is empty).
         public static let unexpectedEnd = Code(.unexpectedEnd)
+        /// ``JSONRecordStream``: a member on the path is missing, or a value on the way is not an object.
+        public static let pathNotFound = Code(.pathNotFound)
+        /// ``JSONRecordStream``: the selected value is not an array (nor, without `[*]`, an object).
+        public static let notAnArray = Code(.notAnArray)
+        /// ``JSONRecordStream``: a record is longer than its `maxRecordSize`; the position is the record's start.
+        public static let recordTooLarge = Code(.recordTooLarge)
+        /// ``JSONRecordStream``: fed after its last chunk, or after it failed.
+        public static let invalidUsage = Code(.invalidUsage)
 
         /// A dotted identifier such as `"json.syntax"`.
         public var description: String {
@@ -52,6 +61,10 @@ public struct JSONError: Error, Sendable, Hashable, CustomStringConvertible {
             case .numberOutOfRange: return "json.number_out_of_range"
             case .trailingData: return "json.trailing_data"
             case .unexpectedEnd: return "json.unexpected_end"
+            case .pathNotFound: return "json.path_not_found"
+            case .notAnArray: return "json.not_an_array"
+            case .recordTooLarge: return "json.record_too_large"
+            case .invalidUsage: return "json.invalid_usage"
             }
         }
     }

@@ -35,7 +35,7 @@
 /// names, whitespace, nothing after the top-level value), bracket matching and nesting depth inside
 /// records and skipped values, and that each value starts with a valid byte. The text of records and
 /// scalars is not validated here: that happens when a record is parsed. Errors are
-/// ``JSONStreamError``s with line, column and byte offset; after one is thrown (by the stream or by
+/// ``JSONError``s with line, column and byte offset; after one is thrown (by the stream or by
 /// `emit`), the stream must not be used again.
 ///
 /// Messages number records from 1; ``RawRecord/index`` counts from 0.
@@ -198,7 +198,7 @@ public struct JSONRecordStream: Sendable {
     ///   - path: `nil` or `"$"` for the top-level value; otherwise a JSONPath made of member names
     ///     only (`$.data.items`, `$['data']['items']`), optionally ending in `[*]`.
     ///   - maxRecordSize: The largest record in bytes (default 64 MiB); a longer one throws
-    ///     ``JSONStreamError/Code/recordTooLarge``. This bounds the memory a record spanning chunks needs.
+    ///     ``JSONError/Code/recordTooLarge``. This bounds the memory a record spanning chunks needs.
     ///   - maxDepth: How deeply arrays and objects may nest inside one record or skipped value
     ///     (default 512, as ``JSONReader/Configuration/maxDepth``).
     /// - Throws: ``JSONPathError`` when the path is not valid JSONPath, or uses a form that cannot be
@@ -282,7 +282,7 @@ public struct JSONRecordStream: Sendable {
     ///   - chunk: The next bytes of the stream; only read during the call.
     ///   - isLast: `true` for the final chunk (which may be empty): the document must then be complete.
     ///   - emit: Receives each record; it is valid only during the call. Errors it throws stop the stream.
-    /// - Throws: ``JSONStreamError``, or whatever `emit` throws.
+    /// - Throws: ``JSONError``, or whatever `emit` throws.
     public mutating func feed(
         _ chunk: UnsafeRawBufferPointer,
         isLast: Bool,
@@ -290,7 +290,7 @@ public struct JSONRecordStream: Sendable {
     ) throws {
         if failed || isFinished {
             if isFinished && !failed && chunk.isEmpty { return }
-            throw JSONStreamError(
+            throw JSONError(
                 code: .invalidUsage,
                 message: failed
                     ? "the stream already failed; create a new one to start again"
@@ -677,8 +677,8 @@ public struct JSONRecordStream: Sendable {
         recordCarried = true
     }
 
-    private func tooLarge() -> JSONStreamError {
-        JSONStreamError(
+    private func tooLarge() -> JSONError {
+        JSONError(
             code: .recordTooLarge,
             message: "record \(recordCount + 1) is longer than the limit of \(maxRecordSize) bytes; "
                 + "raise maxRecordSize if the data is right (an unclosed string or bracket also makes a "
@@ -884,7 +884,7 @@ public struct JSONRecordStream: Sendable {
                 "the input ends before the document is complete (\(level) object(s) still open); "
                 + "the document is truncated"
         }
-        throw JSONStreamError(
+        throw JSONError(
             code: .unexpectedEnd,
             message: message,
             offset: bytesFed,
@@ -916,13 +916,13 @@ public struct JSONRecordStream: Sendable {
     }
 
     private mutating func makeError(
-        _ code: JSONStreamError.Code,
+        _ code: JSONError.Code,
         _ message: String,
         _ base: UnsafePointer<UInt8>,
         at i: Int
-    ) -> JSONStreamError {
+    ) -> JSONError {
         let (line, column) = location(base, at: i)
-        return JSONStreamError(code: code, message: message, offset: chunkOffset + i, line: line, column: column)
+        return JSONError(code: code, message: message, offset: chunkOffset + i, line: line, column: column)
     }
 
     // MARK: - Text helpers
@@ -1026,85 +1026,5 @@ public struct JSONRecordStream: Sendable {
             }
             while i < scalars.count && scalars[i] != "." && scalars[i] != "[" && !isBlank(scalars[i]) { i += 1 }
         }
-    }
-}
-
-/// An error thrown by ``JSONRecordStream``: what was wrong, how to fix it, and where in the stream.
-///
-/// ```swift
-/// error.description
-/// // for {"data": {"item": []}} and the path $.data.items:
-/// // "json.path_not_found at line 1, column 21 (byte 20): no array at $.data.items: $.data has no
-/// //  member "items" (its keys: "item"); check the spelling and case of the path; ..."
-/// ```
-public struct JSONStreamError: Error, Sendable, Hashable, CustomStringConvertible {
-    /// A stable classification of the error, safe to use as a metrics label.
-    public struct Code: Sendable, Hashable, CustomStringConvertible {
-        private enum Kind: Sendable, Hashable {
-            case syntax, unexpectedEnd, trailingData, pathNotFound, notAnArray, recordTooLarge, depthLimit
-            case invalidUsage
-        }
-
-        private let kind: Kind
-
-        private init(_ kind: Kind) {
-            self.kind = kind
-        }
-
-        /// The structure around the records is not JSON at this point (or brackets do not match).
-        public static let syntax = Code(.syntax)
-        /// The input ends before the document is complete (or is empty).
-        public static let unexpectedEnd = Code(.unexpectedEnd)
-        /// Something other than whitespace follows the top-level value.
-        public static let trailingData = Code(.trailingData)
-        /// A member on the path is missing, or a value on the way is not an object.
-        public static let pathNotFound = Code(.pathNotFound)
-        /// The selected value is not an array (nor, without `[*]`, an object).
-        public static let notAnArray = Code(.notAnArray)
-        /// A record is longer than ``JSONRecordStream/maxRecordSize``; the position is the record's start.
-        public static let recordTooLarge = Code(.recordTooLarge)
-        /// Arrays and objects nest deeper than ``JSONRecordStream/maxDepth`` inside a value.
-        public static let depthLimit = Code(.depthLimit)
-        /// The stream was fed after its last chunk, or after it failed.
-        public static let invalidUsage = Code(.invalidUsage)
-
-        /// A dotted identifier such as `"json.path_not_found"`.
-        public var description: String {
-            switch kind {
-            case .syntax: return "json.syntax"
-            case .unexpectedEnd: return "json.unexpected_end"
-            case .trailingData: return "json.trailing_data"
-            case .pathNotFound: return "json.path_not_found"
-            case .notAnArray: return "json.not_an_array"
-            case .recordTooLarge: return "json.record_too_large"
-            case .depthLimit: return "json.depth_limit"
-            case .invalidUsage: return "json.invalid_usage"
-            }
-        }
-    }
-
-    /// What kind of error this is.
-    public var code: Code
-    /// What was wrong and what to do about it.
-    public var message: String
-    /// The 0-based byte offset of the problem in the stream.
-    public var offset: Int
-    /// The 1-based line of ``offset`` (lines end at `\n`).
-    public var line: Int
-    /// The 1-based column of ``offset``, counted in bytes from the start of the line.
-    public var column: Int
-
-    /// Creates an error with an explicit position.
-    public init(code: Code, message: String, offset: Int, line: Int, column: Int) {
-        self.code = code
-        self.message = message
-        self.offset = offset
-        self.line = line
-        self.column = column
-    }
-
-    /// `"json.syntax at line 1, column 9 (byte 8): ..."`.
-    public var description: String {
-        "\(code) at line \(line), column \(column) (byte \(offset)): \(message)"
     }
 }

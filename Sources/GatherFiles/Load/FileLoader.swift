@@ -251,7 +251,6 @@ public final class FileLoader: Sendable {
     private static func position(of error: any Error) -> (line: Int, column: Int?)? {
         switch error {
         case let error as CSVError: (error.line, error.column)
-        case let error as JSONStreamError: (error.line, error.column)
         case let error as JSONError: (error.line, error.column)
         default: nil
         }
