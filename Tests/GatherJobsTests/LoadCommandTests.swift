@@ -393,22 +393,10 @@ import Testing
         #expect(expected["alpha"]?.count == 30_000)
         #expect(expected["delta__tags"]?.count == 40_000)
 
-        var generator = SeededGenerator(seed: 4_2026_1123)
-        let span = max(0.3, Double(cleanDuration.components.seconds) * 0.8)
-        var killed = 0
-        var scenario = 0
-        while killed < 10, scenario < 20 {
-            let db = folder.file("killed-\(scenario).db")
-            var finished = false
-            for _ in 0..<2 where !finished && killed < 10 {
-                let delay = Double.random(in: 0.05...span, using: &generator)
-                let result = try await load(db, killAfter: .milliseconds(Int(delay * 1000)))
-                if result.status == 0 { finished = true } else { killed += 1 }
-            }
-            if !finished {
-                let final = try await load(db)
-                #expect(final.status == 0, "\(final.stderr)")
-            }
+        let killed = try await killAndResume(
+            seed: 4_2026_1123, cleanDuration: cleanDuration, earliest: 0.05,
+            destination: { folder.file("killed-\($0).db") }, run: { try await load($0, killAfter: $1) }
+        ) { db, scenario in
             for table in tables {
                 let have = try Self.snapshot(db, table)
                 let want = expected[table] ?? []
@@ -420,7 +408,6 @@ import Testing
                 )
             }
             #expect(try SQLiteDatabase(path: db).query("SELECT count(*) FROM _gather_errors") == [[0]])
-            scenario += 1
         }
         #expect(killed == 10, "only \(killed) loads were killed before finishing")
     }

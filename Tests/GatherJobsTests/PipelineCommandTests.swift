@@ -93,25 +93,10 @@ import Testing
             #expect(expected["items"]?.count == 1600)
             #expect(try SQLiteDatabase(path: clean).query("SELECT count(*) FROM _gather_errors") == [[0]])
 
-            // Kill points from a fixed seed, until 10 runs were really killed mid-way, at most two per database;
-            // after its kills each database is run to the end. A run that finished before its kill point ends
-            // the scenario (a further run would be a new run, appending again).
-            var generator = SeededGenerator(seed: 20261123)
-            let span = max(0.3, cleanDuration.seconds * 0.7)
-            var killed = 0
-            var scenario = 0
-            while killed < 10, scenario < 20 {
-                let db = folder.file("killed-\(scenario).db")
-                var finished = false
-                for _ in 0..<2 where !finished && killed < 10 {
-                    let delay = Double.random(in: 0.1...span, using: &generator)
-                    let result = try await run(db, killAfter: .milliseconds(Int(delay * 1000)))
-                    if result.status == 0 { finished = true } else { killed += 1 }
-                }
-                if !finished {
-                    let final = try await run(db)
-                    #expect(final.status == 0, "\(final.stderr)")
-                }
+            let killed = try await killAndResume(
+                seed: 20261123, cleanDuration: cleanDuration, earliest: 0.1,
+                destination: { folder.file("killed-\($0).db") }, run: { try await run($0, killAfter: $1) }
+            ) { db, scenario in
                 let got = try Self.snapshot(db)
                 #expect(Set(got.keys) == Set(expected.keys), "scenario \(scenario)")
                 for (table, rows) in expected {
@@ -125,7 +110,6 @@ import Testing
                     )
                 }
                 #expect(try SQLiteDatabase(path: db).query("SELECT count(*) FROM _gather_errors") == [[0]])
-                scenario += 1
             }
             #expect(killed == 10, "only \(killed) runs were killed before finishing")
         }

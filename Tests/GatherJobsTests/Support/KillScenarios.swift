@@ -1,0 +1,40 @@
+import Foundation
+import GatherCore
+
+/// The kill test both `gather run` and `gather load` must pass: SIGKILL the command at points drawn from a fixed
+/// seed until `kills` runs were really killed mid-way, at most two per destination; after its kills each
+/// destination is run to the end and handed to `check`. A run that finishes before its kill point ends that
+/// scenario (running again would start a new run). Returns how many runs were killed.
+///
+/// `run(destination, killAfter)` runs the command once, killing it after `killAfter` when given.
+func killAndResume(
+    seed: UInt64, kills: Int = 10, cleanDuration: Duration, earliest: Double,
+    destination: (Int) -> String,
+    run: (String, Duration?) async throws -> ProcessResult,
+    check: (String, Int) throws -> Void
+) async throws -> Int {
+    var generator = SeededGenerator(seed: seed)
+    let span = max(earliest + 0.2, Double(cleanDuration.nanosecondsClamped) / 1e9 * 0.8)
+    var killed = 0
+    var scenario = 0
+    while killed < kills, scenario < 2 * kills {
+        let target = destination(scenario)
+        var finished = false
+        for _ in 0..<2 where !finished && killed < kills {
+            let delay = Double.random(in: earliest...span, using: &generator)
+            let result = try await run(target, .milliseconds(Int(delay * 1000)))
+            if result.status == 0 { finished = true } else { killed += 1 }
+        }
+        if !finished {
+            let final = try await run(target, nil)
+            guard final.status == 0 else {
+                throw NSError(
+                    domain: "kill test", code: Int(final.status),
+                    userInfo: [NSLocalizedDescriptionKey: "the run after the kills failed: \(final.stderr)"])
+            }
+        }
+        try check(target, scenario)
+        scenario += 1
+    }
+    return killed
+}
