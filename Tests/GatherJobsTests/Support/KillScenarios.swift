@@ -14,16 +14,20 @@ func killAndResume(
     check: (String, Int) throws -> Void
 ) async throws -> Int {
     var generator = SeededGenerator(seed: seed)
-    let span = max(earliest + 0.2, Double(cleanDuration.nanosecondsClamped) / 1e9 * 0.8)
+    // Kill points fall in the first 60 % of a clean run; a second kill in the same destination falls in what is
+    // left after the first, since the resumed run has only that much work to do.
+    let span = max(earliest + 0.2, Double(cleanDuration.nanosecondsClamped) / 1e9 * 0.6)
     var killed = 0
     var scenario = 0
-    while killed < kills, scenario < 2 * kills {
+    while killed < kills, scenario < 3 * kills {
         let target = destination(scenario)
         var finished = false
+        var left = span
         for _ in 0..<2 where !finished && killed < kills {
-            let delay = Double.random(in: earliest...span, using: &generator)
+            let delay = Double.random(in: earliest...max(earliest + 0.05, left), using: &generator)
             let result = try await run(target, .milliseconds(Int(delay * 1000)))
             if result.status == 0 { finished = true } else { killed += 1 }
+            left -= delay
         }
         if !finished {
             let final = try await run(target, nil)
