@@ -14,8 +14,9 @@ struct LoadCommand: AsyncParsableCommand {
             text) and widen when a later value needs it; no value is ever dropped or changed.
 
             DEST: a SQLite database (sqlite:x.db, or a name ending in .db, .sqlite or .sqlite3), out.jsonl or \
-            out.csv. Bad records (ragged CSV rows, invalid JSON, invalid UTF-8) become error rows with file:line: \
-            in the _gather_errors table, or in DEST.errors.jsonl beside a file destination.
+            out.csv. Bad records (ragged CSV rows, invalid JSON, invalid UTF-8) become error rows naming their \
+            file:line[:column]: in the _gather_errors table, or in DEST.errors.jsonl beside a file destination \
+            (whose state is kept in DEST.gather.db).
 
             A load that was killed or interrupted is continued by the next `gather load` into the same \
             destination: each file resumes at its last committed checkpoint, and no row is written twice. \
