@@ -61,46 +61,11 @@ public struct FixtureServer: Sendable {
         let router = Router()
         router.add(middleware: StatsMiddleware(stats: stats))
         Self.addRoutes(to: router, stats: stats)
-        let (ports, portContinuation) = AsyncStream<Int>.makeStream()
-        var logger = Logger(label: "gather.fixture")
-        logger.logLevel = .critical
-        let app = Application(
-            router: router,
-            server: try tls.map { try .http2Upgrade(tlsConfiguration: $0) } ?? .http1(),
-            configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: "gather-fixture"),
-            onServerRunning: { channel in
-                portContinuation.yield(channel.localAddress?.port ?? 0)
-                portContinuation.finish()
-            },
-            logger: logger
-        )
-        // Stop gracefully first (stop accepting, let open requests end), and cancel only what is still running
-        // after a second: cancelling a server that is still accepting can drop a just-accepted connection.
-        let services = ServiceGroup(
-            configuration: .init(services: [app], gracefulShutdownSignals: [], cancellationSignals: [], logger: logger)
-        )
-        return try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await services.run() }
-            var iterator = ports.makeAsyncIterator()
-            guard let port = await iterator.next(), port > 0 else {
-                group.cancelAll()
-                throw FixtureError(message: "the fixture server did not start")
-            }
-            let server = FixtureServer(port: port, stats: stats)
-            let result: Result<T, any Error>
-            do {
-                result = .success(try await body(server))
-            } catch {
-                result = .failure(error)
-            }
-            await services.triggerGracefulShutdown()
-            group.addTask {
-                try? await Task.sleep(for: .seconds(1))
-                throw CancellationError()
-            }
-            _ = try? await group.next()
-            group.cancelAll()
-            return try result.get()
+        return try await LoopbackServer.run(
+            router: router, server: try tls.map { try .http2Upgrade(tlsConfiguration: $0) } ?? .http1(),
+            name: "fixture"
+        ) { port in
+            try await body(FixtureServer(port: port, stats: stats))
         }
     }
 

@@ -70,47 +70,9 @@ public struct SampleAPI: Sendable {
         let router = Router()
         router.add(middleware: SampleMiddleware(store: store, stats: stats))
         Self.addRoutes(to: router, store: store, stats: stats)
-        let (ports, portContinuation) = AsyncStream<Int>.makeStream()
-        var logger = Logger(label: "gather.sample-api")
-        logger.logLevel = .critical
-        let app = Application(
-            router: router,
-            server: .http1(),
-            configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: "gather-sample-api"),
-            onServerRunning: { channel in
-                portContinuation.yield(channel.localAddress?.port ?? 0)
-                portContinuation.finish()
-            },
-            logger: logger
-        )
-        // Stop gracefully first (stop accepting, let open requests end), and cancel only what is still running
-        // after a second: cancelling a server that is still accepting can drop a just-accepted connection.
-        let services = ServiceGroup(
-            configuration: .init(services: [app], gracefulShutdownSignals: [], cancellationSignals: [], logger: logger)
-        )
-        return try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await services.run() }
-            var iterator = ports.makeAsyncIterator()
-            guard let port = await iterator.next(), port > 0 else {
-                group.cancelAll()
-                throw FixtureError(message: "the sample API server did not start")
-            }
+        return try await LoopbackServer.run(router: router, server: .http1(), name: "sample-api") { port in
             store.baseURL = "http://127.0.0.1:\(port)"
-            let api = SampleAPI(port: port, configuration: configuration, stats: stats, store: store)
-            let result: Result<T, any Error>
-            do {
-                result = .success(try await body(api))
-            } catch {
-                result = .failure(error)
-            }
-            await services.triggerGracefulShutdown()
-            group.addTask {
-                try? await Task.sleep(for: .seconds(1))
-                throw CancellationError()
-            }
-            _ = try? await group.next()
-            group.cancelAll()
-            return try result.get()
+            return try await body(SampleAPI(port: port, configuration: configuration, stats: stats, store: store))
         }
     }
 

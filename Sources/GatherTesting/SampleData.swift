@@ -77,11 +77,7 @@ enum SampleTime {
     static let base = 1_704_067_200
 
     static func format(_ epoch: Int) -> String {
-        let days = epoch >= 0 ? epoch / 86_400 : (epoch - 86_399) / 86_400
-        let seconds = epoch - days * 86_400
-        let (year, month, day) = civil(fromDays: days)
-        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T"
-            + "\(pad(seconds / 3600, 2)):\(pad(seconds / 60 % 60, 2)):\(pad(seconds % 60, 2))Z"
+        ExpressionContext.timestamp(secondsSince1970: Int64(epoch))
     }
 
     /// Parses `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM:SS` with optional fraction (ignored) and `Z` or `±HH:MM`
@@ -127,11 +123,6 @@ enum SampleTime {
         return zone == UInt8(ascii: "-") ? epoch + offset : epoch - offset
     }
 
-    private static func pad(_ n: Int, _ width: Int) -> String {
-        let text = String(n)
-        return String(repeating: "0", count: max(0, width - text.count)) + text
-    }
-
     /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
     private static func days(year: Int, month: Int, day: Int) -> Int {
         let y = month <= 2 ? year - 1 : year
@@ -140,18 +131,6 @@ enum SampleTime {
         let doy = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
         let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
         return era * 146_097 + doe - 719_468
-    }
-
-    private static func civil(fromDays days: Int) -> (Int, Int, Int) {
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let day = doy - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        return (yoe + era * 400 + (month <= 2 ? 1 : 0), month, day)
     }
 }
 

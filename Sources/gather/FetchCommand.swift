@@ -1,7 +1,6 @@
 import ArgumentParser
 import Gather
 import Logging
-import UnixSignals
 
 /// `gather fetch`: many HTTP requests at once, bounded, retried, rate-limited, one record per input line.
 struct FetchCommand: AsyncParsableCommand {
@@ -208,35 +207,13 @@ struct FetchCommand: AsyncParsableCommand {
         logger.logLevel = Environment.value("GATHER_LOG_LEVEL").flatMap(Logger.Level.init(rawValue:)) ?? .warning
 
         let job = FetchJob(options: options, logger: logger)
-        let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm)
-        let work = Task { try await job.run() }
-        let watcher = Task {
-            var seen = 0
-            for await signal in signals {
-                seen += 1
-                if seen == 1 {
-                    job.stop.stop()
-                    Terminal.error(
-                        "\ngather: \(signal): no new requests; \(job.inFlight) in flight get \(grace) to finish "
-                            + "(signal again to cancel them now)"
-                    )
-                    Task {
-                        try? await Task.sleep(for: grace)
-                        work.cancel()
-                    }
-                } else {
-                    work.cancel()
-                }
-            }
+        let summary = try await GracefulStop.run(
+            message:
+                "no new requests; \(job.inFlight) in flight get \(grace) to finish (signal again to cancel them now)",
+            grace: grace, stop: { job.stop.stop() }
+        ) {
+            try await job.run()
         }
-        let summary: FetchSummary
-        do {
-            summary = try await work.value
-        } catch {
-            watcher.cancel()
-            throw error
-        }
-        watcher.cancel()
 
         if !self.quiet { Terminal.error(summary.text) }
         if let path = self.summaryJson {

@@ -1,7 +1,6 @@
 import ArgumentParser
 import Gather
 import Synchronization
-import UnixSignals
 
 /// `gather load FILES... --into DEST`: CSV / JSON Lines / JSON files into SQLite, JSON Lines or CSV.
 struct LoadCommand: AsyncParsableCommand {
@@ -152,26 +151,15 @@ struct LoadCommand: AsyncParsableCommand {
         } catch {
             throw JobError.usage("\(error)")
         }
-        let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm)
-        let work = Task { try await loader.run(files) }
-        let watcher = Task {
-            var seen = 0
-            for await signal in signals {
-                seen += 1
-                if seen == 1 {
-                    stop.turnOn()
-                    Terminal.error(
-                        "\ngather: \(signal): stopping; blocks being written are committed "
-                            + "(signal again to stop now; `gather load` continues where this stopped)")
-                } else {
-                    work.cancel()
-                }
-            }
-        }
-        defer { watcher.cancel() }
         let summary: LoadSummary
         do {
-            summary = try await work.value
+            summary = try await GracefulStop.run(
+                message: "stopping; blocks being written are committed "
+                    + "(signal again to stop now; `gather load` continues where this stopped)",
+                stop: { stop.turnOn() }
+            ) {
+                try await loader.run(files)
+            }
         } catch let error as SinkFailure {
             throw JobError.fatal(error.message + " (run the same command again to continue)")
         }

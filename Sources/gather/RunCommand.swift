@@ -1,6 +1,5 @@
 import ArgumentParser
 import Gather
-import UnixSignals
 
 /// `gather run FILE`: runs a YAML pipeline.
 struct RunCommand: AsyncParsableCommand {
@@ -78,25 +77,14 @@ enum PipelineCommands {
     /// Runs with SIGINT/SIGTERM handling: the first signal stops new requests and lets in-flight pages commit.
     static func execute(_ pipeline: PipelineDefinition, options: PipelineRunner.Options) async throws -> RunSummary {
         let stop = StopFlag()
-        let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm)
-        let work = Task { try await PipelineRunner(pipeline, options: options).run(stop: stop) }
-        let watcher = Task {
-            var seen = 0
-            for await signal in signals {
-                seen += 1
-                if seen == 1 {
-                    stop.stop()
-                    Terminal.error(
-                        "\ngather: \(signal): no new requests; pages in flight finish and are saved "
-                            + "(signal again to stop now; `gather run` continues where this stopped)")
-                } else {
-                    work.cancel()
-                }
-            }
-        }
-        defer { watcher.cancel() }
         do {
-            return try await work.value
+            return try await GracefulStop.run(
+                message: "no new requests; pages in flight finish and are saved "
+                    + "(signal again to stop now; `gather run` continues where this stopped)",
+                stop: { stop.stop() }
+            ) {
+                try await PipelineRunner(pipeline, options: options).run(stop: stop)
+            }
         } catch let error as PipelineError {
             throw JobError.usage(error.message)
         }

@@ -1,3 +1,5 @@
+import UnixSignals
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
@@ -46,5 +48,37 @@ extension Environment {
             pointer += 1
         }
         return result
+    }
+}
+
+/// Ctrl-C and SIGTERM for long jobs: the first signal asks the job to stop gracefully (and says so with
+/// `message`, read at that moment), a second cancels it, and so does the end of `grace` when one is given.
+enum GracefulStop {
+    static func run<T: Sendable>(
+        message: @autoclosure @escaping @Sendable () -> String, grace: Duration? = nil,
+        stop: @escaping @Sendable () -> Void, _ job: @escaping @Sendable () async throws -> T
+    ) async throws -> T {
+        let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm)
+        let work = Task { try await job() }
+        let watcher = Task {
+            var seen = 0
+            for await signal in signals {
+                seen += 1
+                if seen == 1 {
+                    stop()
+                    Terminal.error("\ngather: \(signal): \(message())")
+                    if let grace {
+                        Task {
+                            try? await Task.sleep(for: grace)
+                            work.cancel()
+                        }
+                    }
+                } else {
+                    work.cancel()
+                }
+            }
+        }
+        defer { watcher.cancel() }
+        return try await work.value
     }
 }

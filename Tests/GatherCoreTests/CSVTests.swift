@@ -94,15 +94,7 @@ struct CSVSpectrumTests {
 
     /// `shared/conformance/csv-spectrum`, found by walking up from this file
     /// (`main/Tests/GatherCoreTests/` → `main/../shared/`).
-    static let directory: URL? = {
-        var dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        for _ in 0..<6 {
-            dir = dir.deletingLastPathComponent()
-            let candidate = dir.appendingPathComponent("shared/conformance/csv-spectrum")
-            if FileManager.default.fileExists(atPath: candidate.path) { return candidate }
-        }
-        return nil
-    }()
+    static let directory: URL? = ConformanceData.url("csv-spectrum")
 
     static let cases: [Case] = {
         guard let dir = directory,

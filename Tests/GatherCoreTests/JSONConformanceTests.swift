@@ -15,15 +15,7 @@ struct JSONConformanceTests {
 
     /// `shared/conformance/json-test-suite/test_parsing`, found by walking up from this file
     /// (`main/Tests/GatherCoreTests/` → `main/../shared/`). `nil` if it is not there.
-    static let suiteDirectory: URL? = {
-        var dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        for _ in 0..<6 {
-            dir = dir.deletingLastPathComponent()
-            let candidate = dir.appendingPathComponent("shared/conformance/json-test-suite/test_parsing")
-            if FileManager.default.fileExists(atPath: candidate.path) { return candidate }
-        }
-        return nil
-    }()
+    static let suiteDirectory: URL? = ConformanceData.url("json-test-suite/test_parsing")
 
     static let cases: [Case] = {
         guard let dir = suiteDirectory,

@@ -18,13 +18,7 @@ struct JSONPathConformanceTests {
         if let override = ProcessInfo.processInfo.environment["JSONPATH_CTS"] {
             return URL(fileURLWithPath: override)
         }
-        var dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        for _ in 0..<6 {
-            dir = dir.deletingLastPathComponent()
-            let candidate = dir.appendingPathComponent("shared/conformance/jsonpath-cts/cts.json")
-            if FileManager.default.fileExists(atPath: candidate.path) { return candidate }
-        }
-        return nil
+        return ConformanceData.url("jsonpath-cts/cts.json")
     }()
 
     /// The outcome of one case: `nil` when it passed, else why it failed.

@@ -429,15 +429,7 @@ struct JSONRecordStreamTests {
 
     // MARK: - JSONTestSuite
 
-    static let suiteDirectory: URL? = {
-        var dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        for _ in 0..<6 {
-            dir = dir.deletingLastPathComponent()
-            let candidate = dir.appendingPathComponent("shared/conformance/json-test-suite/test_parsing")
-            if FileManager.default.fileExists(atPath: candidate.path) { return candidate }
-        }
-        return nil
-    }()
+    static let suiteDirectory: URL? = JSONConformanceTests.suiteDirectory
 
     static func suiteFiles(prefix: String) throws -> [(name: String, bytes: [UInt8])] {
         let dir = try #require(suiteDirectory, "shared/conformance/json-test-suite/test_parsing not found")

@@ -121,9 +121,4 @@ public struct RowBlock: Sendable {
             try body(UnsafeRawBufferPointer(rebasing: all[Int(cell.offset)..<Int(cell.offset + cell.length)]))
         }
     }
-
-    /// The text of `cell` as a `String`.
-    public func string(of cell: Cell) -> String {
-        self.withText(of: cell) { String(decoding: $0, as: UTF8.self) }
-    }
 }

@@ -254,13 +254,7 @@ public final class Decompressor {
         let reason = stream.pointee.msg.map { String(cString: $0) } ?? "zlib status \(status)"
         // A later "member" that fails within its 10-byte header is trailing data, not a damaged member.
         if completedUnits > 0 && memberBytes <= 10 {
-            let start = compressedByteCount - memberBytes
-            return DecompressionError(
-                code: .corruptData, compression: .gzip,
-                message: "unexpected data after the end of gzip member \(completedUnits) at compressed byte "
-                    + "\(start) (\(reason)); the file has trailing garbage after valid gzip data",
-                offset: start
-            )
+            return trailingGarbage(after: "member", at: compressedByteCount - memberBytes, reason: reason)
         }
         return DecompressionError(
             code: .corruptData, compression: .gzip,
@@ -337,12 +331,7 @@ public final class Decompressor {
             )
         }
         if atBoundary && completedUnits > 0 {
-            return DecompressionError(
-                code: .corruptData, compression: .zstd,
-                message: "unexpected data after the end of zstd frame \(completedUnits) at compressed byte \(start) "
-                    + "(\(reason)); the file has trailing garbage after valid zstd data",
-                offset: start
-            )
+            return trailingGarbage(after: "frame", at: start, reason: reason)
         }
         return DecompressionError(
             code: .corruptData, compression: .zstd,
@@ -353,6 +342,17 @@ public final class Decompressor {
     }
 
     // MARK: - Shared
+
+    /// Bytes after the last complete gzip member or zstd frame that do not start another one.
+    private func trailingGarbage(after unit: String, at start: Int, reason: String) -> DecompressionError {
+        let name = compression.rawValue
+        return DecompressionError(
+            code: .corruptData, compression: compression,
+            message: "unexpected data after the end of \(name) \(unit) \(completedUnits) at compressed byte "
+                + "\(start) (\(reason)); the file has trailing garbage after valid \(name) data",
+            offset: start
+        )
+    }
 
     private func checkOutputLimit(_ produced: Int, near offset: Int) throws(DecompressionError) {
         guard produced > maxOutputPerCall else { return }

@@ -25,7 +25,6 @@ public struct LineSplitter {
     }
 
     private var carry: [UInt8] = []
-    private var carryOffset: Int
     private var skipping: Int?
     private var line: Int
     private var position: Int
@@ -34,7 +33,6 @@ public struct LineSplitter {
 
     /// A splitter whose stream starts at `startOffset`, line `startLine` (for resuming).
     public init(startOffset: Int = 0, startLine: Int = 1, maxLineBytes: Int = 16 << 20) {
-        self.carryOffset = startOffset
         self.position = startOffset
         self.line = startLine
         self.checkedBOM = startOffset > 0
@@ -53,7 +51,6 @@ public struct LineSplitter {
                 self.carry.removeAll()
                 start = fromChunk
                 self.position += 3
-                self.carryOffset = self.position
             }
         } else if !self.checkedBOM {
             self.carry.append(contentsOf: chunk)
