@@ -314,7 +314,11 @@ import Testing
                 try await Task.sleep(for: .milliseconds(delay))
                 if process.isRunning { kill(process.processIdentifier, SIGKILL) }
             }
-            if result.status == 0 { finished = true } else { kills += 1 }
+            if try result.status == 0 || lastRunCompleted(killed + ".gather.db") {
+                finished = true
+            } else {
+                kills += 1
+            }
         }
         if !finished {
             let final = try await runGather(["load", big, "--into", killed, "--batch-rows", "1000", "--quiet"])

@@ -1,12 +1,15 @@
 import Foundation
 import GatherCore
+import GatherSQLite
 
 /// The kill test both `gather run` and `gather load` must pass: SIGKILL the command at points drawn from a fixed
 /// seed until `kills` runs were really killed mid-way, at most two per destination; after its kills each
 /// destination is run to the end and handed to `check`. A run that finishes before its kill point ends that
 /// scenario (running again would start a new run). Returns how many runs were killed.
 ///
-/// `run(destination, killAfter)` runs the command once, killing it after `killAfter` when given.
+/// `run(destination, killAfter)` runs the command once, killing it after `killAfter` when given. A kill that
+/// lands after the run recorded itself complete (between its last commit and its exit) is not a mid-way kill:
+/// that scenario is finished, since running again would start a new run.
 func killAndResume(
     seed: UInt64, kills: Int = 10, cleanDuration: Duration, earliest: Double,
     destination: (Int) -> String,
@@ -26,7 +29,7 @@ func killAndResume(
         for _ in 0..<2 where !finished && killed < kills {
             let delay = Double.random(in: earliest...max(earliest + 0.05, left), using: &generator)
             let result = try await run(target, .milliseconds(Int(delay * 1000)))
-            if result.status == 0 { finished = true } else { killed += 1 }
+            if try result.status == 0 || lastRunCompleted(target) { finished = true } else { killed += 1 }
             left -= delay
         }
         if !finished {
@@ -41,4 +44,12 @@ func killAndResume(
         scenario += 1
     }
     return killed
+}
+
+/// Whether the newest `_gather_runs` row of the SQLite database at `path` says its run completed.
+func lastRunCompleted(_ path: String) throws -> Bool {
+    guard FileManager.default.fileExists(atPath: path) else { return false }
+    let outcome = try SQLiteDatabase(path: path).query(
+        "SELECT outcome FROM _gather_runs ORDER BY started_at DESC, rowid DESC LIMIT 1")
+    return outcome.first?.first?.stringValue?.hasPrefix("completed") == true
 }
