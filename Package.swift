@@ -29,6 +29,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // Values, JSON, bounded fan-out, flow control and retry: no I/O, no server or database.
@@ -66,6 +67,19 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // PostgreSQL sink and reads (PostgresNIO): COPY bulk writes, merge via staging, state in the same transaction.
+        .target(
+            name: "GatherPostgres",
+            dependencies: [
+                "GatherCore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Jobs the CLI runs: `fetch` (input → fetcher → JSONL / files / SQLite, progress, summary).
         .target(
             name: "GatherJobs",
@@ -86,6 +100,7 @@ let package = Package(
             dependencies: [
                 "GatherCore",
                 "GatherSQLite",
+                "GatherPostgres",
                 "CZlib",
                 "CZstd",
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -102,6 +117,7 @@ let package = Package(
                 "GatherSQLite",
                 "GatherJobs",
                 "GatherFiles",
+                "GatherPostgres",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -110,7 +126,10 @@ let package = Package(
         // Umbrella: `import Gather` gives a library user everything above.
         .target(
             name: "Gather",
-            dependencies: ["GatherCore", "GatherHTTP", "GatherSQLite", "GatherJobs", "GatherFiles", "GatherPipeline"],
+            dependencies: [
+                "GatherCore", "GatherHTTP", "GatherSQLite", "GatherPostgres", "GatherJobs", "GatherFiles",
+                "GatherPipeline",
+            ],
             swiftSettings: swiftSettings
         ),
         // Fixture HTTP server for tests (shipped, like HummingbirdTesting).
@@ -167,6 +186,11 @@ let package = Package(
         .testTarget(
             name: "GatherFilesTests",
             dependencies: ["GatherFiles", "GatherTesting", "gather"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "GatherPostgresTests",
+            dependencies: ["GatherPostgres", "GatherFiles", "GatherPipeline", "GatherTesting", "gather"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -159,8 +159,3 @@ public struct SQLiteError: Error, Sendable, CustomStringConvertible {
     public var message: String
     public var description: String { self.message }
 }
-
-/// Quotes an SQL identifier: wraps it in double quotes and doubles any inside.
-public func quoteIdentifier(_ name: String) -> String {
-    "\"" + String(name.flatMap { $0 == "\"" ? ["\"", "\""] : [$0] }) + "\""
-}

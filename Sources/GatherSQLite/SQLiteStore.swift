@@ -29,18 +29,13 @@ public final class SQLiteStore: Sink {
     private let dispatch = DispatchQueue(label: "gather.sqlite.store")
     /// Known tables by name. Read and replaced only inside `queue.write` (which GRDB serializes), so a
     /// failed transaction leaves the cache as it was.
-    private let catalog: Mutex<Catalog>
-
-    struct Catalog: Sendable {
-        var schemas: [String: TableSchema] = [:]
-        /// Top-level table → its child tables.
-        var children: [String: [String]] = [:]
-    }
+    private let catalog: Mutex<SinkCatalog>
+    private static let dialect = SQLDialect.sqlite
 
     /// Opens (creating if needed) the database at `path` and reads the schemas it already holds.
     public init(path: String) throws(SQLiteError) {
         self.database = try SQLiteDatabase(path: path)
-        var catalog = Catalog()
+        var catalog = SinkCatalog()
         try self.database.write("preparing Gather's tables") { db in
             try Self.createMetaTables(db)
             catalog = try Self.readCatalog(db)
@@ -59,15 +54,7 @@ public final class SQLiteStore: Sink {
     public func lastRun(pipeline: String) async throws -> RunRow? {
         try await self.onQueue {
             try self.database.read("reading _gather_runs") { db in
-                try Row.fetchOne(
-                    db,
-                    sql: """
-                        SELECT run_id, pipeline, started_at, finished_at, outcome, requests, pages, rows_written,
-                        filtered, errors, retries, summary FROM _gather_runs WHERE pipeline = ?
-                        ORDER BY started_at DESC, rowid DESC LIMIT 1
-                        """,
-                    arguments: [pipeline]
-                ).map { row in
+                try Row.fetchOne(db, sql: Self.dialect.selectLastRun, arguments: [pipeline]).map { row in
                     RunRow(
                         runID: row[0], pipeline: row[1], startedAt: row[2], finishedAt: row[3], outcome: row[4],
                         requests: row[5], pages: row[6], rowsWritten: row[7], filtered: row[8], errors: row[9],
@@ -80,14 +67,7 @@ public final class SQLiteStore: Sink {
     public func counts(runID: String) async throws -> [ResourceCounts] {
         try await self.onQueue {
             try self.database.read("reading _gather_resource_runs") { db in
-                try Row.fetchAll(
-                    db,
-                    sql: """
-                        SELECT resource, requests, pages, records, written, rows, filtered, errors, retries
-                        FROM _gather_resource_runs WHERE run_id = ?
-                        """,
-                    arguments: [runID]
-                ).map { row in
+                try Row.fetchAll(db, sql: Self.dialect.selectCounts, arguments: [runID]).map { row in
                     var counts = ResourceCounts(runID: runID, resource: row[0])
                     counts.requests = row[1]
                     counts.pages = row[2]
@@ -111,11 +91,7 @@ public final class SQLiteStore: Sink {
     /// State entries, synchronously (blocks: call off the cooperative pool).
     public func stateNow(scopePrefix: String) throws(SQLiteError) -> [StateEntry] {
         try self.database.read("reading _gather_state") { db in
-            try Row.fetchAll(
-                db,
-                sql: "SELECT scope, key, value FROM _gather_state WHERE substr(scope, 1, ?) = ? ORDER BY scope, key",
-                arguments: [scopePrefix.count, scopePrefix]
-            ).map { StateEntry(scope: $0[0], key: $0[1], value: $0[2]) }
+            try Row.fetchAll(db, sql: Self.dialect.selectState, arguments: [scopePrefix]).map { StateEntry(scope: $0[0], key: $0[1], value: $0[2]) }
         }
     }
 
@@ -125,7 +101,7 @@ public final class SQLiteStore: Sink {
         var catalog = self.catalog.withLock { $0 }
         try self.database.write("committing a batch") { db in
             for table in batch.truncate {
-                for name in [table] + (catalog.children[table] ?? []) where catalog.schemas[name] != nil {
+                for name in catalog.family(of: table) {
                     try db.execute(sql: "DELETE FROM \(quoteIdentifier(name))")
                 }
             }
@@ -137,10 +113,7 @@ public final class SQLiteStore: Sink {
             }
             for error in batch.errors {
                 try db.execute(
-                    sql: """
-                        INSERT INTO _gather_errors (run_id, resource, request, code, message, payload, created_at)
-                        VALUES (?, ?, ?, ?, ?, ?, ?)
-                        """,
+                    sql: Self.dialect.insertError,
                     arguments: [
                         error.runID, error.resource, error.request, error.code, error.message, error.payload, error.at,
                     ])
@@ -148,31 +121,18 @@ public final class SQLiteStore: Sink {
             for change in batch.state {
                 switch change {
                 case .put(let scope, let key, let value):
-                    try db.execute(
-                        sql: "INSERT OR REPLACE INTO _gather_state (scope, key, value) VALUES (?, ?, ?)",
-                        arguments: [scope, key, value])
+                    try db.execute(sql: Self.dialect.putState, arguments: [scope, key, value])
                 case .delete(let scope, let key):
-                    try db.execute(
-                        sql: "DELETE FROM _gather_state WHERE scope = ? AND key = ?", arguments: [scope, key])
+                    try db.execute(sql: Self.dialect.deleteState, arguments: [scope, key])
                 case .clear(let scope):
-                    try db.execute(sql: "DELETE FROM _gather_state WHERE scope = ?", arguments: [scope])
+                    try db.execute(sql: Self.dialect.clearState, arguments: [scope])
                 case .clearPrefix(let prefix):
-                    try db.execute(
-                        sql: "DELETE FROM _gather_state WHERE substr(scope, 1, ?) = ?",
-                        arguments: [prefix.count, prefix])
+                    try db.execute(sql: Self.dialect.clearStatePrefix, arguments: [prefix])
                 }
             }
             for counts in batch.counts {
                 try db.execute(
-                    sql: """
-                        INSERT INTO _gather_resource_runs (run_id, resource, requests, pages, records, written, rows,
-                        filtered, errors, retries) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        ON CONFLICT (run_id, resource) DO UPDATE SET requests = requests + excluded.requests,
-                        pages = pages + excluded.pages, records = records + excluded.records,
-                        written = written + excluded.written, rows = rows + excluded.rows,
-                        filtered = filtered + excluded.filtered, errors = errors + excluded.errors,
-                        retries = retries + excluded.retries
-                        """,
+                    sql: Self.dialect.addCounts,
                     arguments: [
                         counts.runID, counts.resource, counts.requests, counts.pages, counts.records, counts.written,
                         counts.rows, counts.filtered, counts.errors, counts.retries,
@@ -180,11 +140,7 @@ public final class SQLiteStore: Sink {
             }
             if let run = batch.run {
                 try db.execute(
-                    sql: """
-                        INSERT OR REPLACE INTO _gather_runs (run_id, pipeline, started_at, finished_at, outcome,
-                        requests, pages, rows_written, filtered, errors, retries, summary)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        """,
+                    sql: Self.dialect.upsertRun,
                     arguments: [
                         run.runID, run.pipeline, run.startedAt, run.finishedAt, run.outcome, run.requests, run.pages,
                         run.rowsWritten, run.filtered, run.errors, run.retries, run.summary,
@@ -196,38 +152,18 @@ public final class SQLiteStore: Sink {
 
     // MARK: - Writing rows
 
-    private static func apply(_ write: TableWrite, catalog: inout Catalog, db: Database) throws {
-        // Split into segments: a top-level row followed by its child rows.
-        var segments: [Range<Int>] = []
-        var start = 0
-        for index in write.rows.indices.dropFirst() where !write.rows[index].isChild {
-            segments.append(start..<index)
-            start = index
-        }
-        segments.append(start..<write.rows.count)
-        if write.mode == .merge {
-            // The last occurrence of a key wins, with its own children only.
-            var seen = Set<String>()
-            segments = segments.reversed().filter { seen.insert(Self.key(of: write.rows[$0.lowerBound])).inserted }
-                .reversed()
-        }
-        var rowsByTable: [String: [GatherCore.Record]] = [:]
-        var tableOrder: [String] = []
-        for segment in segments {
-            for row in write.rows[segment] {
-                if rowsByTable[row.table] == nil { tableOrder.append(row.table) }
-                rowsByTable[row.table, default: []].append(row.values)
-            }
-        }
-        for table in tableOrder {
+    private static func apply(_ write: TableWrite, catalog: inout SinkCatalog, db: Database) throws {
+        let tables = write.rowsByTable()
+        for (table, rows) in tables {
             try Self.evolve(
                 table: table, root: write.table, primaryKey: table == write.table ? write.primaryKey : [],
-                rows: rowsByTable[table] ?? [], catalog: &catalog, db: db)
+                catalog: &catalog, db: db
+            ) { schema in rows.map { schema.absorb($0) } }
         }
         if write.mode == .merge {
-            let roots = rowsByTable[write.table] ?? []
+            let roots = tables.first { $0.table == write.table }?.rows ?? []
             try Self.insert(roots, into: write.table, upsert: true, catalog: catalog, db: db)
-            for child in catalog.children[write.table] ?? [] where catalog.schemas[child] != nil {
+            for child in catalog.family(of: write.table).dropFirst() {
                 let sql = "DELETE FROM \(quoteIdentifier(child)) WHERE \(quoteIdentifier(Normalizer.rootKeyColumn)) = ?"
                 let statement = try db.cachedStatement(sql: sql).sqliteStatement
                 defer { sqlite3_reset(statement) }
@@ -242,108 +178,52 @@ public final class SQLiteStore: Sink {
                     }
                 }
             }
-            for table in tableOrder where table != write.table {
-                try Self.insert(rowsByTable[table] ?? [], into: table, upsert: false, catalog: catalog, db: db)
+            for (table, rows) in tables where table != write.table {
+                try Self.insert(rows, into: table, upsert: false, catalog: catalog, db: db)
             }
         } else {
-            for table in tableOrder {
-                try Self.insert(rowsByTable[table] ?? [], into: table, upsert: false, catalog: catalog, db: db)
+            for (table, rows) in tables {
+                try Self.insert(rows, into: table, upsert: false, catalog: catalog, db: db)
             }
-        }
-    }
-
-    private static func key(of row: NormalizedRow) -> String {
-        row.values[Normalizer.keyColumn]?.stringValue ?? ""
-    }
-
-    /// Creates the table or adds its new columns, and records types in `_gather_columns`.
-    private static func evolve(
-        table: String, root: String, primaryKey: [String], rows: [GatherCore.Record], catalog: inout Catalog,
-        db: Database
-    ) throws {
-        try Self.evolve(table: table, root: root, primaryKey: primaryKey, catalog: &catalog, db: db) { schema in
-            rows.map { schema.absorb($0) }
         }
     }
 
     /// Creates the table or adds its new columns, rebuilds it when a column widens to text, and records types
     /// in `_gather_columns`. `absorb` adds the batch's fields and types to the schema.
     private static func evolve(
-        table: String, root: String, primaryKey: [String], catalog: inout Catalog, db: Database,
+        table: String, root: String, primaryKey: [String], catalog: inout SinkCatalog, db: Database,
         absorb: (inout TableSchema) -> [SchemaChange]
     ) throws {
-        let existing = catalog.schemas[table]
-        var schema = existing ?? TableSchema(name: table, primaryKey: primaryKey)
-        var added: [ColumnSchema] = []
-        var widened: [ColumnSchema] = []
-        for change in absorb(&schema) {
-            added.append(contentsOf: change.added)
-            for column in change.widened where !added.contains(where: { $0.sourceName == column.sourceName }) {
-                widened.removeAll { $0.sourceName == column.sourceName }
-                widened.append(column)
-            }
-        }
-        // Types of columns added in this batch are final after the whole batch.
-        added = added.map { schema.column(forField: $0.sourceName) ?? $0 }
-        widened = widened.map { schema.column(forField: $0.sourceName) ?? $0 }
-        if existing == nil {
-            let missing = primaryKey.filter { schema.column(forField: $0) == nil }
-            guard missing.isEmpty else {
-                throw SQLiteError(
-                    message:
-                        "the primary key \(missing.map { "'\($0)'" }.joined(separator: ", ")) is not a field of the "
-                        + "records for table \(table); check primary_key")
-            }
-            let definitions = schema.columns.map { "\(quoteIdentifier($0.name)) \(Self.sqlType($0.type))" }
+        let change = try catalog.evolve(table: table, root: root, primaryKey: primaryKey, absorb: absorb)
+        let schema = change.schema
+        if change.created {
+            try db.execute(sql: Self.dialect.createTable(schema))
+            if let index = Self.dialect.index(for: schema, isChild: change.isChild) { try db.execute(sql: index) }
             try db.execute(
-                sql: "CREATE TABLE IF NOT EXISTS \(quoteIdentifier(table)) (\(definitions.joined(separator: ", ")))")
-            if !primaryKey.isEmpty {
-                let columns = primaryKey.compactMap { schema.column(forField: $0)?.name }.map(quoteIdentifier)
-                try db.execute(
-                    sql: "CREATE UNIQUE INDEX IF NOT EXISTS \(quoteIdentifier(table + "__gather_pk")) ON "
-                        + "\(quoteIdentifier(table)) (\(columns.joined(separator: ", ")))")
-            } else if table != root {
-                try db.execute(
-                    sql: "CREATE INDEX IF NOT EXISTS \(quoteIdentifier(table + "__gather_root")) ON "
-                        + "\(quoteIdentifier(table)) (\(quoteIdentifier(Normalizer.rootKeyColumn)))")
-            }
-            try db.execute(
-                sql: "INSERT OR REPLACE INTO _gather_tables (table_name, root, primary_key) VALUES (?, ?, ?)",
+                sql: Self.dialect.recordTable,
                 arguments: [table, root, JSONWriter.string(.array(primaryKey.map(Value.string)))])
-            if table != root { catalog.children[root, default: []].append(table) }
         } else {
-            for column in added {
-                try db.execute(
-                    sql: "ALTER TABLE \(quoteIdentifier(table)) ADD COLUMN \(quoteIdentifier(column.name)) "
-                        + Self.sqlType(column.type))
-            }
-            let toText = widened.filter { $0.type == .text }.compactMap { column in
-                existing?.column(forField: column.sourceName).map { (column.name, $0.type) }
-            }
+            for column in change.added { try db.execute(sql: Self.dialect.addColumn(column, to: table)) }
+            let toText = change.widened.filter { $0.column.type == .text }.map { ($0.column.name, $0.from) }
             if !toText.isEmpty {
                 try Self.rebuild(table, retyping: Dictionary(toText, uniquingKeysWith: { a, _ in a }), db: db)
             }
         }
-        let columnsToRecord = existing == nil ? schema.columns : added + widened
-        for column in columnsToRecord {
+        for column in change.columnsToRecord {
             try db.execute(
-                sql: """
-                    INSERT OR REPLACE INTO _gather_columns (table_name, column_name, source_name, type, position)
-                    VALUES (?, ?, ?, ?, ?)
-                    """,
+                sql: Self.dialect.recordColumn,
                 arguments: [
                     table, column.name, column.sourceName, column.type?.rawValue,
                     schema.columns.firstIndex { $0.name == column.name },
                 ])
         }
-        catalog.schemas[table] = schema
     }
 
     private static func insert(
-        _ rows: [GatherCore.Record], into table: String, upsert: Bool, catalog: Catalog, db: Database
+        _ rows: [GatherCore.Record], into table: String, upsert: Bool, catalog: SinkCatalog, db: Database
     ) throws {
         guard !rows.isEmpty, let schema = catalog.schemas[table] else { return }
-        let sql = Self.insertSQL(schema: schema, upsert: upsert)
+        let sql = Self.dialect.insert(schema, upsert: upsert)
         // Rows are bound straight through SQLite's C API: GRDB's StatementArguments costs more per row than
         // SQLite's own insert (profiled: half the commit time went to building arguments).
         let statement = try db.cachedStatement(sql: sql).sqliteStatement
@@ -362,23 +242,6 @@ public final class SQLiteStore: Sink {
                     message: String(cString: sqlite3_errmsg(db.sqliteConnection)), sql: sql)
             }
         }
-    }
-
-    /// `INSERT` of every column of `schema`; with `upsert`, rows with an existing key update it.
-    private static func insertSQL(schema: TableSchema, upsert: Bool) -> String {
-        let names = schema.columns.map { quoteIdentifier($0.name) }
-        let marks = Array(repeating: "?", count: names.count).joined(separator: ", ")
-        var sql = "INSERT INTO \(quoteIdentifier(schema.name)) (\(names.joined(separator: ", "))) VALUES (\(marks))"
-        if upsert {
-            let keys = Set(schema.primaryKey.compactMap { schema.column(forField: $0)?.name })
-            let updates = schema.columns.filter { !keys.contains($0.name) }.map {
-                "\(quoteIdentifier($0.name)) = excluded.\(quoteIdentifier($0.name))"
-            }
-            let target = schema.primaryKey.compactMap { schema.column(forField: $0)?.name }.map(quoteIdentifier)
-            sql += " ON CONFLICT (\(target.joined(separator: ", "))) DO "
-            sql += updates.isEmpty ? "NOTHING" : "UPDATE SET " + updates.joined(separator: ", ")
-        }
-        return sql
     }
 
     /// SQLite copies bound text and blobs before `bind` returns.
@@ -456,14 +319,14 @@ public final class SQLiteStore: Sink {
     // MARK: - Writing blocks
 
     /// Writes a bulk load's block: evolves the schema once for the block, then binds cells from its arena.
-    private static func apply(_ block: RowBlock, of write: TableWrite, catalog: inout Catalog, db: Database) throws {
+    private static func apply(_ block: RowBlock, of write: TableWrite, catalog: inout SinkCatalog, db: Database) throws {
         try Self.evolve(
             table: write.table, root: write.table, primaryKey: write.primaryKey, catalog: &catalog, db: db
         ) { schema in
             [schema.absorb(fields: block.fields, types: block.types)]
         }
         guard let schema = catalog.schemas[write.table] else { return }
-        let sql = Self.insertSQL(schema: schema, upsert: write.mode == .merge)
+        let sql = Self.dialect.insert(schema, upsert: write.mode == .merge)
         let statement = try db.cachedStatement(sql: sql).sqliteStatement
         defer { sqlite3_reset(statement) }
         sqlite3_clear_bindings(statement)  // columns the block lacks stay NULL
@@ -512,62 +375,20 @@ public final class SQLiteStore: Sink {
         sqlite3_clear_bindings(statement)  // no pointers into the arena survive this call
     }
 
-    private static func sqlType(_ type: ColumnType?) -> String {
-        switch type {
-        case .boolean: "BOOLEAN"
-        case .integer: "INTEGER"
-        case .real: "REAL"
-        case .timestamp: "TIMESTAMP"
-        case .text: "TEXT"
-        case .json: "JSON"
-        case nil: ""
-        }
-    }
-
     // MARK: - Gather's tables
 
     private static func createMetaTables(_ db: Database) throws {
-        try db.execute(
-            sql: """
-                CREATE TABLE IF NOT EXISTS _gather_runs (run_id TEXT PRIMARY KEY, pipeline TEXT, started_at TEXT,
-                  finished_at TEXT, outcome TEXT, requests INTEGER, pages INTEGER, rows_written INTEGER,
-                  filtered INTEGER, errors INTEGER, retries INTEGER, summary JSON);
-                CREATE TABLE IF NOT EXISTS _gather_errors (id INTEGER PRIMARY KEY, run_id TEXT, resource TEXT,
-                  request TEXT, code TEXT, message TEXT, payload TEXT, created_at TEXT);
-                CREATE TABLE IF NOT EXISTS _gather_state (scope TEXT NOT NULL, key TEXT NOT NULL, value TEXT,
-                  PRIMARY KEY (scope, key));
-                CREATE TABLE IF NOT EXISTS _gather_columns (table_name TEXT NOT NULL, column_name TEXT NOT NULL,
-                  source_name TEXT, type TEXT, position INTEGER, PRIMARY KEY (table_name, column_name));
-                CREATE TABLE IF NOT EXISTS _gather_resource_runs (run_id TEXT NOT NULL, resource TEXT NOT NULL,
-                  requests INTEGER, pages INTEGER, records INTEGER, written INTEGER, rows INTEGER,
-                  filtered INTEGER, errors INTEGER, retries INTEGER, PRIMARY KEY (run_id, resource));
-                CREATE TABLE IF NOT EXISTS _gather_tables (table_name TEXT PRIMARY KEY, root TEXT, primary_key JSON);
-                """)
+        for sql in Self.dialect.metaTables { try db.execute(sql: sql) }
     }
 
-    private static func readCatalog(_ db: Database) throws -> Catalog {
-        var catalog = Catalog()
-        var keys: [String: [String]] = [:]
-        for row in try Row.fetchAll(db, sql: "SELECT table_name, root, primary_key FROM _gather_tables") {
-            let table: String = row[0]
-            let root: String = row[1]
-            let keyJSON: String = row[2] ?? "[]"
-            keys[table] = (try? JSONReader.parse(keyJSON))?.arrayValue?.compactMap(\.stringValue) ?? []
-            if table != root { catalog.children[root, default: []].append(table) }
+    private static func readCatalog(_ db: Database) throws -> SinkCatalog {
+        let tables = try Row.fetchAll(db, sql: Self.dialect.selectTables).map { row in
+            (table: row[0] as String, root: row[1] as String, key: row[2] as String?)
         }
-        var columns: [String: [ColumnSchema]] = [:]
-        for row in try Row.fetchAll(
-            db,
-            sql: "SELECT table_name, column_name, source_name, type FROM _gather_columns ORDER BY table_name, position")
-        {
-            let type: String? = row[3]
-            columns[row[0], default: []].append(
-                ColumnSchema(name: row[1], sourceName: row[2], type: type.flatMap(ColumnType.init(rawValue:))))
+        let columns = try Row.fetchAll(db, sql: Self.dialect.selectColumns).map { row in
+            (table: row[0] as String, column: row[1] as String, source: row[2] as String, type: row[3] as String?)
         }
-        for (table, primaryKey) in keys {
-            catalog.schemas[table] = TableSchema(name: table, columns: columns[table] ?? [], primaryKey: primaryKey)
-        }
-        return catalog
+        return SinkCatalog(tables: tables, columns: columns)
     }
 
     private func onQueue<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {

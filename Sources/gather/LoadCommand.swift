@@ -2,18 +2,19 @@ import ArgumentParser
 import Gather
 import Synchronization
 
-/// `gather load FILES... --into DEST`: CSV / JSON Lines / JSON files into SQLite, JSON Lines or CSV.
+/// `gather load FILES... --into DEST`: CSV / JSON Lines / JSON files into SQLite, PostgreSQL, JSON Lines or CSV.
 struct LoadCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "load",
-        abstract: "Load CSV, JSON Lines and JSON files (gzip or zstd too) into SQLite, JSONL or CSV, resumably.",
+        abstract: "Load CSV, JSON Lines and JSON files (gzip or zstd too) into SQLite, PostgreSQL, JSONL or CSV, resumably.",
         discussion: """
             FILES are paths, globs ('data/*.csv.gz') and directories. Several files are read at once (--max-open); \
             one file's errors never stop the others. Column types are inferred (integer, real, boolean, timestamp, \
             text) and widen when a later value needs it; no value is ever dropped or changed.
 
-            DEST: a SQLite database (sqlite:x.db, or a name ending in .db, .sqlite or .sqlite3), out.jsonl or \
-            out.csv. Bad records (ragged CSV rows, invalid JSON, invalid UTF-8) become error rows naming their \
+            DEST: a SQLite database (sqlite:x.db, or a name ending in .db, .sqlite or .sqlite3), a PostgreSQL \
+            database (postgres://user@host:5432/db?sslmode=prefer; the password from the URL, PGPASSWORD or \
+            ~/.pgpass, never printed; rows go in with COPY), out.jsonl or out.csv. Bad records (ragged CSV rows, invalid JSON, invalid UTF-8) become error rows naming their \
             file:line[:column]: in the _gather_errors table, or in DEST.errors.jsonl beside a file destination \
             (whose state is kept in DEST.gather.db).
 
@@ -28,7 +29,7 @@ struct LoadCommand: AsyncParsableCommand {
     @Argument(help: "Files, globs or directories to load.")
     var files: [String]
 
-    @Option(name: .long, help: "Destination: sqlite:x.db, x.db, out.jsonl or out.csv.")
+    @Option(name: .long, help: "Destination: sqlite:x.db, x.db, postgres://user@host/db, out.jsonl or out.csv.")
     var into: String
 
     @Option(name: .long, help: "Table name (default: each file's name without extensions and part numbers).")
@@ -132,16 +133,23 @@ struct LoadCommand: AsyncParsableCommand {
         } catch {
             throw JobError.usage("--into: \(error)")
         }
-        if case .sqlite = destination {
-        } else {
+        switch destination {
+        case .sqlite, .postgres: break
+        case .jsonLines, .csv:
             // A JSON Lines or CSV file holds one row per record: nested lists stay JSON text inside it.
             options.lists = .json
             if options.mode == .merge {
                 throw JobError.usage(
-                    "--mode merge needs a database destination (sqlite:…); files can only append or replace")
+                    "--mode merge needs a database destination (sqlite:… or postgres://…); files can only append "
+                        + "or replace")
             }
         }
-        let sink = try await destination.open()
+        let sink: any Sink
+        do {
+            sink = try await destination.open(connections: 2)
+        } catch {
+            throw JobError.fatal("\(error)")
+        }
         let stop = StopSwitch()
         let loader = FileLoader(
             sink: sink, options: options, progress: quiet ? nil : LoadProgress(), shouldStop: { stop.isOn })
@@ -161,10 +169,11 @@ struct LoadCommand: AsyncParsableCommand {
                 try await loader.run(files)
             }
         } catch let error as SinkFailure {
+            try? await destination.close(sink)
             throw JobError.fatal(error.message + " (run the same command again to continue)")
         }
         try await destination.close(sink)
-        if !quiet { Terminal.error(summary.render(destination: into)) }
+        if !quiet { Terminal.error(summary.render(destination: destination.description)) }
         if summary.outcome == "interrupted" { throw ExitCode(130) }
         if summary.errors > 0 { throw ExitCode(1) }
     }

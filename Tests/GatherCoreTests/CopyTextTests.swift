@@ -53,7 +53,7 @@ import Testing
             block.endRow()
         }
         var out: [UInt8] = []
-        CopyText.append(block, columns: [0, 1, 2, 3, nil], to: &out)
+        CopyText.append(block, columns: [0, 1, 2, 3, nil], types: [.integer, .text, .boolean, .real, nil], to: &out)
         let decoded = Self.decode(out)
         #expect(decoded.count == rows.count)
         #expect(decoded[0] == ["1", "plain", "t", "1.50", nil])
@@ -66,7 +66,33 @@ import Testing
     @Test func valuesEncodeWithJSONForNestedOnes() {
         var out: [UInt8] = []
         CopyText.append(
-            [.int(-3), .double(0.1), .string("a\tb"), .null, nil, .bool(true), .array([1, "x"])], to: &out)
+            [.int(-3), .double(0.1), .string("a\tb"), .null, nil, .bool(true), .array([1, "x"])],
+            types: [.integer, .real, .text, .text, .text, .boolean, .json], to: &out)
         #expect(Self.decode(out) == [["-3", "0.1", "a\tb", nil, nil, "t", "[1,\"x\"]"]])
+    }
+
+    /// A column widened from boolean keeps booleans as numbers or words, never as PostgreSQL's `t`/`f`.
+    @Test func booleansFollowTheirColumnsType() {
+        var out: [UInt8] = []
+        CopyText.append(
+            [.bool(true), .bool(false), .bool(true), .bool(false)], types: [.integer, .real, .text, .boolean], to: &out)
+        #expect(Self.decode(out) == [["1", "0", "true", "f"]])
+        var block = RowBlock(fields: ["flag", "word"])
+        for text in ["true", "False"] {
+            block.append(FieldSyntax.parse(text), text: Array(text.utf8))
+        }
+        block.endRow()
+        out = []
+        CopyText.append(block, columns: [0, 1], types: [.integer, .text], to: &out)
+        #expect(Self.decode(out) == [["1", "False"]])
+    }
+
+    /// PostgreSQL reads `12:30:00,5` only with a period; text cannot hold NUL, which becomes U+FFFD.
+    @Test func timestampCommasAndNulBytes() {
+        var out: [UInt8] = []
+        CopyText.append(
+            [.string("2024-05-01T12:30:00,5Z"), .string("Mon, 02 Jan 2006 15:04:05 GMT"), .string("a\u{0}b")],
+            types: [.timestamp, .timestamp, .text], to: &out)
+        #expect(Self.decode(out) == [["2024-05-01T12:30:00.5Z", "Mon, 02 Jan 2006 15:04:05 GMT", "a\u{FFFD}b"]])
     }
 }

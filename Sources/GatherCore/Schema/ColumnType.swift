@@ -63,7 +63,8 @@ public enum ColumnType: String, Sendable, Hashable, CaseIterable, Codable {
 ///
 /// Every date must exist in the (proleptic Gregorian) calendar: months 1–12, days 1–28/29/30/31 as the month
 /// and leap year allow, so `2024-02-29` is a date and `2023-02-29` or `2024-04-31` is not. Hours are 00–23,
-/// minutes 00–59, seconds 00–60 (a leap second), zone offsets up to 23 hours and 59 minutes.
+/// minutes 00–59, seconds 00–60 (a leap second), zone offsets up to 23 hours and 59 minutes. Years run from 0001
+/// to 9999: year 0 is text, as PostgreSQL's `timestamptz` has no year 0.
 ///
 /// Not accepted, on purpose:
 ///
@@ -101,7 +102,7 @@ public enum TimestampSyntax {
         let year = fourDigits(b, 0)
         let month = twoDigits(b, 5)
         let day = twoDigits(b, 8)
-        guard year >= 0, isDate(year: year, month: month, day: day) else { return false }
+        guard year >= 1, isDate(year: year, month: month, day: day) else { return false }
         if n == 10 { return true }
         let t = b[10]
         guard t == UInt8(ascii: "T") || t == UInt8(ascii: "t") || t == UInt8(ascii: " "), n >= 16,
@@ -151,7 +152,7 @@ public enum TimestampSyntax {
             b[i + 4] == UInt8(ascii: " "), b[i + 9] == UInt8(ascii: " ")
         else { return false }
         let year = fourDigits(b, i + 5)
-        guard year >= 0, isDate(year: year, month: month + 1, day: day) else { return false }
+        guard year >= 1, isDate(year: year, month: month + 1, day: day) else { return false }
         i += 10
         guard i + 5 <= n, b[i + 2] == UInt8(ascii: ":"),
             isTime(hour: twoDigits(b, i), minute: twoDigits(b, i + 3), second: 0)

@@ -1,17 +1,22 @@
 public import GatherCore
+public import GatherPostgres
 import GatherSQLite
 
-/// Where `gather load --into` writes: a SQLite database, or a JSON Lines or CSV file.
-public enum LoadDestination: Sendable, Hashable {
+/// Where `gather load --into` writes: a SQLite database, a PostgreSQL database, or a JSON Lines or CSV file.
+public enum LoadDestination: Sendable, Hashable, CustomStringConvertible {
     case sqlite(path: String)
+    case postgres(PostgresURL)
     case jsonLines(path: String)
     case csv(path: String)
 
-    /// Parses `sqlite:x.db`, `x.db` / `x.sqlite` / `x.sqlite3`, `out.jsonl` / `out.ndjson`, `out.csv`.
-    /// - Throws: ``FileError`` saying which forms are accepted.
+    /// Parses `sqlite:x.db`, `x.db` / `x.sqlite` / `x.sqlite3`, `postgres://user@host:port/db`, `out.jsonl` /
+    /// `out.ndjson`, `out.csv`.
+    /// - Throws: ``FileError`` saying which forms are accepted, or ``PostgresError`` for a bad PostgreSQL URL.
     public init(_ text: String) throws {
         let lower = text.lowercased()
-        if lower.hasPrefix("sqlite:") {
+        if PostgresURL.matches(text) {
+            self = .postgres(try PostgresURL(text))
+        } else if lower.hasPrefix("sqlite:") {
             let path = String(text.dropFirst("sqlite:".count))
             guard !path.isEmpty else { throw FileError("sqlite: needs a path, e.g. sqlite:data.db") }
             self = .sqlite(path: path.hasPrefix("//") ? String(path.dropFirst(2)) : path)
@@ -24,13 +29,25 @@ public enum LoadDestination: Sendable, Hashable {
         } else {
             throw FileError(
                 "cannot tell what kind of destination \(text) is; use sqlite:FILE (or a name ending in .db, .sqlite, "
-                    + ".sqlite3), FILE.jsonl or FILE.csv")
+                    + ".sqlite3), postgres://USER@HOST:PORT/DATABASE, FILE.jsonl or FILE.csv")
         }
     }
 
-    /// Opens the destination's sink (blocking work runs off the cooperative pool).
-    public func open() async throws -> any Sink {
+    /// The destination as it may be printed (a PostgreSQL password shows as `***`).
+    public var description: String {
         switch self {
+        case .sqlite(let path): "sqlite:\(path)"
+        case .postgres(let url): url.description
+        case .jsonLines(let path), .csv(let path): path
+        }
+    }
+
+    /// Opens the destination's sink (blocking work runs off the cooperative pool); a PostgreSQL pool has up to
+    /// `connections` connections.
+    public func open(connections: Int = 4) async throws -> any Sink {
+        switch self {
+        case .postgres(let url):
+            return try await PostgresStore.open(url, maxConnections: connections)
         case .sqlite(let path):
             return try await BlockingIO.run { try SQLiteStore(path: path) }
         case .jsonLines(let path):
@@ -43,5 +60,6 @@ public enum LoadDestination: Sendable, Hashable {
     /// Flushes and closes `sink` if it needs it.
     public func close(_ sink: any Sink) async throws {
         if let file = sink as? FileSink { try await BlockingIO.run { try file.close() } }
+        if let store = sink as? PostgresStore { await store.close() }
     }
 }

@@ -1,3 +1,4 @@
+public import GatherPostgres
 public import GatherCore
 public import GatherFiles
 
@@ -51,10 +52,16 @@ public struct PipelineDefinition: Sendable {
 public enum Destination: Sendable, Hashable, CustomStringConvertible {
     /// A SQLite database file.
     case sqlite(path: String)
+    /// A PostgreSQL database.
+    case postgres(PostgresURL)
 
-    /// Parses `sqlite:PATH`, `sqlite://PATH`, or a path ending `.db`, `.sqlite` or `.sqlite3`.
-    public init?(parsing text: String) {
-        if text.hasPrefix("sqlite://") {
+    /// Parses `sqlite:PATH`, `sqlite://PATH`, a path ending `.db`, `.sqlite` or `.sqlite3`, or
+    /// `postgres://user@host:port/database`.
+    /// - Throws: ``PostgresError`` for a PostgreSQL URL that cannot be used.
+    public init?(parsing text: String) throws {
+        if PostgresURL.matches(text) {
+            self = .postgres(try PostgresURL(text))
+        } else if text.hasPrefix("sqlite://") {
             self = .sqlite(path: String(text.dropFirst("sqlite://".count)))
         } else if text.hasPrefix("sqlite:") {
             self = .sqlite(path: String(text.dropFirst("sqlite:".count)))
@@ -65,9 +72,11 @@ public enum Destination: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// The destination as it may be printed (a PostgreSQL password shows as `***`).
     public var description: String {
         switch self {
         case .sqlite(let path): "sqlite:\(path)"
+        case .postgres(let url): url.description
         }
     }
 }

@@ -1,3 +1,4 @@
+import GatherPostgres
 import GatherCore
 import GatherFiles
 
@@ -44,21 +45,25 @@ public enum PipelineLoader {
             let name = root.string("name") ?? "pipeline"
             var destination = Destination.sqlite(path: "gather.db")
             if let text = root.string("destination") {
-                if let parsed = Destination(parsing: text) {
+                let parsed: Destination?
+                do {
+                    parsed = try Destination(parsing: text)
+                } catch {
+                    parsed = nil
+                    errors.append(root.error(at: "destination", "\(error)"))
+                }
+                if let parsed {
                     destination = parsed
                     if case .sqlite(let path) = parsed, !path.hasPrefix("/"), directory != "." {
                         destination = .sqlite(path: directory + "/" + path)
                     }
-                } else if text.hasPrefix("postgres") {
-                    errors.append(
-                        root.error(
-                            at: "destination",
-                            "PostgreSQL destinations are not supported yet; write sqlite:NAME.db"))
+                } else if PostgresURL.matches(text) {
+                    // Reported above.
                 } else {
                     errors.append(
                         root.error(
                             at: "destination",
-                            "'\(text)' is not a destination; write sqlite:\(text).db or a path ending .db"))
+                            "'\(text)' is not a destination; write sqlite:\(text).db, a path ending .db, or postgres://USER@HOST/DATABASE"))
                 }
             }
             var defaults = HTTPSettings()

@@ -361,7 +361,9 @@ public enum PipelineSpecs {
                 example: "github"),
             FieldSpec(
                 "destination", .string, required: true,
-                description: "`sqlite:PATH` or a path ending .db, .sqlite or .sqlite3 (relative to the pipeline file).",
+                description: "`sqlite:PATH` or a path ending .db, .sqlite or .sqlite3 (relative to the pipeline file), "
+                    + "or `postgres://USER@HOST:PORT/DATABASE?sslmode=…` (password from the URL, `PGPASSWORD` or "
+                    + "`~/.pgpass`; never printed). Write a password as `${PGPASSWORD}`, not in the file.",
                 example: "sqlite:github.db"),
             FieldSpec("defaults", .object(defaults), description: "Settings every resource starts from."),
             FieldSpec(

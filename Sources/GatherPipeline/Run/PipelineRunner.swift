@@ -1,5 +1,6 @@
 import GatherCore
 import GatherHTTP
+import GatherPostgres
 import GatherSQLite
 import Synchronization
 
@@ -38,11 +39,40 @@ public struct PipelineRunner: Sendable {
     public func run(stop: StopFlag = StopFlag()) async throws -> RunSummary {
         let clock = ContinuousClock()
         let started = clock.now
-        let sink: any Sink
+        let sink = try await self.openSink()
+        do {
+            let summary = try await self.run(into: sink, stop: stop, started: started, clock: clock)
+            await Self.close(sink)
+            return summary
+        } catch {
+            await Self.close(sink)
+            throw error
+        }
+    }
+
+    /// The destination's sink. A PostgreSQL pool is sized from the pipeline's limits: the `*` concurrency
+    /// (default 4), between 2 and 16 connections; commits use one at a time, `sql` resources the rest.
+    private func openSink() async throws -> any Sink {
         switch self.pipeline.destination {
         case .sqlite(let path):
-            sink = try await Self.open(path: path)
+            return try SQLiteStore(path: path)
+        case .postgres(let url):
+            let connections = min(16, max(2, (self.pipeline.limits["*"]?.maxConcurrency ?? 4)))
+            do {
+                return try await PostgresStore.open(url, maxConnections: connections)
+            } catch {
+                throw PipelineError("\(error)")
+            }
         }
+    }
+
+    private static func close(_ sink: any Sink) async {
+        if let store = sink as? PostgresStore { await store.close() }
+    }
+
+    private func run(
+        into sink: any Sink, stop: StopFlag, started: ContinuousClock.Instant, clock: ContinuousClock
+    ) async throws -> RunSummary {
         let selected = try self.selectedResources()
         let now = Timestamp.now()
         var resumed = false
@@ -165,10 +195,6 @@ public struct PipelineRunner: Sendable {
         }
         try await sink.commit(finish)
         return summary
-    }
-
-    private static func open(path: String) async throws -> SQLiteStore {
-        try SQLiteStore(path: path)
     }
 
     /// The selected resources plus the parents they need, in file order.

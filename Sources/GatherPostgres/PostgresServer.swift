@@ -1,0 +1,137 @@
+public import GatherCore
+import Logging
+import NIOCore
+import NIOSSL
+public import PostgresNIO
+
+/// A pool of connections to one PostgreSQL database (PostgresNIO's `PostgresClient`), with Gather's error
+/// messages: each failure names the URL (without its password), the server's own message, and what to do.
+///
+/// Sessions run with `TimeZone=UTC` and `application_name=gather`.
+///
+/// ```swift
+/// let server = try await PostgresServer.connect(url, maxConnections: 4)
+/// defer { Task { await server.close() } }
+/// let rows = try await server.query("SELECT count(*) FROM items")
+/// ```
+public final class PostgresServer: Sendable {
+    public let url: PostgresURL
+    let client: PostgresClient
+    private let runner: Task<Void, Never>
+    let logger: Logger
+
+    private init(url: PostgresURL, client: PostgresClient, runner: Task<Void, Never>, logger: Logger) {
+        self.url = url
+        self.client = client
+        self.runner = runner
+        self.logger = logger
+    }
+
+    /// Opens a pool of up to `maxConnections` and checks that the server answers.
+    /// - Throws: ``PostgresError`` saying why the server cannot be reached and what to check.
+    public static func connect(_ url: PostgresURL, maxConnections: Int = 4) async throws(PostgresError)
+        -> PostgresServer
+    {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        if url.tls != .verifyFull { tls.certificateVerification = .none }  // as libpq's prefer/require
+        var configuration: PostgresClient.Configuration
+        if let directory = url.socketDirectory {
+            configuration = .init(
+                unixSocketPath: "\(directory)/.s.PGSQL.\(url.port)", username: url.user, password: url.password,
+                database: url.database)
+        } else {
+            let mode: PostgresClient.Configuration.TLS
+            switch url.tls {
+            case .disable: mode = .disable
+            case .prefer: mode = .prefer(tls)
+            case .require, .verifyFull: mode = .require(tls)
+            }
+            configuration = .init(
+                host: url.host, port: url.port, username: url.user, password: url.password, database: url.database,
+                tls: mode)
+        }
+        configuration.options.maximumConnections = max(1, maxConnections)
+        configuration.options.connectTimeout = .seconds(10)
+        configuration.options.additionalStartupParameters = [("TimeZone", "UTC"), ("application_name", "gather")]
+        var logger = Logger(label: "gather.postgres")
+        logger.logLevel = .critical
+        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        let runner = Task { await client.run() }
+        let server = PostgresServer(url: url, client: client, runner: runner, logger: logger)
+        do {
+            _ = try await server.query("SELECT 1")
+        } catch {
+            await server.close()
+            throw PostgresError(
+                "cannot connect to \(url): \(describe(error)); check that the server is running, the URL, and the "
+                    + "password (URL, PGPASSWORD or ~/.pgpass)")
+        }
+        return server
+    }
+
+    /// Closes every connection.
+    public func close() async {
+        self.runner.cancel()
+        await self.runner.value
+    }
+
+    /// Runs `body` with a connection of the pool.
+    public func withConnection<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+        try await self.client.withConnection { connection in try await body(connection) }
+    }
+
+    /// Runs `sql` with `binds` and returns every row as values (for small results: checks, state, tests).
+    public func query(_ sql: String, _ binds: [Value] = []) async throws -> [[Value]] {
+        try await self.withConnection { connection in
+            var rows: [[Value]] = []
+            for try await row in try await connection.query(Self.query(sql, binds), logger: self.logger) {
+                rows.append(try PostgresValues.values(of: row))
+            }
+            return rows
+        }
+    }
+
+    /// Runs a statement and discards any rows.
+    public func execute(_ sql: String, _ binds: [Value] = []) async throws {
+        try await self.withConnection { connection in
+            _ = try await connection.query(Self.query(sql, binds), logger: self.logger)
+        }
+    }
+
+    /// A query with `binds` as parameters (`$1`…): integers, reals, booleans and text as themselves, arrays and
+    /// objects as JSON text.
+    static func query(_ sql: String, _ binds: [Value]) -> PostgresQuery {
+        var bindings = PostgresBindings(capacity: binds.count)
+        for value in binds {
+            switch value {
+            case .null: bindings.appendNull()
+            case .bool(let b): bindings.append(b)
+            case .int(let n): bindings.append(n)
+            case .double(let d): bindings.append(d)
+            case .string(let s): bindings.append(s)
+            case .array, .object: bindings.append(JSONWriter.string(value))
+            }
+        }
+        return PostgresQuery(unsafeSQL: sql, binds: bindings)
+    }
+}
+
+/// The server's message, detail and hint for a PostgresNIO error (whose own description hides them).
+public func describe(_ error: any Error) -> String {
+    if let transaction = error as? PostgresTransactionError {
+        if let inner = transaction.closureError { return describe(inner) }
+        if let inner = transaction.commitError { return describe(inner) }
+        if let inner = transaction.beginError { return describe(inner) }
+    }
+    if let error = error as? PostgresError { return error.message }
+    guard let error = error as? PSQLError else { return String(describing: error) }
+    if let info = error.serverInfo {
+        var text = info[.message] ?? "the server reported an error"
+        if let detail = info[.detail] { text += " (\(detail))" }
+        if let hint = info[.hint] { text += "; hint: \(hint)" }
+        if let code = info[.sqlState] { text += " [SQLSTATE \(code)]" }
+        return text
+    }
+    if let underlying = error.underlying { return String(describing: underlying) }
+    return String(describing: error.code)
+}
