@@ -137,6 +137,7 @@ let package = Package(
             name: "GatherTesting",
             dependencies: [
                 "GatherCore",
+                "GatherPostgres",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdHTTP2", package: "hummingbird"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -175,7 +176,7 @@ let package = Package(
         ),
         .testTarget(
             name: "GatherJobsTests",
-            dependencies: ["GatherJobs", "GatherTesting", "gather"],
+            dependencies: ["GatherJobs", "GatherFiles", "GatherPostgres", "GatherTesting", "gather"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -190,7 +191,7 @@ let package = Package(
         ),
         .testTarget(
             name: "GatherPostgresTests",
-            dependencies: ["GatherPostgres", "GatherFiles", "GatherPipeline", "GatherTesting", "gather"],
+            dependencies: ["GatherPostgres", "GatherTesting"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,5 +1,6 @@
 import Foundation
 import GatherCore
+import GatherPostgres
 import GatherSQLite
 import GatherTesting
 import Testing
@@ -29,7 +30,7 @@ import Testing
 
     static let killPipeline = """
         name: killtest
-        destination: sqlite:${OUT_DB}
+        destination: ${OUT_DB}
         defaults:
           http:
             base_url: ${SAMPLE_API}
@@ -68,36 +69,92 @@ import Testing
     @Test(.timeLimit(.minutes(5))) func killedRunsResumeToExactlyTheCleanResult() async throws {
         let folder = try ScratchFolder()
         defer { folder.remove() }
+        try await Self.killTest(
+            folder: folder, destination: { "sqlite:" + folder.file("\($0).db") },
+            snapshot: { try Self.snapshot(String($0.dropFirst("sqlite:".count))) },
+            errorRows: {
+                try SQLiteDatabase(path: String($0.dropFirst("sqlite:".count))).query(
+                    "SELECT count(*) FROM _gather_errors"
+                ).first?.first?.intValue ?? -1
+            },
+            completed: { try lastRunCompleted(String($0.dropFirst("sqlite:".count))) })
+    }
+
+    /// The same kill test with a PostgreSQL destination (a database per scenario on the test cluster).
+    @Test(.timeLimit(.minutes(5))) func killedRunsIntoPostgresResumeToExactlyTheCleanResult() async throws {
+        let folder = try ScratchFolder()
+        defer { folder.remove() }
+        // One database per scenario, named after the scenario; the URL carries a password (the test cluster
+        // trusts local connections), which must never be printed.
+        let base = try TestPostgres.serverURL()
+        let prefix = "kill_run_" + String(UInt32.random(in: 0...UInt32.max), radix: 36) + "_"
+        func url(_ name: String) -> String {
+            "postgres://gather:pw-secret-1@\(base.host):\(base.port)/\(prefix)\(name.replacingOccurrences(of: "-", with: "_"))"
+        }
+        func parse(_ text: String) throws -> PostgresURL { try PostgresURL(text) }
+        try await Self.killTest(
+            folder: folder, destination: { url($0) },
+            snapshot: { try await TestPostgres.snapshot(parse($0)) },
+            errorRows: { text in
+                try await TestPostgres.withServer(parse(text)) { server in
+                    try await server.query("SELECT count(*) FROM _gather_errors").first?.first?.intValue ?? -1
+                }
+            },
+            completed: { try await lastRunCompleted(parse($0)) },
+            prepare: { text in
+                let database = try parse(text).database
+                try await TestPostgres.withServer(base) { server in
+                    try await server.execute("CREATE DATABASE \(quoteIdentifier(database))")
+                }
+            },
+            forbidden: "pw-secret-1")
+    }
+
+    /// Runs the kill pipeline clean into `destination("clean")`, then SIGKILLs runs into
+    /// `destination("killed-N")` at seeded points and compares each with the clean result.
+    static func killTest(
+        folder: ScratchFolder, destination: (String) -> String,
+        snapshot: (String) async throws -> [String: [String]], errorRows: (String) async throws -> Int64,
+        completed: @escaping (String) async throws -> Bool,
+        prepare: @escaping (String) async throws -> Void = { _ in }, forbidden: String? = nil
+    ) async throws {
+        var prepared = Set<String>()
         let pipeline = try folder.write("kill.yaml", Self.killPipeline)
         let configuration = SampleAPI.Configuration(
             itemCount: 1600, repoCount: 40, latency: .milliseconds(12), transientFailureEvery: 11)
         try await SampleAPI.withServer(configuration) { api in
             func run(_ db: String, killAfter: Duration? = nil) async throws -> ProcessResult {
+                if prepared.insert(db).inserted { try await prepare(db) }
                 var environment = ProcessInfo.processInfo.environment
                 environment["SAMPLE_API"] = api.baseURL
                 environment["OUT_DB"] = db
-                return try await runGather(["run", pipeline, "--quiet"], environment: environment) { process in
+                let result = try await runGather(["run", pipeline], environment: environment) { process in
                     guard let killAfter else { return }
                     try await Task.sleep(for: killAfter)
                     if process.isRunning { kill(process.processIdentifier, SIGKILL) }
                 }
+                if let forbidden {
+                    #expect(!result.stdout.contains(forbidden) && !result.stderr.contains(forbidden))
+                }
+                return result
             }
-            let clean = folder.file("clean.db")
+            let clean = destination("clean")
             let started = ContinuousClock.now
             let cleanRun = try await run(clean)
             let cleanDuration = started.duration(to: .now)
             #expect(cleanRun.status == 0, "\(cleanRun.stderr)")
-            let expected = try Self.snapshot(clean)
+            let expected = try await snapshot(clean)
             let total = expected.values.reduce(0) { $0 + $1.count }
             #expect(total >= 2000)
             #expect(expected["items"]?.count == 1600)
-            #expect(try SQLiteDatabase(path: clean).query("SELECT count(*) FROM _gather_errors") == [[0]])
+            #expect(try await errorRows(clean) == 0)
 
             let killed = try await killAndResume(
                 seed: 20261123, cleanDuration: cleanDuration, earliest: 0.1,
-                destination: { folder.file("killed-\($0).db") }, run: { try await run($0, killAfter: $1) }
+                destination: { destination("killed-\($0)") }, run: { try await run($0, killAfter: $1) },
+                completed: completed
             ) { db, scenario in
-                let got = try Self.snapshot(db)
+                let got = try await snapshot(db)
                 #expect(Set(got.keys) == Set(expected.keys), "scenario \(scenario)")
                 for (table, rows) in expected {
                     let have = got[table] ?? []
@@ -109,7 +166,7 @@ import Testing
                         "scenario \(scenario), \(table): \(have.count) rows, expected \(rows.count); \(missing) missing, \(duplicates) duplicated"
                     )
                 }
-                #expect(try SQLiteDatabase(path: db).query("SELECT count(*) FROM _gather_errors") == [[0]])
+                #expect(try await errorRows(db) == 0)
             }
             #expect(killed == 10, "only \(killed) runs were killed before finishing")
         }

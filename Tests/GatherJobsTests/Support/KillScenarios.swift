@@ -1,6 +1,8 @@
 import Foundation
 import GatherCore
+import GatherPostgres
 import GatherSQLite
+import GatherTesting
 
 /// The kill test both `gather run` and `gather load` must pass: SIGKILL the command at points drawn from a fixed
 /// seed until `kills` runs were really killed mid-way, at most two per destination; after its kills each
@@ -14,7 +16,8 @@ func killAndResume(
     seed: UInt64, kills: Int = 10, cleanDuration: Duration, earliest: Double,
     destination: (Int) -> String,
     run: (String, Duration?) async throws -> ProcessResult,
-    check: (String, Int) throws -> Void
+    completed: (String) async throws -> Bool = { try lastRunCompleted($0) },
+    check: (String, Int) async throws -> Void
 ) async throws -> Int {
     var generator = SeededGenerator(seed: seed)
     // Kill points fall in the first 60 % of a clean run; a second kill in the same destination falls in what is
@@ -29,7 +32,8 @@ func killAndResume(
         for _ in 0..<2 where !finished && killed < kills {
             let delay = Double.random(in: earliest...max(earliest + 0.05, left), using: &generator)
             let result = try await run(target, .milliseconds(Int(delay * 1000)))
-            if try result.status == 0 || lastRunCompleted(target) { finished = true } else { killed += 1 }
+            let done = result.status == 0 ? true : try await completed(target)
+            if done { finished = true } else { killed += 1 }
             left -= delay
         }
         if !finished {
@@ -40,7 +44,7 @@ func killAndResume(
                     userInfo: [NSLocalizedDescriptionKey: "the run after the kills failed: \(final.stderr)"])
             }
         }
-        try check(target, scenario)
+        try await check(target, scenario)
         scenario += 1
     }
     return killed
@@ -52,4 +56,13 @@ func lastRunCompleted(_ path: String) throws -> Bool {
     let outcome = try SQLiteDatabase(path: path).query(
         "SELECT outcome FROM _gather_runs ORDER BY started_at DESC, rowid DESC LIMIT 1")
     return outcome.first?.first?.stringValue?.hasPrefix("completed") == true
+}
+
+/// Whether the newest `_gather_runs` row of the PostgreSQL database at `url` says its run completed.
+func lastRunCompleted(_ url: PostgresURL) async throws -> Bool {
+    // A run killed before it created Gather's tables has no `_gather_runs` yet: not completed.
+    let rows = try? await TestPostgres.withServer(url) { server in
+        try await server.query("SELECT outcome FROM _gather_runs ORDER BY started_at DESC, run_id DESC LIMIT 1")
+    }
+    return rows?.first?.first?.stringValue?.hasPrefix("completed") == true
 }
