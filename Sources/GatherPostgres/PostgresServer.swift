@@ -55,18 +55,45 @@ public final class PostgresServer: Sendable {
         configuration.options.additionalStartupParameters = [("TimeZone", "UTC"), ("application_name", "gather")]
         var logger = Logger(label: "gather.postgres")
         logger.logLevel = .critical
-        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
-        let runner = Task { await client.run() }
-        let server = PostgresServer(url: url, client: client, runner: runner, logger: logger)
+        // One direct connection first: the pool retries a refused connection with backoff, so a wrong URL would
+        // wait instead of failing; this fails at once, with the server's reason.
         do {
-            _ = try await server.query("SELECT 1")
+            let first = try await PostgresConnection.connect(
+                configuration: try Self.connectionConfiguration(url, tls: tls), id: 0, logger: logger)
+            try await first.close()
         } catch {
-            await server.close()
             throw PostgresError(
                 "cannot connect to \(url): \(describe(error)); check that the server is running, the URL, and the "
                     + "password (URL, PGPASSWORD or ~/.pgpass)")
         }
-        return server
+        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        let runner = Task { await client.run() }
+        return PostgresServer(url: url, client: client, runner: runner, logger: logger)
+    }
+
+    /// The same settings for a single connection.
+    private static func connectionConfiguration(_ url: PostgresURL, tls: TLSConfiguration) throws
+        -> PostgresConnection.Configuration
+    {
+        var configuration: PostgresConnection.Configuration
+        if let directory = url.socketDirectory {
+            configuration = .init(
+                unixSocketPath: "\(directory)/.s.PGSQL.\(url.port)", username: url.user, password: url.password,
+                database: url.database)
+        } else {
+            let mode: PostgresConnection.Configuration.TLS
+            switch url.tls {
+            case .disable: mode = .disable
+            case .prefer: mode = .prefer(try NIOSSLContext(configuration: tls))
+            case .require, .verifyFull: mode = .require(try NIOSSLContext(configuration: tls))
+            }
+            configuration = .init(
+                host: url.host, port: url.port, username: url.user, password: url.password, database: url.database,
+                tls: mode)
+        }
+        configuration.options.connectTimeout = .seconds(10)
+        configuration.options.additionalStartupParameters = [("TimeZone", "UTC"), ("application_name", "gather")]
+        return configuration
     }
 
     /// Closes every connection.

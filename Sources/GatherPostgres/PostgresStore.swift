@@ -181,8 +181,10 @@ public final class PostgresStore: Sink {
             try await Self.run(
                 Self.dialect.addCounts,
                 [
-                    .string(counts.runID), .string(counts.resource), Self.number(counts.requests), Self.number(counts.pages),
-                    Self.number(counts.records), Self.number(counts.written), Self.number(counts.rows), Self.number(counts.filtered),
+                    .string(counts.runID), .string(counts.resource), Self.number(counts.requests),
+                    Self.number(counts.pages),
+                    Self.number(counts.records), Self.number(counts.written), Self.number(counts.rows),
+                    Self.number(counts.filtered),
                     Self.number(counts.errors), Self.number(counts.retries),
                 ], on: connection, server: server)
         }
@@ -192,7 +194,8 @@ public final class PostgresStore: Sink {
                 [
                     .string(run.runID), .string(run.pipeline), .string(run.startedAt),
                     run.finishedAt.map(Value.string) ?? .null, .string(run.outcome), Self.number(run.requests),
-                    Self.number(run.pages), Self.number(run.rowsWritten), Self.number(run.filtered), Self.number(run.errors), Self.number(run.retries),
+                    Self.number(run.pages), Self.number(run.rowsWritten), Self.number(run.filtered),
+                    Self.number(run.errors), Self.number(run.retries),
                     .string(run.summary),
                 ], on: connection, server: server)
         }
@@ -309,7 +312,8 @@ public final class PostgresStore: Sink {
             }
             if !change.widened.isEmpty {
                 let alterations = change.widened.map { Self.alteration($0) }.joined(separator: ", ")
-                try await Self.run("ALTER TABLE \(quoteIdentifier(table)) \(alterations)", on: connection, server: server)
+                try await Self.run(
+                    "ALTER TABLE \(quoteIdentifier(table)) \(alterations)", on: connection, server: server)
             }
         }
         for column in change.columnsToRecord {

@@ -52,9 +52,10 @@ enum PostgresValues {
             let days = Int64(bytes.readInteger(as: Int32.self) ?? 0)
             return .string(String(Self.timestamp(micros: days * 86_400_000_000, zoned: false).prefix(10)))
         case .uuid:
-            let hex = bytes.readBytes(length: 16)?.map { byte in
-                String(byte >> 4, radix: 16) + String(byte & 0xF, radix: 16)
-            }.joined() ?? ""
+            let hex =
+                bytes.readBytes(length: 16)?.map { byte in
+                    String(byte >> 4, radix: 16) + String(byte & 0xF, radix: 16)
+                }.joined() ?? ""
             var text = ""
             for (index, character) in hex.enumerated() {
                 if [8, 12, 16, 20].contains(index) { text.append("-") }

@@ -91,7 +91,9 @@ public final class SQLiteStore: Sink {
     /// State entries, synchronously (blocks: call off the cooperative pool).
     public func stateNow(scopePrefix: String) throws(SQLiteError) -> [StateEntry] {
         try self.database.read("reading _gather_state") { db in
-            try Row.fetchAll(db, sql: Self.dialect.selectState, arguments: [scopePrefix]).map { StateEntry(scope: $0[0], key: $0[1], value: $0[2]) }
+            try Row.fetchAll(db, sql: Self.dialect.selectState, arguments: [scopePrefix]).map {
+                StateEntry(scope: $0[0], key: $0[1], value: $0[2])
+            }
         }
     }
 
@@ -319,7 +321,8 @@ public final class SQLiteStore: Sink {
     // MARK: - Writing blocks
 
     /// Writes a bulk load's block: evolves the schema once for the block, then binds cells from its arena.
-    private static func apply(_ block: RowBlock, of write: TableWrite, catalog: inout SinkCatalog, db: Database) throws {
+    private static func apply(_ block: RowBlock, of write: TableWrite, catalog: inout SinkCatalog, db: Database) throws
+    {
         try Self.evolve(
             table: write.table, root: write.table, primaryKey: write.primaryKey, catalog: &catalog, db: db
         ) { schema in

@@ -6,7 +6,8 @@ import Synchronization
 struct LoadCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "load",
-        abstract: "Load CSV, JSON Lines and JSON files (gzip or zstd too) into SQLite, PostgreSQL, JSONL or CSV, resumably.",
+        abstract:
+            "Load CSV, JSON Lines and JSON files (gzip or zstd too) into SQLite, PostgreSQL, JSONL or CSV, resumably.",
         discussion: """
             FILES are paths, globs ('data/*.csv.gz') and directories. Several files are read at once (--max-open); \
             one file's errors never stop the others. Column types are inferred (integer, real, boolean, timestamp, \

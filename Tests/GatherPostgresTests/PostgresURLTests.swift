@@ -5,7 +5,8 @@ import Testing
 /// URLs, where passwords come from, and that a printed URL never shows one.
 @Suite struct PostgresURLTests {
     @Test func partsAreParsedAndDecoded() throws {
-        let url = try PostgresURL("postgres://ann%40corp:p%3Ass@db.example.com:6543/sales%2D1?sslmode=require", environment: [:])
+        let url = try PostgresURL(
+            "postgres://ann%40corp:p%3Ass@db.example.com:6543/sales%2D1?sslmode=require", environment: [:])
         #expect(url.user == "ann@corp")
         #expect(url.password == "p:ss")
         #expect(url.host == "db.example.com")
@@ -14,7 +15,8 @@ import Testing
         #expect(url.tls == .require)
         #expect(url.description == "postgres://ann@corp:***@db.example.com:6543/sales-1?sslmode=require")
         let defaults = try PostgresURL("postgresql://bob@localhost", environment: [:])
-        #expect(defaults.port == 5432 && defaults.database == "bob" && defaults.tls == .prefer && defaults.password == nil)
+        #expect(
+            defaults.port == 5432 && defaults.database == "bob" && defaults.tls == .prefer && defaults.password == nil)
         #expect(defaults.description == "postgres://bob@localhost:5432/bob")
     }
 
@@ -24,16 +26,20 @@ import Testing
         defer { try? FileManager.default.removeItem(at: folder) }
         let file = folder.appendingPathComponent("pgpass").path
         try """
-            # comment
-            other.host:5432:*:ann:wrong
-            db.example.com:5432:sales:ann:from\\:file\\\\x
-            *:*:*:*:fallback
-            """.write(toFile: file, atomically: true, encoding: .utf8)
+        # comment
+        other.host:5432:*:ann:wrong
+        db.example.com:5432:sales:ann:from\\:file\\\\x
+        *:*:*:*:fallback
+        """.write(toFile: file, atomically: true, encoding: .utf8)
         let url = "postgres://ann@db.example.com/sales"
         #expect(try PostgresURL(url, environment: ["PGPASSFILE": file]).password == "from:file\\x")
-        #expect(try PostgresURL("postgres://ann@db.example.com/other", environment: ["PGPASSFILE": file]).password == "fallback")
+        #expect(
+            try PostgresURL("postgres://ann@db.example.com/other", environment: ["PGPASSFILE": file]).password
+                == "fallback")
         #expect(try PostgresURL(url, environment: ["PGPASSFILE": file, "PGPASSWORD": "env"]).password == "env")
-        #expect(try PostgresURL("postgres://ann:inline@db.example.com/sales", environment: ["PGPASSWORD": "env"]).password == "inline")
+        #expect(
+            try PostgresURL("postgres://ann:inline@db.example.com/sales", environment: ["PGPASSWORD": "env"]).password
+                == "inline")
         let found = try PostgresURL(url, environment: ["PGPASSFILE": file])
         #expect(!found.description.contains("from"))
         #expect(found.description.contains("***"))

@@ -90,7 +90,8 @@ public enum SQLDialect: Sendable, Hashable {
     /// `INSERT` of every column of `schema` with bound values; with `upsert`, a row with an existing key updates it.
     public func insert(_ schema: TableSchema, upsert: Bool) -> String {
         let names = schema.columns.map { quoteIdentifier($0.name) }.joined(separator: ", ")
-        return "INSERT INTO \(quoteIdentifier(schema.name)) (\(names)) VALUES (\(self.parameters(schema.columns.count)))"
+        return
+            "INSERT INTO \(quoteIdentifier(schema.name)) (\(names)) VALUES (\(self.parameters(schema.columns.count)))"
             + (upsert ? self.conflictClause(schema) : "")
     }
 
@@ -182,7 +183,8 @@ public enum SQLDialect: Sendable, Hashable {
         ]
         let updates = names.dropFirst().map { "\($0) = excluded.\($0)" }.joined(separator: ", ")
         let summary = self == .postgres ? "$12::jsonb" : "?"
-        return "INSERT INTO _gather_runs (\(names.joined(separator: ", "))) VALUES (\(self.parameters(11)), \(summary)) "
+        return
+            "INSERT INTO _gather_runs (\(names.joined(separator: ", "))) VALUES (\(self.parameters(11)), \(summary)) "
             + "ON CONFLICT (run_id) DO UPDATE SET \(updates)"
     }
 

@@ -1,6 +1,6 @@
-public import GatherPostgres
 public import GatherCore
 public import GatherFiles
+public import GatherPostgres
 
 /// A whole pipeline: where rows go, HTTP defaults, per-host limits, and the resources, as a YAML file declares
 /// them (``PipelineLoader``) or as Swift code builds them.

@@ -1,6 +1,6 @@
-import GatherPostgres
 import GatherCore
 import GatherFiles
+import GatherPostgres
 
 /// Reads a pipeline file into a ``PipelineDefinition``: YAML with positions, `${VAR}` from the environment and a
 /// `.env` beside the file, validation against ``PipelineSpecs``, and the checks specs cannot make (placeholders,
@@ -63,7 +63,8 @@ public enum PipelineLoader {
                     errors.append(
                         root.error(
                             at: "destination",
-                            "'\(text)' is not a destination; write sqlite:\(text).db, a path ending .db, or postgres://USER@HOST/DATABASE"))
+                            "'\(text)' is not a destination; write sqlite:\(text).db, a path ending .db, or postgres://USER@HOST/DATABASE"
+                        ))
                 }
             }
             var defaults = HTTPSettings()
