@@ -196,7 +196,7 @@ let package = Package(
         ),
         .testTarget(
             name: "GatherPipelineTests",
-            dependencies: ["GatherPipeline", "GatherTesting", "gather"],
+            dependencies: ["GatherPipeline", "GatherPostgres", "GatherTesting", "gather"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -125,9 +125,22 @@ public final class PostgresServer: Sendable {
         }
     }
 
+    /// Runs a query and hands its rows to `body` one at a time, as records (column name → value), in constant
+    /// memory: PostgresNIO reads from the socket only as fast as `body` consumes rows (back-pressure), so a
+    /// query over millions of rows never holds more than a few buffers. Text parameters are sent untyped (the
+    /// server infers their type from the query, as for a literal), so `WHERE at > $1` takes `"2024-05-01"`.
+    public func forEachRecord(
+        _ sql: String, _ binds: [Value] = [], _ body: (Record) async throws -> Void
+    ) async throws {
+        try await self.withConnection { connection in
+            let rows = try await connection.query(Self.query(sql, binds, untypedText: true), logger: self.logger)
+            for try await row in rows { try await body(try PostgresValues.record(of: row)) }
+        }
+    }
+
     /// A query with `binds` as parameters (`$1`…): integers, reals, booleans and text as themselves, arrays and
-    /// objects as JSON text.
-    static func query(_ sql: String, _ binds: [Value]) -> PostgresQuery {
+    /// objects as JSON text. With `untypedText`, text goes without a type, for the server to infer.
+    static func query(_ sql: String, _ binds: [Value], untypedText: Bool = false) -> PostgresQuery {
         var bindings = PostgresBindings(capacity: binds.count)
         for value in binds {
             switch value {
@@ -135,11 +148,24 @@ public final class PostgresServer: Sendable {
             case .bool(let b): bindings.append(b)
             case .int(let n): bindings.append(n)
             case .double(let d): bindings.append(d)
-            case .string(let s): bindings.append(s)
+            case .string(let s): if untypedText { bindings.append(UntypedText(s)) } else { bindings.append(s) }
             case .array, .object: bindings.append(JSONWriter.string(value))
             }
         }
         return PostgresQuery(unsafeSQL: sql, binds: bindings)
+    }
+}
+
+/// A text parameter with no declared type (OID 0): the server infers it from the query, as for a literal.
+struct UntypedText: PostgresDynamicTypeEncodable {
+    var text: String
+    init(_ text: String) { self.text = text }
+    var psqlType: PostgresDataType { PostgresDataType(0) }
+    var psqlFormat: PostgresFormat { .text }
+    func encode<JSONEncoder: PostgresJSONEncoder>(
+        into byteBuffer: inout ByteBuffer, context: PostgresEncodingContext<JSONEncoder>
+    ) {
+        byteBuffer.writeString(self.text)
     }
 }
 

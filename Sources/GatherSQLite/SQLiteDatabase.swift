@@ -69,6 +69,27 @@ public final class SQLiteDatabase: Sendable {
         }
     }
 
+    /// Runs a read-only query and hands its rows to `body` one at a time, as records (column name → value), in
+    /// constant memory (a SQLite cursor; blocks: call off the cooperative pool). `arguments` bind `?` / `?1`
+    /// parameters.
+    public func forEachRecord(
+        _ sql: String, arguments: [Value] = [], _ body: (GatherCore.Record) throws -> Void
+    ) throws {
+        do {
+            try self.queue.read { db in
+                let cursor = try Row.fetchCursor(
+                    db, sql: sql, arguments: StatementArguments(arguments.map(Self.databaseValue)))
+                while let row = try cursor.next() {
+                    var record = GatherCore.Record()
+                    for (column, value) in row { record[column] = Self.value(value) }
+                    try body(record)
+                }
+            }
+        } catch let error as DatabaseError {
+            throw SQLiteError(message: "the query on \(self.path) failed: \(Self.reason(error))")
+        }
+    }
+
     /// Runs `body` in one write transaction; any error rolls it back and is reported as `what` failing.
     func write(_ what: String, _ body: (Database) throws -> Void) throws(SQLiteError) {
         try self.run(what, body)

@@ -214,6 +214,8 @@ public struct ResourceDefinition: Sendable {
     public var parallelPages: Bool
     /// Read files instead of an endpoint (a `files` resource).
     public var files: FilesSource?
+    /// Run a query instead of calling an endpoint (a `sql` resource).
+    public var sql: SQLSource?
 
     public init(name: String) {
         self.name = name
@@ -231,6 +233,44 @@ public struct ResourceDefinition: Sendable {
         self.lists = .tables
         self.parallelPages = true
         self.files = nil
+        self.sql = nil
+    }
+}
+
+/// A `sql` resource's query: run against PostgreSQL or SQLite (by default the pipeline's destination), its rows
+/// streamed in constant memory and committed `batchRows` at a time. Once per work item: once, once per
+/// `for_each` combination, or once per parent record (`from`), with `params` bound as `$1`, `$2`… (PostgreSQL)
+/// or `?1`, `?2`… (SQLite).
+public struct SQLSource: Sendable {
+    /// Where the query runs.
+    public enum Connection: Sendable, Hashable, CustomStringConvertible {
+        /// The pipeline's destination.
+        case destination
+        case postgres(PostgresURL)
+        case sqlite(path: String)
+
+        public var description: String {
+            switch self {
+            case .destination: "the destination"
+            case .postgres(let url): url.description
+            case .sqlite(let path): "sqlite:\(path)"
+            }
+        }
+    }
+
+    public var connection: Connection
+    public var query: String
+    /// Templates of the bound parameters: `{parent.field}`, `{for_each variable}`, `{cursor}` (the incremental
+    /// cursor). A template that is one placeholder binds the value with its type.
+    public var params: [String]
+    /// Rows per commit.
+    public var batchRows: Int
+
+    public init(connection: Connection = .destination, query: String, params: [String] = [], batchRows: Int = 5000) {
+        self.connection = connection
+        self.query = query
+        self.params = params
+        self.batchRows = batchRows
     }
 }
 

@@ -111,12 +111,32 @@ public enum PipelineLoader {
                 errors.append(root.error(at: "resources", "add at least one resource"))
             }
             for index in resources.indices
-            where resources[index].files == nil && resources[index].http.path == nil && defaults.path == nil {
+            where resources[index].files == nil && resources[index].sql == nil && resources[index].http.path == nil
+                && defaults.path == nil
+            {
                 errors.append(
                     resourceObjects[index].error(
                         at: "http",
-                        "resource '\(resources[index].name)' needs http.path, like path: /items (or files: to read files)"
-                    ))
+                        "resource '\(resources[index].name)' needs http.path, like path: /items (or files: to read "
+                            + "files, or sql: to run a query)"))
+            }
+            for (object, resource) in zip(resourceObjects, resources) where resource.sql != nil {
+                if object.has("http") || object.has("files") || object.has("select") {
+                    errors.append(
+                        object.error(at: "sql", "a sql resource takes no http, files or select; split it in two"))
+                }
+                let identifier = { (name: String) in
+                    name.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "." }
+                }
+                if let sql = resource.sql, let template = try? Template(sql.query),
+                    template.placeholders.contains(where: identifier)
+                {
+                    errors.append(
+                        object.error(
+                            at: "sql",
+                            "the query has {placeholders}; pass values as params and write $1, $2 (PostgreSQL) or "
+                                + "?1, ?2 (SQLite) in the query, so they are bound, never pasted into SQL"))
+                }
             }
             for (object, resource) in zip(resourceObjects, resources) where resource.files != nil {
                 if object.has("http") || resource.parent != nil || !resource.forEach.isEmpty {
@@ -264,6 +284,7 @@ public enum PipelineLoader {
             resource.table = object.string("table") ?? resource.name
             if let http = object.object("http") { resource.http = self.http(http) }
             if let files = object.object("files") { resource.files = self.files(files, directory: directory) }
+            if let sql = object.object("sql") { resource.sql = self.sql(sql, directory: directory) }
             resource.forEach = object.map("for_each").map { entry in
                 (name: entry.key, values: (entry.value.listValue ?? [entry.value]).map { $0.value })
             }
@@ -293,6 +314,30 @@ public enum PipelineLoader {
                 if let transform = self.transform(step.name, step.object) { resource.transforms.append(transform) }
             }
             return resource
+        }
+
+        mutating func sql(_ object: ConfigObject, directory: String) -> SQLSource {
+            var source = SQLSource(query: object.string("query") ?? "")
+            if let text = object.string("connection") {
+                if PostgresURL.matches(text) {
+                    do {
+                        source.connection = .postgres(try PostgresURL(text))
+                    } catch {
+                        errors.append(object.error(at: "connection", "\(error)"))
+                    }
+                } else if let parsed = try? Destination(parsing: text), case .sqlite(let path) = parsed {
+                    source.connection = .sqlite(
+                        path: path.hasPrefix("/") || directory == "." ? path : directory + "/" + path)
+                } else {
+                    errors.append(
+                        object.error(
+                            at: "connection",
+                            "'\(text)' is not a database; write postgres://USER@HOST/DATABASE or sqlite:PATH.db"))
+                }
+            }
+            source.params = object.strings("params")
+            source.batchRows = max(1, object.int("batch_rows") ?? 5000)
+            return source
         }
 
         mutating func files(_ object: ConfigObject, directory: String) -> FilesSource {

@@ -222,6 +222,42 @@ public enum PipelineSpecs {
         ],
         examples: ["files: { paths: [exports/*.csv.gz], ragged: pad }"])
 
+    public static let sql = ComponentSpec(
+        name: "sql", kind: "sql",
+        summary: "A query as a resource's records: run against PostgreSQL or SQLite, its rows streamed in constant "
+            + "memory (a server-side portal read with back-pressure, or a SQLite cursor) and committed `batch_rows` "
+            + "at a time with the resource's state. Once per work item: with `from: PARENT`, once per parent record, "
+            + "concurrently (`fan_out`, each on its own connection). Values go in as bound parameters, never into "
+            + "the SQL text. A killed run resumes by skipping the rows already committed, so give the query an "
+            + "`ORDER BY`. With `incremental`, `{cursor}` is the saved cursor (or `initial`).",
+        fields: [
+            FieldSpec(
+                "query", .string, required: true,
+                description: "The query; parameters are `$1`, `$2`… (PostgreSQL) or `?1`, `?2`… (SQLite).",
+                example: "SELECT * FROM orders WHERE customer_id = $1 AND updated_at > $2 ORDER BY id",
+                synonyms: ["sql", "statement"]),
+            FieldSpec(
+                "connection", .string,
+                description: "`postgres://USER@HOST:PORT/DATABASE` or `sqlite:PATH` (relative to the pipeline file); "
+                    + "default: the pipeline's destination.",
+                example: "postgres://etl@db.internal/shop", secret: true, synonyms: ["database", "url", "dsn"]),
+            FieldSpec(
+                "params", .stringOrList(.string),
+                description: "The bound parameters, in order: `{parent.field}`, a `for_each` variable, `{cursor}`, or "
+                    + "text with placeholders. A parameter that is one placeholder keeps its value's type; text is "
+                    + "sent untyped, for PostgreSQL to infer (cast in the query if it cannot: `$1::date`).",
+                example: "[\"{customers.id}\", \"{cursor}\"]"),
+            FieldSpec("batch_rows", .int, default: "5000", description: "Rows per commit."),
+        ],
+        examples: [
+            """
+            sql:
+              connection: ${SOURCE_DB}
+              query: SELECT * FROM orders WHERE customer_id = $1 AND updated_at > $2 ORDER BY updated_at, id
+              params: ["{customers.id}", "{cursor}"]
+            """
+        ])
+
     public static let incremental = ComponentSpec(
         name: "incremental", kind: "incremental",
         summary: "Loads only new or changed records: the largest `cursor` value seen is saved per resource (and per "
@@ -301,10 +337,14 @@ public enum PipelineSpecs {
             FieldSpec("table", .string, description: "The table (default: the name).", synonyms: ["table_name"]),
             FieldSpec(
                 "http", .object(http),
-                description: "The endpoint (a resource has `http` or `files`).", synonyms: ["endpoint", "request"]),
+                description: "The endpoint (a resource has `http`, `files` or `sql`).",
+                synonyms: ["endpoint", "request"]),
             FieldSpec(
                 "files", .object(files), description: "Files to read instead of an endpoint (as `gather load` does).",
                 synonyms: ["file", "source"]),
+            FieldSpec(
+                "sql", .object(sql), description: "A query to run instead of an endpoint (PostgreSQL or SQLite).",
+                synonyms: ["query"]),
             FieldSpec(
                 "for_each", .map(.stringOrList(.string)),
                 description: "Variables and their values; the endpoint is fetched for every combination.",
@@ -390,5 +430,5 @@ public enum PipelineSpecs {
 
     /// Every component, for `gather help` and the generated reference.
     public static let all: [ComponentSpec] =
-        [pipeline, defaults, resource, http, files, limit, retry, incremental] + paginators + auths + transforms
+        [pipeline, defaults, resource, http, files, sql, limit, retry, incremental] + paginators + auths + transforms
 }

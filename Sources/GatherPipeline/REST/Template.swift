@@ -63,6 +63,12 @@ public struct Template: Sendable, Hashable {
         self.parts.compactMap { if case .field(let path) = $0 { path.joined(separator: ".") } else { nil } }
     }
 
+    /// The placeholder's path when the template is exactly one placeholder (`{repos.id}`), else `nil`.
+    public var soleField: [String]? {
+        guard self.parts.count == 1, case .field(let path) = self.parts[0] else { return nil }
+        return path
+    }
+
     /// Fills the placeholders from `context`; `escape` is applied to each filled-in value (for URL paths).
     public func render(_ context: Record, escape: (String) -> String = { $0 }) throws(ConfigurationError) -> String {
         var out = ""

@@ -134,45 +134,85 @@ public struct PipelineRunner: Sendable {
             var runs: [String: ResourceRun] = [:]
             var queues: [String: WorkQueue] = [:]
             for resource in selected where resource.parent != nil { queues[resource.name] = WorkQueue() }
+            var readers: [SQLReader] = []
             for resource in selected where resource.files == nil {
                 let children = selected.filter { $0.parent == resource.name }.map {
                     ResourceRun.ChildLink(definition: $0, queue: queues[$0.name]!)
                 }
+                var reader: SQLReader?
+                if let source = resource.sql {
+                    do {
+                        reader = try await SQLReader.open(
+                            source, destination: pipeline.destination, connections: max(1, resource.fanOut))
+                    } catch {
+                        throw PipelineError("resource '\(resource.name)': \(error)")
+                    }
+                    readers.append(reader!)
+                }
                 runs[resource.name] = try ResourceRun(
-                    definition: resource, defaults: pipeline.defaults, shared: shared, children: children)
+                    definition: resource, defaults: pipeline.defaults, shared: shared, children: children,
+                    sqlReader: reader)
             }
             let ordered = selected.compactMap { runs[$0.name] }
             progress.attach { ordered.map { run in run.counts.withLock { $0 } } }
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for resource in selected where resource.files != nil {
-                    group.addTask { try await FilesResourceRun.run(resource, shared: shared) }
-                }
-                for run in ordered {
-                    let savedItems = saved[run.name] ?? [:]
-                    if let queue = queues[run.name] {
-                        // Saved, unfinished items of a dependent resource go first; the parent adds the rest.
-                        let pending = savedItems.filter { !$0.value.done }.sorted { $0.key < $1.key }.map {
-                            WorkItem(key: $0.key, context: $0.value.context, included: $0.value.included)
-                        }
-                        let items = PrefixedSequence(prefix: pending, rest: queue.items)
-                        group.addTask {
-                            try await run.run(items: items, concurrency: run.definition.fanOut, saved: savedItems)
-                            for child in run.children { child.queue.finish() }
-                        }
-                    } else {
-                        let items = try Self.rootItems(run.definition)
-                        group.addTask {
-                            try await run.run(
-                                items: AsyncElements(items), concurrency: max(1, run.definition.fanOut),
-                                saved: savedItems)
-                            for child in run.children { child.queue.finish() }
-                        }
-                    }
-                }
-                try await group.waitForAll()
+            let openedReaders = readers
+            func closeReaders() async { for reader in openedReaders { await reader.close() } }
+            do {
+                try await Self.runResources(
+                    selected, runs: ordered, queues: queues, saved: saved, shared: shared)
+            } catch {
+                await closeReaders()
+                throw error
             }
+            await closeReaders()
             return shared.stopping ? "interrupted" : "completed"
         }
+        return try await self.finish(
+            outcome: outcome, sink: sink, runID: runID, startedAt: startedAt, resumed: resumed, selected: selected,
+            progress: progress, started: started, clock: clock)
+    }
+
+    /// Runs every selected resource at once: files resources, root resources over their items, and dependent
+    /// resources over their parents' records (saved unfinished items first).
+    private static func runResources(
+        _ selected: [ResourceDefinition], runs ordered: [ResourceRun], queues: [String: WorkQueue],
+        saved: [String: [String: ItemState]], shared: RunShared
+    ) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for resource in selected where resource.files != nil {
+                group.addTask { try await FilesResourceRun.run(resource, shared: shared) }
+            }
+            for run in ordered {
+                let savedItems = saved[run.name] ?? [:]
+                if let queue = queues[run.name] {
+                    // Saved, unfinished items of a dependent resource go first; the parent adds the rest.
+                    let pending = savedItems.filter { !$0.value.done }.sorted { $0.key < $1.key }.map {
+                        WorkItem(key: $0.key, context: $0.value.context, included: $0.value.included)
+                    }
+                    let items = PrefixedSequence(prefix: pending, rest: queue.items)
+                    group.addTask {
+                        try await run.run(items: items, concurrency: run.definition.fanOut, saved: savedItems)
+                        for child in run.children { child.queue.finish() }
+                    }
+                } else {
+                    let items = try Self.rootItems(run.definition)
+                    group.addTask {
+                        try await run.run(
+                            items: AsyncElements(items), concurrency: max(1, run.definition.fanOut),
+                            saved: savedItems)
+                        for child in run.children { child.queue.finish() }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    /// Records the run's outcome and summary.
+    private func finish(
+        outcome: String, sink: any Sink, runID: String, startedAt: String, resumed: Bool,
+        selected: [ResourceDefinition], progress: RunProgress, started: ContinuousClock.Instant, clock: ContinuousClock
+    ) async throws -> RunSummary {
         progress.finish()
         let counts = try await sink.counts(runID: runID)
         let byName = Dictionary(counts.map { ($0.resource, $0) }, uniquingKeysWith: { a, _ in a })

@@ -17,6 +17,8 @@ final class ResourceRun: Sendable {
     let pathTemplate: Template
     let paramTemplates: [(name: String, value: Template)]
     let headerTemplates: [(name: String, value: Template)]
+    /// Where a `sql` resource's query runs.
+    let sqlReader: SQLReader?
 
     struct ChildLink: Sendable {
         var definition: ResourceDefinition
@@ -26,7 +28,11 @@ final class ResourceRun: Sendable {
     /// Parallel page requests in flight per work item; the host's limits still bound what is sent.
     static let pageWindow = 32
 
-    init(definition: ResourceDefinition, defaults: HTTPSettings, shared: RunShared, children: [ChildLink]) throws {
+    init(
+        definition: ResourceDefinition, defaults: HTTPSettings, shared: RunShared, children: [ChildLink],
+        sqlReader: SQLReader? = nil
+    ) throws {
+        self.sqlReader = sqlReader
         self.definition = definition
         self.http = definition.http.layered(over: defaults)
         self.shared = shared
@@ -35,7 +41,7 @@ final class ResourceRun: Sendable {
         self.normalizer = Normalizer(table: definition.table, lists: definition.lists)
         self.children = children
         self.counts = Mutex(ResourceCounts(runID: shared.runID, resource: definition.name))
-        guard let path = self.http.path ?? self.http.baseURL else {
+        guard let path = definition.sql != nil ? "sql:" : self.http.path ?? self.http.baseURL else {
             throw PipelineError("resource '\(definition.name)' has no http.path; write the endpoint, like path: /items")
         }
         self.pathTemplate = try Template(path)
@@ -69,6 +75,10 @@ final class ResourceRun: Sendable {
             }
         } else {
             state = ItemState(item: item, since: await self.startingCursor(for: item))
+        }
+        if let source = self.definition.sql {
+            try await self.runQuery(item, state: state, source: source)
+            return
         }
         let first: String
         do {
@@ -400,7 +410,7 @@ final class ResourceRun: Sendable {
 
     /// Processes a page and commits its rows with the item's new state; returns the state after the page.
     @discardableResult
-    private func commitPage(
+    func commitPage(
         _ page: Result<PageBody, PageFailure>, index: Int, item: WorkItem, state: ItemState, parallel: Bool,
         itemsBefore: Int? = nil
     ) async throws -> ItemState {
@@ -554,7 +564,7 @@ final class ResourceRun: Sendable {
     }
 
     /// Commits a failure or a completion (no rows).
-    private func commit(
+    func commit(
         page: PageBody?, failure: PageFailure?, item: WorkItem, state: ItemState, complete: Bool, pageIndex: Int? = nil
     ) async throws {
         var batch = SinkBatch()
