@@ -22,8 +22,8 @@ public final class PostgresStore: Sink {
     private let catalog: Mutex<SinkCatalog>
     private let commits = AsyncLock()
     private static let dialect = SQLDialect.postgres
-    /// COPY data is sent in pieces of this size.
-    private static let copyChunk = 1 << 20
+    /// COPY data is sent in pieces of about this size.
+    private static let copyChunk = 256 << 10
 
     private init(server: PostgresServer, catalog: SinkCatalog) {
         self.server = server
@@ -151,9 +151,10 @@ public final class PostgresStore: Sink {
         if !batch.errors.isEmpty {
             let types = [ColumnType?](repeating: .text, count: SQLDialect.errorColumns.count)
             try await Self.copy(
-                into: "_gather_errors", columns: SQLDialect.errorColumns, on: connection, server: server
-            ) { out in
-                for error in batch.errors {
+                into: "_gather_errors", columns: SQLDialect.errorColumns, count: batch.errors.count, on: connection,
+                server: server
+            ) { range, out in
+                for error in batch.errors[range] {
                     CopyText.append(
                         [
                             .string(error.runID), .string(error.resource), .string(error.request), .string(error.code),
@@ -219,10 +220,11 @@ public final class PostgresStore: Sink {
             if target != table { try await self.createStage(target, like: table, on: connection) }
             let types = schema.columns.map(\.type)
             try await Self.copy(
-                into: target, columns: schema.columns.map(\.name), on: connection, server: self.server
-            ) { out in
+                into: target, columns: schema.columns.map(\.name), count: rows.count, on: connection,
+                server: self.server
+            ) { range, out in
                 var values = [Value?](repeating: nil, count: schema.columns.count)
-                for row in rows {
+                for row in rows[range] {
                     for index in values.indices { values[index] = nil }
                     for (key, value) in row {
                         if let index = schema.columnIndex(forField: key) { values[index] = value }
@@ -256,8 +258,11 @@ public final class PostgresStore: Sink {
         let types = schema.columns.map(\.type)
         let target = write.mode == .merge ? "_gather_stage_\(stage)" : write.table
         if target != write.table { try await self.createStage(target, like: write.table, on: connection) }
-        try await Self.copy(into: target, columns: schema.columns.map(\.name), on: connection, server: self.server) {
-            out in CopyText.append(block, columns: columns, types: types, to: &out)
+        try await Self.copy(
+            into: target, columns: schema.columns.map(\.name), count: block.rowCount, on: connection,
+            server: self.server
+        ) { range, out in
+            CopyText.append(block, rows: range, columns: columns, types: types, to: &out)
         }
         if target != write.table { try await self.mergeStage(target, into: schema, on: connection) }
     }
@@ -298,6 +303,7 @@ public final class PostgresStore: Sink {
         let schema = change.schema
         let server = self.server
         if change.created {
+            try await Self.run(Self.dialect.forgetColumns, [.string(table)], on: connection, server: server)
             try await Self.run(Self.dialect.createTable(schema), on: connection, server: server)
             if let index = Self.dialect.index(for: schema, isChild: change.isChild) {
                 try await Self.run(index, on: connection, server: server)
@@ -373,25 +379,33 @@ public final class PostgresStore: Sink {
         return rows
     }
 
-    /// `COPY table (columns) FROM STDIN` with the text `produce` appends.
+    /// `COPY table (columns) FROM STDIN` of `count` rows, which `produce(range, &out)` encodes a slice at a time:
+    /// each slice is sent as soon as it is encoded, so the server parses one while the next is being built.
     static func copy(
-        into table: String, columns: [String], on connection: PostgresConnection, server: PostgresServer,
-        produce: (inout [UInt8]) -> Void
+        into table: String, columns: [String], count: Int, on connection: PostgresConnection,
+        server: PostgresServer, produce: (Range<Int>, inout [UInt8]) -> Void
     ) async throws {
-        var data: [UInt8] = []
-        produce(&data)
-        guard !data.isEmpty else { return }
+        guard count > 0 else { return }
         // PostgresNIO wraps names in double quotes without escaping those inside: double them here.
         func escaped(_ name: String) -> String { String(name.flatMap { $0 == "\"" ? ["\"", "\""] : [$0] }) }
         try await connection.copyFrom(
             table: escaped(table), columns: columns.map(escaped), logger: server.logger
         ) { writer in
+            var data: [UInt8] = []
+            data.reserveCapacity(Self.copyChunk + Self.copyChunk / 4)
             var start = 0
-            while start < data.count {
-                let end = min(data.count, start + Self.copyChunk)
-                try await writer.write(ByteBuffer(bytes: data[start..<end]))
+            while start < count {
+                let end = min(count, start + Self.copySlice)
+                produce(start..<end, &data)
                 start = end
+                if data.count >= Self.copyChunk || start == count {
+                    try await writer.write(ByteBuffer(bytes: data))
+                    data.removeAll(keepingCapacity: true)
+                }
             }
         }
     }
+
+    /// Rows encoded per slice of a COPY.
+    private static let copySlice = 2048
 }

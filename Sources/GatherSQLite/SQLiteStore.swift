@@ -199,6 +199,7 @@ public final class SQLiteStore: Sink {
         let change = try catalog.evolve(table: table, root: root, primaryKey: primaryKey, absorb: absorb)
         let schema = change.schema
         if change.created {
+            try db.execute(sql: Self.dialect.forgetColumns, arguments: [table])
             try db.execute(sql: Self.dialect.createTable(schema))
             if let index = Self.dialect.index(for: schema, isChild: change.isChild) { try db.execute(sql: index) }
             try db.execute(

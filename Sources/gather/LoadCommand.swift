@@ -72,8 +72,10 @@ struct LoadCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Files read at the same time.")
     var maxOpen: Int = 4
 
-    @Option(name: .long, help: "Rows per transaction (each with its file's checkpoint).")
-    var batchRows: Int = 16_384
+    @Option(
+        name: .long,
+        help: "Rows per transaction, each with its file's checkpoint (default 16384; 65536 into PostgreSQL).")
+    var batchRows: Int?
 
     @Flag(name: .long, help: "Start over instead of continuing an interrupted load.")
     var fresh = false
@@ -89,7 +91,6 @@ struct LoadCommand: AsyncParsableCommand {
         options.jsonPath = jsonPath
         options.sniff = sniff
         options.maxOpenFiles = maxOpen
-        options.blockRows = max(1, batchRows)
         guard let mode = WriteMode(rawValue: mode) else {
             throw JobError.usage("--mode \(mode) is not a mode; use append, replace or merge")
         }
@@ -144,6 +145,13 @@ struct LoadCommand: AsyncParsableCommand {
                     "--mode merge needs a database destination (sqlite:… or postgres://…); files can only append "
                         + "or replace")
             }
+        }
+        // A PostgreSQL commit costs round trips and a WAL flush: bigger transactions amortize them (measured on
+        // the ingest-csv bench: 16,384 rows per commit spent a quarter of the time between COPYs).
+        if case .postgres = destination {
+            options.blockRows = max(1, batchRows ?? 65_536)
+        } else {
+            options.blockRows = max(1, batchRows ?? 16_384)
         }
         let sink: any Sink
         do {

@@ -233,6 +233,20 @@ private func withStore(_ label: String, _ body: (PostgresStore) async throws -> 
         }
     }
 
+    /// A table dropped outside Gather is created afresh by the next store (with the new rows' columns).
+    @Test func aDroppedTableIsCreatedAgain() async throws {
+        try await withStore("dropped") { store in
+            try await store.commit(write("gone", .append, [("1", ["id": 1, "old": "x"])]))
+            try await store.server.execute("DROP TABLE gone")
+            let reopened = try await PostgresStore.open(store.server.url)
+            #expect(reopened.schema(of: "gone") == nil)
+            try await reopened.commit(write("gone", .append, [("2", ["id": 2.5, "new": true])]))
+            #expect(try await reopened.server.query("SELECT id, new FROM gone") == [[2.5, true]])
+            #expect(reopened.schema(of: "gone")?.columns.map(\.name) == ["_gather_key", "id", "new"])
+            await reopened.close()
+        }
+    }
+
     @Test func unreachableServersAreNamedWithoutThePassword() async throws {
         let url = try PostgresURL("postgres://gather:hush-now@127.0.0.1:1/nowhere?sslmode=disable", environment: [:])
         do {

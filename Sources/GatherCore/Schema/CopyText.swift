@@ -18,11 +18,18 @@ public enum CopyText {
     /// in the same order. Cells are written as the exact text they were read from, except as described on
     /// ``CopyText``.
     public static func append(_ block: RowBlock, columns: [Int?], types: [ColumnType?], to out: inout [UInt8]) {
+        Self.append(block, rows: 0..<block.rowCount, columns: columns, types: types, to: &out)
+    }
+
+    /// Appends the rows `rows` of `block` (so a large block can be sent in pieces while the rest is encoded).
+    public static func append(
+        _ block: RowBlock, rows: Range<Int>, columns: [Int?], types: [ColumnType?], to out: inout [UInt8]
+    ) {
         let width = block.fields.count
         block.bytes.withUnsafeBytes { arena in
             block.cells.withUnsafeBufferPointer { cells in
-                var row = 0
-                while row < block.rowCount {
+                var row = rows.lowerBound
+                while row < rows.upperBound {
                     for (position, column) in columns.enumerated() {
                         if position > 0 { out.append(tab) }
                         guard let column else {

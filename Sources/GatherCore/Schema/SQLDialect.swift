@@ -219,10 +219,18 @@ public enum SQLDialect: Sendable, Hashable {
             + "ON CONFLICT (table_name) DO UPDATE SET root = excluded.root, primary_key = excluded.primary_key"
     }
 
-    /// Every table's root and key, for ``SinkCatalog/init(tables:columns:)``.
+    /// Every table's root and key, for ``SinkCatalog/init(tables:columns:)``: only tables that still exist, so a
+    /// table dropped outside Gather is created afresh by the next load.
     public var selectTables: String {
-        "SELECT table_name, root, primary_key\(self == .postgres ? "::text" : "") FROM _gather_tables"
+        self == .sqlite
+            ? "SELECT table_name, root, primary_key FROM _gather_tables "
+                + "WHERE table_name IN (SELECT name FROM sqlite_master WHERE type = 'table')"
+            : "SELECT table_name, root, primary_key::text FROM _gather_tables "
+                + "WHERE to_regclass(quote_ident(table_name)) IS NOT NULL"
     }
+
+    /// Forgets a table's recorded columns (parameter: table), before a table of that name is created again.
+    public var forgetColumns: String { "DELETE FROM _gather_columns WHERE table_name = \(self.parameter(1))" }
 
     /// Every column, in position order, for ``SinkCatalog/init(tables:columns:)``.
     public var selectColumns: String {
