@@ -87,6 +87,7 @@ let package = Package(
                 "GatherCore",
                 "GatherHTTP",
                 "GatherSQLite",
+                "GatherPostgres",
                 "GatherFiles",
                 .product(name: "_NIOFileSystem", package: "swift-nio"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),

@@ -5,4 +5,5 @@
 @_exported import GatherHTTP
 @_exported import GatherJobs
 @_exported import GatherPipeline
+@_exported import GatherPostgres
 @_exported import GatherSQLite

@@ -138,6 +138,19 @@ public final class PostgresServer: Sendable {
         }
     }
 
+    /// Copies `rows` (values in `columns` order, of logical `types`) into `table` in one transaction.
+    public func copy(into table: String, columns: [String], rows: [[Value]], types: [ColumnType?]) async throws {
+        try await self.withConnection { connection in
+            try await PostgresStore.transaction(connection, server: self) { connection in
+                try await PostgresStore.copy(
+                    into: table, columns: columns, count: rows.count, on: connection, server: self
+                ) { range, out in
+                    for row in rows[range] { CopyText.append(row.map { $0 }, types: types, to: &out) }
+                }
+            }
+        }
+    }
+
     /// A query with `binds` as parameters (`$1`…): integers, reals, booleans and text as themselves, arrays and
     /// objects as JSON text. With `untypedText`, text goes without a type, for the server to infer.
     static func query(_ sql: String, _ binds: [Value], untypedText: Bool = false) -> PostgresQuery {

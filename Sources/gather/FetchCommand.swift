@@ -97,7 +97,9 @@ struct FetchCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Stream bodies to files in this folder instead of records.")
     var saveDir: String?
 
-    @Option(name: .long, help: "Write records to this SQLite database (x.db or sqlite:x.db) instead of stdout.")
+    @Option(
+        name: .long,
+        help: "Write records to this database (x.db, sqlite:x.db, or postgres://user@host/db) instead of stdout.")
     var into: String?
 
     @Option(name: .long, help: "The table for --into.")
@@ -153,15 +155,21 @@ struct FetchCommand: AsyncParsableCommand {
         options.ordered = self.ordered
         options.saveDirectory = self.saveDir
         if let into = self.into {
-            options.sqlitePath = into.hasPrefix("sqlite:") ? String(into.dropFirst("sqlite:".count)) : into
-            if into.hasPrefix("postgres") {
-                throw JobError.usage("--into \(into): PostgreSQL is not supported by fetch yet; use a .db path")
+            if PostgresURL.matches(into) {
+                do {
+                    options.database = .postgres(try PostgresURL(into))
+                } catch {
+                    throw JobError.usage("--into: \(error)")
+                }
+            } else {
+                options.database = .sqlite(
+                    path: into.hasPrefix("sqlite:") ? String(into.dropFirst("sqlite:".count)) : into)
             }
             options.output = self.out
         } else {
             options.output = self.out ?? "-"
         }
-        options.sqliteTable = self.table
+        options.table = self.table
         options.failFast = self.failFast
         options.progress = !self.noProgress
 

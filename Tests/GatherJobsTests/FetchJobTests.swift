@@ -146,8 +146,8 @@ import Testing
             let urls = (0..<25).map { server.url("/json/\($0)") } + [server.url("/status/500")]
             let input = try scratch.write("in.txt", urls.joined(separator: "\n"))
             var options = Self.options(input: input, output: nil)
-            options.sqlitePath = scratch.file("results.db")
-            options.sqliteTable = "my \"table\""
+            options.database = .sqlite(path: scratch.file("results.db"))
+            options.table = "my \"table\""
             options.fetcher.retry = .none
             let summary = try await FetchJob(options: options).run()
             #expect(summary.items == 26)
@@ -239,7 +239,7 @@ import Testing
         try await FixtureServer.withServer { server in
             let input = try scratch.write("in.txt", server.url("/binary") + "\n")
             var options = Self.options(input: input, output: nil)
-            options.sqlitePath = scratch.file("r.db")
+            options.database = .sqlite(path: scratch.file("r.db"))
             _ = try await FetchJob(options: options).run()
             let rows = try SQLiteDatabase(path: scratch.file("r.db")).query("SELECT body_base64 FROM fetch_results")
             #expect(rows == [[.string("//4AgA==")]])

@@ -42,14 +42,14 @@ public final class FetchJob: Sendable {
         /// With ``ordered``: no new request starts while the records held back for reordering pass this many
         /// bytes (64 MiB), so one slow item cannot make memory grow.
         public var reorderBufferBytes = 64 << 20
-        /// Where JSON Lines go: a path, `-` for standard output, or `nil` for none (when ``sqlitePath`` is set).
+        /// Where JSON Lines go: a path, `-` for standard output, or `nil` for none (when ``database`` is set).
         public var output: String? = "-"
         /// Stream bodies to files in this folder instead of putting them in records.
         public var saveDirectory: String? = nil
-        /// Also write records to this SQLite database.
-        public var sqlitePath: String? = nil
-        /// The SQLite table for records.
-        public var sqliteTable = "fetch_results"
+        /// Also write records to this database (SQLite or PostgreSQL).
+        public var database: FetchDatabase? = nil
+        /// The table for records.
+        public var table = "fetch_results"
         /// Stop reading input after the first failed item (in-flight items still finish and are written).
         public var failFast = false
         /// Draw a progress line on stderr (only when it is a terminal).
@@ -98,9 +98,14 @@ public final class FetchJob: Sendable {
         }
         var outputs: [any FetchOutput] = []
         if let path = options.output { outputs.append(try JSONLinesOutput(path: path)) }
-        if let path = options.sqlitePath {
+        if let database = options.database {
             do {
-                outputs.append(try await SQLiteFetchOutput(path: path, table: options.sqliteTable))
+                switch database {
+                case .sqlite(let path):
+                    outputs.append(try await SQLiteFetchOutput(path: path, table: options.table))
+                case .postgres(let url):
+                    outputs.append(try await PostgresFetchOutput(url: url, table: options.table))
+                }
             } catch {
                 throw JobError.usage("\(error)")
             }
@@ -124,7 +129,7 @@ public final class FetchJob: Sendable {
         )
         let counters = self.counters
         let stop = self.stop
-        let keepsBodies = options.sqlitePath != nil
+        let keepsBodies = options.database != nil
         let saveDirectory = options.saveDirectory
         let json = options.json
         var failure: (any Error)?

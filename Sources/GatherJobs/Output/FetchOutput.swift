@@ -1,5 +1,6 @@
 import GatherCore
 import GatherFiles
+public import GatherPostgres
 import GatherSQLite
 
 #if canImport(Glibc)
@@ -99,17 +100,21 @@ final class SQLiteFetchOutput: FetchOutput {
     }
 
     func write(_ record: FetchRecord, line: [UInt8]) async throws {
-        let now = Timestamp.nowISO8601()
-        self.pending.append([
+        self.pending.append(Self.row(record))
+        if self.pending.count >= self.batchSize { try await self.flush() }
+    }
+
+    /// A record's values, in ``columns`` order (shared with ``PostgresFetchOutput``).
+    static func row(_ record: FetchRecord) -> [Value] {
+        [
             .int(Int64(record.line)), record.id ?? .null, .string(record.url),
             record.status.map { .int(Int64($0)) } ?? .null, .double(record.elapsedMs), .int(Int64(record.attempts)),
             record.dataJSON.map { .string(String(decoding: $0, as: UTF8.self)) } ?? .null,
             record.text.map(Value.string) ?? .null,
             record.bodyBase64.map(Value.string) ?? .null, record.file.map(Value.string) ?? .null,
             record.failure.map { .string($0.code) } ?? .null,
-            record.failure.map { .string($0.message) } ?? .null, .string(now),
-        ])
-        if self.pending.count >= self.batchSize { try await self.flush() }
+            record.failure.map { .string($0.message) } ?? .null, .string(Timestamp.nowISO8601()),
+        ]
     }
 
     func finish() async throws {
@@ -124,6 +129,70 @@ final class SQLiteFetchOutput: FetchOutput {
         let table = self.table
         let columns = Self.columns.map(\.name)
         try await BlockingIO.run { try database.insert(into: table, columns: columns, rows: rows) }
+    }
+}
+
+/// Where `gather fetch --into` writes records.
+public enum FetchDatabase: Sendable, Hashable {
+    case sqlite(path: String)
+    case postgres(PostgresURL)
+}
+
+/// Rows in a PostgreSQL table (`fetch_results` by default): the same columns as ``SQLiteFetchOutput``, typed
+/// `bigint` / `text` / `double precision` / `jsonb` / `timestamptz`, copied in (`COPY`) 1,000 rows per
+/// transaction. An `id` that is not a string is stored as its JSON text.
+final class PostgresFetchOutput: FetchOutput {
+    private static let types: [ColumnType?] = [
+        .integer, .text, .text, .integer, .real, .integer, .json, .text, .text, .text, .text, .text, .timestamp,
+    ]
+    private let server: PostgresServer
+    private let table: String
+    private var pending: [[Value]] = []
+    private let batchSize = 1000
+
+    init(url: PostgresURL, table: String) async throws {
+        self.table = table
+        self.server = try await PostgresServer.connect(url, maxConnections: 1)
+        let dialect = SQLDialect.postgres
+        let columns = zip(SQLiteFetchOutput.columns, Self.types).map { column, type in
+            "\(quoteIdentifier(column.name)) \(dialect.type(type))"
+        }
+        do {
+            try await self.server.execute(
+                "CREATE TABLE IF NOT EXISTS \(quoteIdentifier(table)) (\(columns.joined(separator: ", ")))")
+        } catch {
+            await self.server.close()
+            throw PostgresError("cannot create \(table) in \(url): \(describe(error))")
+        }
+    }
+
+    func write(_ record: FetchRecord, line: [UInt8]) async throws {
+        var row = SQLiteFetchOutput.row(record)
+        if let id = row[1] as Value?, !id.isNull, id.stringValue == nil { row[1] = .string(JSONWriter.string(id)) }
+        self.pending.append(row)
+        if self.pending.count >= self.batchSize { try await self.flush() }
+    }
+
+    func finish() async throws {
+        do {
+            try await self.flush()
+        } catch {
+            await self.server.close()
+            throw error
+        }
+        await self.server.close()
+    }
+
+    private func flush() async throws {
+        guard !self.pending.isEmpty else { return }
+        let rows = self.pending
+        self.pending.removeAll(keepingCapacity: true)
+        do {
+            try await self.server.copy(
+                into: self.table, columns: SQLiteFetchOutput.columns.map(\.name), rows: rows, types: Self.types)
+        } catch {
+            throw JobError.fatal("writing to \(self.table) in \(self.server.url) failed: \(describe(error))")
+        }
     }
 }
 
