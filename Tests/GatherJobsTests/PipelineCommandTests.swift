@@ -199,6 +199,32 @@ import Testing
         }
     }
 
+    /// The README's PostgreSQL example: the sample API into the test cluster, then a SQL resource per order.
+    @Test func postgresExampleRunsAsTheREADMESays() async throws {
+        let url = try await TestPostgres.freshDatabase("example")
+        try await SampleAPI.withServer(.init(itemCount: 50, repoCount: 5)) { api in
+            var environment = ProcessInfo.processInfo.environment
+            environment["SAMPLE_API"] = api.baseURL
+            environment["PGHOST"] = url.host
+            environment["PGPORT"] = String(url.port)
+            environment["PGUSER"] = url.user
+            environment["PGDATABASE"] = url.database
+            let path = Self.examples.appendingPathComponent("orders-postgres.yaml").path
+            let result = try await runGather(["run", path], environment: environment)
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(result.stderr.contains("gather run orders-pg: completed"), "\(result.stderr)")
+        }
+        let (orders, totals) = try await TestPostgres.withServer(url) { server in
+            (
+                try await server.query("SELECT count(*) FROM orders"),
+                try await server.query(
+                    "SELECT count(*), sum(t.lines) = (SELECT count(*) FROM orders__lines) FROM order_totals t")
+            )
+        }
+        #expect(orders == [[30]])
+        #expect(totals == [[30, true]])
+    }
+
     @Test func validateReportsEveryErrorWithPositionAndSuggestion() async throws {
         let folder = try ScratchFolder()
         defer { folder.remove() }
