@@ -1,3 +1,5 @@
+import GatherCore
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
@@ -135,18 +137,7 @@ public struct PostgresURL: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// The process environment.
-    public static func processEnvironment() -> [String: String] {
-        var result: [String: String] = [:]
-        var pointer = environ
-        while let entry = pointer.pointee {
-            let text = String(cString: entry)
-            if let equals = text.firstIndex(of: "=") {
-                result[String(text[..<equals])] = String(text[text.index(after: equals)...])
-            }
-            pointer += 1
-        }
-        return result
-    }
+    public static func processEnvironment() -> [String: String] { ProcessEnvironment.all() }
 
     /// The text of the password file (`PGPASSFILE` or `~/.pgpass`), if it can be read.
     private static func passwordFile(_ environment: [String: String]) -> String? {

@@ -68,7 +68,7 @@ struct ValidateCommand: AsyncParsableCommand {
 enum PipelineCommands {
     static func load(_ file: String) throws -> PipelineDefinition {
         do {
-            return try PipelineLoader.load(path: file, environment: Environment.all())
+            return try PipelineLoader.load(path: file, environment: ProcessEnvironment.all())
         } catch {
             throw JobError.usage(error.description)
         }

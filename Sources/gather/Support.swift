@@ -35,22 +35,6 @@ enum FileBytes {
     }
 }
 
-extension Environment {
-    /// Every variable of the process environment.
-    static func all() -> [String: String] {
-        var result: [String: String] = [:]
-        var pointer = environ
-        while let entry = pointer.pointee {
-            let text = String(cString: entry)
-            if let equals = text.firstIndex(of: "=") {
-                result[String(text[..<equals])] = String(text[text.index(after: equals)...])
-            }
-            pointer += 1
-        }
-        return result
-    }
-}
-
 /// Ctrl-C and SIGTERM for long jobs: the first signal asks the job to stop gracefully (and says so with
 /// `message`, read at that moment), a second cancels it, and so does the end of `grace` when one is given.
 enum GracefulStop {

@@ -51,6 +51,15 @@ struct SinkUnderTest: Sendable {
         return try GatherJobsTests.lastRunCompleted(self.stateDatabase)
     }
 
+    /// `_gather_errors` as (code, message, payload), in insertion order.
+    func errorRows() async throws -> [[Value]] {
+        let sql = "SELECT code, message, payload FROM _gather_errors ORDER BY id"
+        if case .postgres(let url) = self.destination {
+            return try await TestPostgres.withServer(url) { try await $0.query(sql) }
+        }
+        return try SQLiteDatabase(path: self.stateDatabase).query(sql)
+    }
+
     /// The rows of `table` (any table, for a file), each as field → text (NULL fields left out, Gather's own
     /// columns too), sorted by `id`.
     func rows(_ table: String) async throws -> [[String: String]] {
@@ -151,6 +160,41 @@ private func expected(_ ids: some Sequence<Int>) -> [[String: String]] {
         #expect(try await reopened.lastRun(pipeline: "p")?.runID == "r1")
         try await target.close(reopened)
         #expect(try await target.rows("t") == expected(1...10))
+    }
+
+    /// Error rows, state changes, additive counters and the run row commit with the rows.
+    @Test(arguments: SinkKind.allCases) func stateErrorsRunsAndCountsCommitTogether(_ kind: SinkKind) async throws {
+        let folder = try ScratchFolder()
+        defer { folder.remove() }
+        let target = try await SinkUnderTest.make(kind, folder: folder)
+        let sink = try await target.open()
+        var batch = rows(1...1)
+        batch.state = [
+            .put(scope: "work:t", key: "_", value: "{\"page\":1}"), .put(scope: "pages:t:_", key: "0", value: "null"),
+        ]
+        batch.errors = [
+            ErrorRow(
+                runID: "r1", resource: "t", request: "http://x", code: "http_status", message: "HTTP 500\tbad",
+                payload: "oops\n", at: "2026-01-01T00:00:00Z")
+        ]
+        batch.run = RunRow(runID: "r1", pipeline: "p", startedAt: "2026-01-01T00:00:00Z", outcome: "running")
+        var counts = ResourceCounts(runID: "r1", resource: "t")
+        counts.pages = 1
+        counts.rows = 1
+        batch.counts = [counts]
+        try await sink.commit(batch)
+        var more = SinkBatch()
+        more.counts = [counts]
+        try await sink.commit(more)
+        #expect(try await sink.state(scopePrefix: "work:").map(\.value) == ["{\"page\":1}"])
+        #expect(try await sink.lastRun(pipeline: "p")?.outcome == "running")
+        #expect(try await sink.counts(runID: "r1").first?.pages == 2)
+        var clear = SinkBatch()
+        clear.state = [.clearPrefix("pages:")]
+        try await sink.commit(clear)
+        #expect(try await sink.state(scopePrefix: "").count == 1)
+        try await target.close(sink)
+        #expect(try await target.errorRows() == [["http_status", "HTTP 500\tbad", "oops\n"]])
     }
 
     @Test(arguments: SinkKind.allCases) func aBatchOfNRows(_ kind: SinkKind) async throws {
@@ -258,7 +302,7 @@ private func expected(_ ids: some Sequence<Int>) -> [[String: String]] {
     {
         let folder = try ScratchFolder()
         defer { folder.remove() }
-        let lines = (1...40_000).map { "\($0),n\($0),\(Double($0) + 0.5)" }
+        let lines = (1...120_000).map { "\($0),n\($0),\(Double($0) + 0.5)" }
         let input = try folder.write("t.csv", "id,name,score\n" + lines.joined(separator: "\n") + "\n")
         var targets: [String: SinkUnderTest] = [:]
         for name in ["clean"] + (0..<12).map({ "killed\($0)" }) {
@@ -276,15 +320,15 @@ private func expected(_ ids: some Sequence<Int>) -> [[String: String]] {
         let clean = try await load("clean")
         let cleanDuration = started.duration(to: .now)
         #expect(clean.status == 0, "\(clean.stderr)")
-        #expect(try await targets["clean"]!.rows("t") == expected(1...40_000))
+        #expect(try await targets["clean"]!.rows("t") == expected(1...120_000))
         let killed = try await killAndResume(
             seed: 5_2026_1123, kills: 4, cleanDuration: cleanDuration, earliest: 0.05,
             destination: { "killed\($0)" }, run: { try await load($0, killAfter: $1) },
             completed: { try await targets[$0]!.lastRunCompleted() }
         ) { name, scenario in
             let got = try await targets[name]!.rows("t")
-            #expect(got.count == 40_000, "\(kind) scenario \(scenario): \(got.count) rows")
-            #expect(got == expected(1...40_000), "\(kind) scenario \(scenario)")
+            #expect(got.count == 120_000, "\(kind) scenario \(scenario): \(got.count) rows")
+            #expect(got == expected(1...120_000), "\(kind) scenario \(scenario)")
         }
         #expect(killed == 4, "only \(killed) loads were killed before finishing")
     }
