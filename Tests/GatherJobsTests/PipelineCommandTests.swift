@@ -66,7 +66,7 @@ import Testing
         """
 
     /// SIGKILL at seeded points, then runs to completion: the database equals a clean run's, with no duplicates.
-    @Test(.timeLimit(.minutes(5))) func killedRunsResumeToExactlyTheCleanResult() async throws {
+    @Test(.timeLimit(.minutes(15))) func killedRunsResumeToExactlyTheCleanResult() async throws {
         let folder = try ScratchFolder()
         defer { folder.remove() }
         try await Self.killTest(
@@ -81,7 +81,7 @@ import Testing
     }
 
     /// The same kill test with a PostgreSQL destination (a database per scenario on the test cluster).
-    @Test(.timeLimit(.minutes(5))) func killedRunsIntoPostgresResumeToExactlyTheCleanResult() async throws {
+    @Test(.timeLimit(.minutes(15))) func killedRunsIntoPostgresResumeToExactlyTheCleanResult() async throws {
         let folder = try ScratchFolder()
         defer { folder.remove() }
         // One database per scenario, named after the scenario; the URL carries a password (the test cluster
@@ -118,57 +118,59 @@ import Testing
         completed: @escaping (String) async throws -> Bool,
         prepare: @escaping (String) async throws -> Void = { _ in }, forbidden: String? = nil
     ) async throws {
-        var prepared = Set<String>()
-        let pipeline = try folder.write("kill.yaml", Self.killPipeline)
-        let configuration = SampleAPI.Configuration(
-            itemCount: 1600, repoCount: 40, latency: .milliseconds(12), transientFailureEvery: 11)
-        try await SampleAPI.withServer(configuration) { api in
-            func run(_ db: String, killAfter: Duration? = nil) async throws -> ProcessResult {
-                if prepared.insert(db).inserted { try await prepare(db) }
-                var environment = ProcessInfo.processInfo.environment
-                environment["SAMPLE_API"] = api.baseURL
-                environment["OUT_DB"] = db
-                let result = try await runGather(["run", pipeline], environment: environment) { process in
-                    guard let killAfter else { return }
-                    try await Task.sleep(for: killAfter)
-                    if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        try await oneKillTestAtATime {
+            var prepared = Set<String>()
+            let pipeline = try folder.write("kill.yaml", Self.killPipeline)
+            let configuration = SampleAPI.Configuration(
+                itemCount: 1600, repoCount: 40, latency: .milliseconds(12), transientFailureEvery: 11)
+            try await SampleAPI.withServer(configuration) { api in
+                func run(_ db: String, killAfter: Duration? = nil) async throws -> ProcessResult {
+                    if prepared.insert(db).inserted { try await prepare(db) }
+                    var environment = ProcessInfo.processInfo.environment
+                    environment["SAMPLE_API"] = api.baseURL
+                    environment["OUT_DB"] = db
+                    let result = try await runGather(["run", pipeline], environment: environment) { process in
+                        guard let killAfter else { return }
+                        try await Task.sleep(for: killAfter)
+                        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+                    }
+                    if let forbidden {
+                        #expect(!result.stdout.contains(forbidden) && !result.stderr.contains(forbidden))
+                    }
+                    return result
                 }
-                if let forbidden {
-                    #expect(!result.stdout.contains(forbidden) && !result.stderr.contains(forbidden))
-                }
-                return result
-            }
-            let clean = destination("clean")
-            let started = ContinuousClock.now
-            let cleanRun = try await run(clean)
-            let cleanDuration = started.duration(to: .now)
-            #expect(cleanRun.status == 0, "\(cleanRun.stderr)")
-            let expected = try await snapshot(clean)
-            let total = expected.values.reduce(0) { $0 + $1.count }
-            #expect(total >= 2000)
-            #expect(expected["items"]?.count == 1600)
-            #expect(try await errorRows(clean) == 0)
+                let clean = destination("clean")
+                let started = ContinuousClock.now
+                let cleanRun = try await run(clean)
+                let cleanDuration = started.duration(to: .now)
+                #expect(cleanRun.status == 0, "\(cleanRun.stderr)")
+                let expected = try await snapshot(clean)
+                let total = expected.values.reduce(0) { $0 + $1.count }
+                #expect(total >= 2000)
+                #expect(expected["items"]?.count == 1600)
+                #expect(try await errorRows(clean) == 0)
 
-            let killed = try await killAndResume(
-                seed: 20261123, cleanDuration: cleanDuration, earliest: 0.1,
-                destination: { destination("killed-\($0)") }, run: { try await run($0, killAfter: $1) },
-                completed: completed
-            ) { db, scenario in
-                let got = try await snapshot(db)
-                #expect(Set(got.keys) == Set(expected.keys), "scenario \(scenario)")
-                for (table, rows) in expected {
-                    let have = got[table] ?? []
-                    let missing = Set(rows).subtracting(have).count
-                    let duplicates = have.count - Set(have).count
-                    let same = have == rows
-                    #expect(
-                        same,
-                        "scenario \(scenario), \(table): \(have.count) rows, expected \(rows.count); \(missing) missing, \(duplicates) duplicated"
-                    )
+                let killed = try await killAndResume(
+                    seed: 20261123, cleanDuration: cleanDuration, earliest: 0.1,
+                    destination: { destination("killed-\($0)") }, run: { try await run($0, killAfter: $1) },
+                    completed: completed
+                ) { db, scenario in
+                    let got = try await snapshot(db)
+                    #expect(Set(got.keys) == Set(expected.keys), "scenario \(scenario)")
+                    for (table, rows) in expected {
+                        let have = got[table] ?? []
+                        let missing = Set(rows).subtracting(have).count
+                        let duplicates = have.count - Set(have).count
+                        let same = have == rows
+                        #expect(
+                            same,
+                            "scenario \(scenario), \(table): \(have.count) rows, expected \(rows.count); \(missing) missing, \(duplicates) duplicated"
+                        )
+                    }
+                    #expect(try await errorRows(db) == 0)
                 }
-                #expect(try await errorRows(db) == 0)
+                #expect(killed == 10, "only \(killed) runs were killed before finishing")
             }
-            #expect(killed == 10, "only \(killed) runs were killed before finishing")
         }
     }
 

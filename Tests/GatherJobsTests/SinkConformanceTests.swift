@@ -298,38 +298,40 @@ private func expected(_ ids: some Sequence<Int>) -> [[String: String]] {
     }
 
     /// `gather load` into each sink, SIGKILLed at seeded points and run again: the result equals a clean load's.
-    @Test(.timeLimit(.minutes(5)), arguments: SinkKind.allCases) func resumeAfterSIGKILL(_ kind: SinkKind) async throws
+    @Test(.timeLimit(.minutes(15)), arguments: SinkKind.allCases) func resumeAfterSIGKILL(_ kind: SinkKind) async throws
     {
-        let folder = try ScratchFolder()
-        defer { folder.remove() }
-        let lines = (1...120_000).map { "\($0),n\($0),\(Double($0) + 0.5)" }
-        let input = try folder.write("t.csv", "id,name,score\n" + lines.joined(separator: "\n") + "\n")
-        var targets: [String: SinkUnderTest] = [:]
-        for name in ["clean"] + (0..<12).map({ "killed\($0)" }) {
-            targets[name] = try await SinkUnderTest.make(kind, folder: folder, name: name)
-        }
-        func load(_ name: String, killAfter: Duration? = nil) async throws -> ProcessResult {
-            try await runGather(["load", input, "--into", targets[name]!.text, "--batch-rows", "1000", "--quiet"]) {
-                process in
-                guard let killAfter else { return }
-                try await Task.sleep(for: killAfter)
-                if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        try await oneKillTestAtATime {
+            let folder = try ScratchFolder()
+            defer { folder.remove() }
+            let lines = (1...120_000).map { "\($0),n\($0),\(Double($0) + 0.5)" }
+            let input = try folder.write("t.csv", "id,name,score\n" + lines.joined(separator: "\n") + "\n")
+            var targets: [String: SinkUnderTest] = [:]
+            for name in ["clean"] + (0..<12).map({ "killed\($0)" }) {
+                targets[name] = try await SinkUnderTest.make(kind, folder: folder, name: name)
             }
+            func load(_ name: String, killAfter: Duration? = nil) async throws -> ProcessResult {
+                try await runGather(["load", input, "--into", targets[name]!.text, "--batch-rows", "1000", "--quiet"]) {
+                    process in
+                    guard let killAfter else { return }
+                    try await Task.sleep(for: killAfter)
+                    if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+                }
+            }
+            let started = ContinuousClock.now
+            let clean = try await load("clean")
+            let cleanDuration = started.duration(to: .now)
+            #expect(clean.status == 0, "\(clean.stderr)")
+            #expect(try await targets["clean"]!.rows("t") == expected(1...120_000))
+            let killed = try await killAndResume(
+                seed: 5_2026_1123, kills: 4, cleanDuration: cleanDuration, earliest: 0.05,
+                destination: { "killed\($0)" }, run: { try await load($0, killAfter: $1) },
+                completed: { try await targets[$0]!.lastRunCompleted() }
+            ) { name, scenario in
+                let got = try await targets[name]!.rows("t")
+                #expect(got.count == 120_000, "\(kind) scenario \(scenario): \(got.count) rows")
+                #expect(got == expected(1...120_000), "\(kind) scenario \(scenario)")
+            }
+            #expect(killed == 4, "only \(killed) loads were killed before finishing")
         }
-        let started = ContinuousClock.now
-        let clean = try await load("clean")
-        let cleanDuration = started.duration(to: .now)
-        #expect(clean.status == 0, "\(clean.stderr)")
-        #expect(try await targets["clean"]!.rows("t") == expected(1...120_000))
-        let killed = try await killAndResume(
-            seed: 5_2026_1123, kills: 4, cleanDuration: cleanDuration, earliest: 0.05,
-            destination: { "killed\($0)" }, run: { try await load($0, killAfter: $1) },
-            completed: { try await targets[$0]!.lastRunCompleted() }
-        ) { name, scenario in
-            let got = try await targets[name]!.rows("t")
-            #expect(got.count == 120_000, "\(kind) scenario \(scenario): \(got.count) rows")
-            #expect(got == expected(1...120_000), "\(kind) scenario \(scenario)")
-        }
-        #expect(killed == 4, "only \(killed) loads were killed before finishing")
     }
 }

@@ -66,3 +66,21 @@ func lastRunCompleted(_ url: PostgresURL) async throws -> Bool {
     }
     return rows?.first?.first?.stringValue?.hasPrefix("completed") == true
 }
+
+/// Kill tests measure a clean run, then kill later runs at points drawn from its duration; two at once on a
+/// 2-core machine make every duration wrong (the clean run slow, the killed ones finishing before their kill).
+/// They take turns.
+private let killTestGate = AsyncLock()
+
+/// Runs a kill test's `body` while no other kill test runs.
+func oneKillTestAtATime<T>(_ body: () async throws -> T) async throws -> T {
+    await killTestGate.lock()
+    do {
+        let result = try await body()
+        await killTestGate.unlock()
+        return result
+    } catch {
+        await killTestGate.unlock()
+        throw error
+    }
+}
