@@ -80,6 +80,20 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // HTML: libxml2's forgiving HTML parser, charset detection, XPath 1.0, CSS selectors translated to XPath,
+        // and extraction specs (named fields → values).
+        .target(
+            name: "GatherHTML",
+            dependencies: ["GatherCore", "GatherHTTP", "CLibXML2"],
+            swiftSettings: swiftSettings
+        ),
+        // Crawling: a frontier and seen-set in the destination's state store, robots.txt (RFC 9309), scope rules,
+        // politeness through the fetcher's flow controller, extraction with GatherHTML.
+        .target(
+            name: "GatherCrawl",
+            dependencies: ["GatherCore", "GatherHTTP", "GatherHTML", "GatherFiles"],
+            swiftSettings: swiftSettings
+        ),
         // Jobs the CLI runs: `fetch` (input → fetcher → JSONL / files / SQLite, progress, summary).
         .target(
             name: "GatherJobs",
@@ -129,7 +143,7 @@ let package = Package(
             name: "Gather",
             dependencies: [
                 "GatherCore", "GatherHTTP", "GatherSQLite", "GatherPostgres", "GatherJobs", "GatherFiles",
-                "GatherPipeline",
+                "GatherPipeline", "GatherHTML", "GatherCrawl",
             ],
             swiftSettings: swiftSettings
         ),
@@ -153,6 +167,8 @@ let package = Package(
         ),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CZstd", path: "Sources/CZstd", providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(
+            name: "CLibXML2", path: "Sources/CLibXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"])]),
         // The command-line tool: parses arguments and wires modules together.
         .executableTarget(
             name: "gather",
@@ -188,6 +204,16 @@ let package = Package(
         .testTarget(
             name: "GatherFilesTests",
             dependencies: ["GatherFiles", "GatherTesting", "gather"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "GatherHTMLTests",
+            dependencies: ["GatherHTML"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "GatherCrawlTests",
+            dependencies: ["GatherCrawl", "GatherTesting"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

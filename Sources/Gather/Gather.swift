@@ -6,4 +6,6 @@
 @_exported import GatherJobs
 @_exported import GatherPipeline
 @_exported import GatherPostgres
+@_exported import GatherHTML
+@_exported import GatherCrawl
 @_exported import GatherSQLite

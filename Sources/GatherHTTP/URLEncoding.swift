@@ -70,19 +70,122 @@ public enum URLEncoding {
         return (String(text[..<index]), String(text[text.index(after: index)...]))
     }
 
-    /// Resolves `reference` against `base` (absolute URLs, `/path`, `?query` and relative paths).
+    /// Resolves `reference` against `base` as RFC 3986 §5.2 does: absolute URLs (any scheme) as they are,
+    /// `//host/…`, `/path`, `?query`, `#fragment` and relative paths, with `.` and `..` segments removed.
     public static func resolve(_ reference: String, against base: String) -> String {
-        if reference.contains("://") { return reference }
-        guard let schemeEnd = base.firstRange(of: "://") else { return reference }
-        let afterScheme = base[schemeEnd.upperBound...]
-        let hostEnd = afterScheme.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) ?? afterScheme.endIndex
-        let origin = String(base[..<hostEnd])
-        if reference.hasPrefix("//") { return String(base[..<schemeEnd.lowerBound]) + ":" + reference }
-        if reference.hasPrefix("/") { return origin + reference }
-        let pathAndQuery = base[hostEnd...]
-        let path = pathAndQuery.prefix { $0 != "?" && $0 != "#" }
-        if reference.hasPrefix("?") { return origin + path + reference }
-        let directory = path.lastIndex(of: "/").map { String(path[...$0]) } ?? "/"
-        return origin + directory + reference
+        let r = URLParts(reference)
+        if r.scheme != nil { return r.with(path: Self.removeDotSegments(r.path)).text }
+        let b = URLParts(base)
+        var t = URLParts()
+        t.scheme = b.scheme
+        if r.authority != nil {
+            t.authority = r.authority
+            t.path = Self.removeDotSegments(r.path)
+            t.query = r.query
+        } else {
+            t.authority = b.authority
+            if r.path.isEmpty {
+                t.path = b.path
+                t.query = r.query ?? b.query
+            } else {
+                if r.path.hasPrefix("/") {
+                    t.path = Self.removeDotSegments(r.path)
+                } else if b.authority != nil && b.path.isEmpty {
+                    t.path = Self.removeDotSegments("/" + r.path)
+                } else {
+                    let directory = b.path.lastIndex(of: "/").map { String(b.path[...$0]) } ?? ""
+                    t.path = Self.removeDotSegments(directory + r.path)
+                }
+                t.query = r.query
+            }
+        }
+        t.fragment = r.fragment
+        return t.text
+    }
+
+    /// RFC 3986 §5.2.4: removes `.` and `..` segments from a path.
+    static func removeDotSegments(_ path: String) -> String {
+        guard path.contains(".") else { return path }
+        var output: [Substring] = []
+        let segments = path.split(separator: "/", omittingEmptySubsequences: false)
+        for (index, segment) in segments.enumerated() {
+            let last = index == segments.count - 1
+            if segment == "." {
+                if last { output.append("") }
+            } else if segment == ".." {
+                if output.count > 1 { output.removeLast() }
+                if last { output.append("") }
+            } else {
+                output.append(segment)
+            }
+        }
+        let joined = output.joined(separator: "/")
+        return path.hasPrefix("/") && !joined.hasPrefix("/") ? "/" + joined : joined
+    }
+}
+
+/// The five parts of a URL reference (RFC 3986 §3): `scheme://authority/path?query#fragment`.
+public struct URLParts: Sendable, Hashable {
+    public var scheme: String?
+    public var authority: String?
+    public var path = ""
+    public var query: String?
+    public var fragment: String?
+
+    public init() {}
+
+    /// Splits `text` (absolute or relative) into its parts.
+    public init(_ text: String) {
+        var rest = Substring(text)
+        if let hash = rest.firstIndex(of: "#") {
+            self.fragment = String(rest[rest.index(after: hash)...])
+            rest = rest[..<hash]
+        }
+        if let mark = rest.firstIndex(of: "?") {
+            self.query = String(rest[rest.index(after: mark)...])
+            rest = rest[..<mark]
+        }
+        if let colon = rest.firstIndex(of: ":"), let first = rest.first, first.isLetter,
+            rest[..<colon].allSatisfy({ $0.isLetter || $0.isNumber || $0 == "+" || $0 == "-" || $0 == "." }),
+            !rest[..<colon].contains("/")
+        {
+            self.scheme = rest[..<colon].lowercased()
+            rest = rest[rest.index(after: colon)...]
+        }
+        if rest.hasPrefix("//") {
+            rest = rest.dropFirst(2)
+            let end = rest.firstIndex(of: "/") ?? rest.endIndex
+            self.authority = String(rest[..<end])
+            rest = rest[end...]
+        }
+        self.path = String(rest)
+    }
+
+    /// The parts joined back into a URL.
+    public var text: String {
+        var out = ""
+        if let scheme { out += scheme + ":" }
+        if let authority { out += "//" + authority }
+        out += self.path
+        if let query { out += "?" + query }
+        if let fragment { out += "#" + fragment }
+        return out
+    }
+
+    func with(path: String) -> URLParts {
+        var copy = self
+        copy.path = path
+        return copy
+    }
+
+    /// The host, lowercased, without user info or port.
+    public var host: String? {
+        guard var authority else { return nil }
+        if let at = authority.lastIndex(of: "@") { authority = String(authority[authority.index(after: at)...]) }
+        if authority.hasPrefix("["), let close = authority.firstIndex(of: "]") {
+            return String(authority[...close]).lowercased()
+        }
+        if let colon = authority.lastIndex(of: ":") { authority = String(authority[..<colon]) }
+        return authority.lowercased()
     }
 }

@@ -1,0 +1,1 @@
+// The crawler: see Crawler.
