@@ -125,6 +125,15 @@ public final class PostgresStore: Sink {
         }
     }
 
+    public func frontier(scope: String, after: Int64, limit: Int) async throws -> [FrontierEntry] {
+        try await self.server.query(
+            Self.dialect.pendingFrontier, [.string(scope), .int(after), Self.number(limit)]
+        ).map { row in
+            FrontierEntry(
+                seq: row[0].intValue ?? 0, url: row[1].stringValue ?? "", depth: Int(row[2].intValue ?? 0))
+        }
+    }
+
     private static func number(_ value: Int) -> Value { .int(Int64(value)) }
 
     // MARK: - One batch
@@ -176,6 +185,19 @@ public final class PostgresStore: Sink {
                 try await Self.run(Self.dialect.clearState, [.string(scope)], on: connection, server: server)
             case .clearPrefix(let prefix):
                 try await Self.run(Self.dialect.clearStatePrefix, [.string(prefix)], on: connection, server: server)
+            }
+        }
+        for change in batch.frontier {
+            switch change {
+            case .discover(let scope, let url, let depth):
+                try await Self.run(
+                    Self.dialect.discover, [.string(scope), .string(url), Self.number(depth)], on: connection,
+                    server: server)
+            case .done(let scope, let url):
+                try await Self.run(
+                    Self.dialect.markDone, [.string(scope), .string(url)], on: connection, server: server)
+            case .reset(let scope):
+                try await Self.run(Self.dialect.resetFrontier, [.string(scope)], on: connection, server: server)
             }
         }
         for counts in batch.counts {

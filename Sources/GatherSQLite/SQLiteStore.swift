@@ -83,6 +83,19 @@ public final class SQLiteStore: Sink {
         }
     }
 
+    public func frontier(scope: String, after: Int64, limit: Int) async throws -> [FrontierEntry] {
+        try await self.onQueue { try self.frontierNow(scope: scope, after: after, limit: limit) }
+    }
+
+    /// Pending frontier entries, synchronously (blocks: call off the cooperative pool).
+    public func frontierNow(scope: String, after: Int64, limit: Int) throws(SQLiteError) -> [FrontierEntry] {
+        try self.database.read("reading _gather_frontier") { db in
+            try Row.fetchAll(db, sql: Self.dialect.pendingFrontier, arguments: [scope, after, limit]).map {
+                FrontierEntry(seq: $0[0], url: $0[1], depth: $0[2])
+            }
+        }
+    }
+
     /// The schema Gather keeps for `table`, if it exists.
     public func schema(of table: String) -> TableSchema? {
         self.catalog.withLock { $0.schemas[table] }
@@ -130,6 +143,16 @@ public final class SQLiteStore: Sink {
                     try db.execute(sql: Self.dialect.clearState, arguments: [scope])
                 case .clearPrefix(let prefix):
                     try db.execute(sql: Self.dialect.clearStatePrefix, arguments: [prefix])
+                }
+            }
+            for change in batch.frontier {
+                switch change {
+                case .discover(let scope, let url, let depth):
+                    try db.execute(sql: Self.dialect.discover, arguments: [scope, url, depth])
+                case .done(let scope, let url):
+                    try db.execute(sql: Self.dialect.markDone, arguments: [scope, url])
+                case .reset(let scope):
+                    try db.execute(sql: Self.dialect.resetFrontier, arguments: [scope])
                 }
             }
             for counts in batch.counts {

@@ -16,7 +16,7 @@ struct GatherCommand: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             DemoCommand.self, RunCommand.self, ValidateCommand.self, LoadCommand.self, FetchCommand.self,
-            FixtureCommand.self,
+            CrawlCommand.self, FixtureCommand.self,
         ]
     )
 }

@@ -17,10 +17,11 @@ public final class FlowController<C: Clock>: Sendable where C.Duration == Durati
     /// The clock that reserved start times and pauses are measured on.
     public let clock: C
     private let defaultLimits: FlowLimits
-    private let overrides: [String: FlowLimits]
     private let storage: Mutex<Storage>
 
     private struct Storage: ~Copyable {
+        /// Per-key limits that replace the defaults (set at creation or by ``FlowController/setLimits(_:for:)``).
+        var overrides: [String: FlowLimits]
         var keys: [String: FlowKeyStateMachine<C.Instant>] = [:]
         var waiters: [UInt64: Waiter] = [:]
         var nextWaiter: UInt64 = 0
@@ -42,13 +43,21 @@ public final class FlowController<C: Clock>: Sendable where C.Duration == Durati
     public init(limits: FlowLimits, overrides: [String: FlowLimits] = [:], clock: C) {
         self.clock = clock
         self.defaultLimits = limits
-        self.overrides = overrides
-        self.storage = Mutex(Storage())
+        self.storage = Mutex(Storage(overrides: overrides))
     }
 
     /// The limits that apply to `key`.
     public func limits(for key: String) -> FlowLimits {
-        self.overrides[key] ?? self.defaultLimits
+        self.storage.withLock { $0.overrides[key] } ?? self.defaultLimits
+    }
+
+    /// Replaces `key`'s limits from now on (a crawler learns a host's `Crawl-delay` from its robots.txt).
+    /// Permits already out stay out; waiting and later requests follow the new limits.
+    public func setLimits(_ limits: FlowLimits, for key: String) {
+        self.storage.withLock { storage in
+            storage.overrides[key] = limits
+            storage.keys[key]?.limits = limits
+        }
     }
 
     /// Waits for a permit for `key`, then until its reserved start time.

@@ -127,7 +127,33 @@ public enum SQLDialect: Sendable, Hashable {
               \(counters), PRIMARY KEY (run_id, resource))
             """,
             "CREATE TABLE IF NOT EXISTS _gather_tables (table_name TEXT PRIMARY KEY, root TEXT, primary_key \(json))",
+            """
+            CREATE TABLE IF NOT EXISTS _gather_frontier (\(self == .sqlite ? "seq INTEGER" : "seq bigserial") PRIMARY KEY,
+              scope TEXT NOT NULL, url TEXT NOT NULL, depth \(integer) NOT NULL, done \(integer) NOT NULL DEFAULT 0,
+              UNIQUE (scope, url))
+            """,
+            "CREATE INDEX IF NOT EXISTS _gather_frontier_pending ON _gather_frontier (scope, done, seq)",
         ]
+    }
+
+    /// Adds a URL to a frontier unless seen (parameters: scope, url, depth).
+    public var discover: String {
+        "INSERT INTO _gather_frontier (scope, url, depth) VALUES (\(self.parameters(3))) "
+            + "ON CONFLICT (scope, url) DO NOTHING"
+    }
+
+    /// Marks a frontier URL done (parameters: scope, url).
+    public var markDone: String {
+        "UPDATE _gather_frontier SET done = 1 WHERE scope = \(self.parameter(1)) AND url = \(self.parameter(2))"
+    }
+
+    /// Forgets a frontier (parameter: scope).
+    public var resetFrontier: String { "DELETE FROM _gather_frontier WHERE scope = \(self.parameter(1))" }
+
+    /// Pending entries after a sequence number (parameters: scope, after, limit).
+    public var pendingFrontier: String {
+        "SELECT seq, url, depth FROM _gather_frontier WHERE scope = \(self.parameter(1)) AND done = 0 "
+            + "AND seq > \(self.parameter(2)) ORDER BY seq LIMIT \(self.parameter(3))"
     }
 
     /// The columns of `_gather_errors` that ``insertError`` binds, in order.

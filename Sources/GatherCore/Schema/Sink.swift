@@ -11,6 +11,34 @@ public protocol Sink: Sendable {
     func lastRun(pipeline: String) async throws -> RunRow?
     /// The per-resource counters committed for `runID` so far.
     func counts(runID: String) async throws -> [ResourceCounts]
+    /// Up to `limit` frontier entries of `scope` not yet done, with a sequence number above `after`, in the
+    /// order they were discovered (the crawler's queue, read a window at a time from disk).
+    func frontier(scope: String, after: Int64, limit: Int) async throws -> [FrontierEntry]
+}
+
+/// A URL a crawl has discovered: its place in the queue, its depth, and where it was found.
+public struct FrontierEntry: Sendable, Hashable {
+    /// Discovery order, unique within the store.
+    public var seq: Int64
+    public var url: String
+    public var depth: Int
+
+    public init(seq: Int64, url: String, depth: Int) {
+        self.seq = seq
+        self.url = url
+        self.depth = depth
+    }
+}
+
+/// A change to a crawl's frontier (`_gather_frontier`), committed with the page rows that caused it. The table is
+/// also the crawl's seen-set: a URL is discovered at most once per scope, so memory does not grow with it.
+public enum FrontierChange: Sendable, Hashable {
+    /// Adds `url` unless the scope has seen it.
+    case discover(scope: String, url: String, depth: Int)
+    /// Marks `url` fetched (or skipped).
+    case done(scope: String, url: String)
+    /// Forgets the scope's frontier (a new crawl).
+    case reset(scope: String)
 }
 
 /// One entry of the state store.

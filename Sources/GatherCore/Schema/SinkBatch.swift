@@ -93,13 +93,15 @@ public struct SinkBatch: Sendable {
     public var run: RunRow?
     /// Counters to add to `_gather_resource_runs` (added, so concurrent batches commute).
     public var counts: [ResourceCounts] = []
+    /// Crawl frontier changes.
+    public var frontier: [FrontierChange] = []
 
     public init() {}
 
     /// `true` when committing would change nothing.
     public var isEmpty: Bool {
         truncate.isEmpty && writes.allSatisfy(\.isEmpty) && errors.isEmpty && state.isEmpty && run == nil
-            && counts.isEmpty
+            && counts.isEmpty && frontier.isEmpty
     }
 }
 

@@ -246,6 +246,11 @@ public final class FileSink: Sink {
         try await self.store.counts(runID: runID)
     }
 
+    /// A crawl's frontier lives in the sidecar, committed with the file's new length.
+    public func frontier(scope: String, after: Int64, limit: Int) async throws -> [FrontierEntry] {
+        try await self.store.frontier(scope: scope, after: after, limit: limit)
+    }
+
     // MARK: - Committing
 
     /// Writes the rows and error lines, then commits the rest of `batch` with the new lengths (on the queue).

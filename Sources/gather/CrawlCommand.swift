@@ -1,0 +1,216 @@
+import ArgumentParser
+import Gather
+
+/// `gather crawl URL...`: a polite, resumable crawl that extracts fields from every page.
+struct CrawlCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "crawl",
+        abstract: "Crawl web pages politely and resumably, extracting fields with CSS or XPath selectors.",
+        discussion: """
+            From the start URLs (and --sitemap), every page's links are followed (all a[href], or --follow) while \
+            they stay in scope (--same-host, --domain, --prefix, --allow, --deny, --max-depth). robots.txt is \
+            obeyed (RFC 9309; Crawl-delay paces the host) unless --ignore-robots. Each host gets at most \
+            --per-host requests at once; 429/503 and Retry-After slow it down.
+
+            Every page answered becomes a record with url, depth, status, fetched_at and the -e fields:
+              -e 'title=css:title::text' -e 'price=css:span.price::text' -e 'links[]=xpath://a/@href'
+            (NAME[]= keeps all matches as a list). Failed pages become error rows.
+
+            The frontier and the seen-set live in the destination (--into DB, or beside --out FILE.jsonl), \
+            committed with each page's record: a crawl that was killed continues where it stopped, fetching \
+            again at most the pages that were in flight. --fresh starts over.
+
+            Exit codes: 0 done; 1 done with error rows; 2 usage error; 3 fatal error; 130 interrupted.
+            """
+    )
+
+    @Argument(help: "Start URLs.")
+    var urls: [String] = []
+
+    @Option(name: [.customShort("e"), .long], help: "A field: NAME=css:SELECTOR or NAME=xpath:EXPR (repeatable).")
+    var extract: [String] = []
+
+    @Option(name: .long, help: "Follow only the links this selector finds (elements with href, or href values).")
+    var follow: String?
+
+    @Option(name: .long, help: "A sitemap whose URLs start the crawl too (repeatable).")
+    var sitemap: [String] = []
+
+    @Flag(name: .long, help: "Stay on the start URLs' hosts.")
+    var sameHost = false
+
+    @Option(name: .long, help: "Stay on this domain and its subdomains (repeatable).")
+    var domain: [String] = []
+
+    @Option(name: .long, help: "Only URLs starting with this prefix (repeatable).")
+    var prefix: [String] = []
+
+    @Option(name: .long, help: "Only URLs matching this regular expression (repeatable).")
+    var allow: [String] = []
+
+    @Option(name: .long, help: "Never URLs matching this regular expression (repeatable).")
+    var deny: [String] = []
+
+    @Option(name: .long, help: "The deepest page to fetch (start URLs are depth 0).")
+    var maxDepth: Int?
+
+    @Option(name: .long, help: "Stop after fetching this many pages.")
+    var maxPages: Int?
+
+    @Option(name: [.short, .long], help: "Pages in flight in all.")
+    var concurrency: Int = 16
+
+    @Option(name: .long, help: "Requests in flight per host (default: --concurrency).")
+    var perHost: Int?
+
+    @Option(name: .long, help: "Request rate per host, like 10/s.")
+    var rate: String?
+
+    @Flag(name: .long, help: "Do not read or obey robots.txt.")
+    var ignoreRobots = false
+
+    @Flag(name: .long, help: "Record a page under its <link rel=canonical> URL.")
+    var canonical = false
+
+    @Flag(name: .long, help: "Treat URLs that differ only in query parameter order as one page.")
+    var sortQuery = false
+
+    @Option(name: .long, help: "Write records to this database (x.db, postgres://…) or file (x.jsonl, x.csv).")
+    var into: String?
+
+    @Option(name: .long, help: "Write records as JSON Lines to this file (same as --into FILE.jsonl).")
+    var out: String?
+
+    @Option(name: .long, help: "The table for --into.")
+    var table: String = "pages"
+
+    @Option(name: .long, help: "The crawl's name: its state is kept under it in the destination.")
+    var name: String = "crawl"
+
+    @Option(name: .long, help: "Retries after the first attempt (connection errors, timeouts, 429, 502-504).")
+    var retries: Int = 3
+
+    @Option(name: .long, help: "Timeout for each whole request, like 30s.")
+    var timeout: String = "30s"
+
+    @Flag(name: .long, help: "Start over instead of continuing an unfinished crawl.")
+    var fresh = false
+
+    @Flag(name: [.short, .long], help: "No progress and no summary on stderr.")
+    var quiet = false
+
+    func run() async throws {
+        guard !self.urls.isEmpty || !self.sitemap.isEmpty else {
+            throw JobError.usage("give at least one start URL (or --sitemap URL)")
+        }
+        var options = CrawlOptions(start: self.urls)
+        options.sitemaps = self.sitemap
+        do {
+            options.extraction = ExtractionSpec(fields: try self.extract.map { try ExtractionField(argument: $0) })
+            options.follow = try self.follow.map { try Selector($0) }
+            for pattern in self.allow + self.deny { _ = try Regex(pattern) }
+        } catch {
+            throw JobError.usage("\(error)")
+        }
+        for url in self.urls where options.scope.canonical(url) == nil {
+            throw JobError.usage("\(url) is not an http(s) URL")
+        }
+        options.scope.sameHost = self.sameHost
+        options.scope.domains = self.domain
+        options.scope.prefixes = self.prefix
+        options.scope.allow = self.allow
+        options.scope.deny = self.deny
+        options.scope.sortQuery = self.sortQuery
+        options.maxDepth = self.maxDepth
+        options.maxPages = self.maxPages
+        options.concurrency = max(1, self.concurrency)
+        options.perHost = self.perHost
+        options.obeyRobots = !self.ignoreRobots
+        options.useCanonical = self.canonical
+        options.table = self.table
+        options.name = self.name
+        options.fresh = self.fresh
+
+        let target = self.into ?? self.out
+        guard let target else { throw JobError.usage("give --into DEST or --out FILE.jsonl") }
+        let destination: LoadDestination
+        do {
+            destination = try LoadDestination(target)
+        } catch {
+            throw JobError.usage("--into: \(error)")
+        }
+        let sink: any Sink
+        do {
+            sink = try await destination.open(connections: 2)
+        } catch {
+            throw JobError.fatal("\(error)")
+        }
+
+        var fetcher = Fetcher.Configuration()
+        do {
+            fetcher.limits = FlowLimits(
+                maxConcurrency: self.perHost ?? options.concurrency, rate: try self.rate.map { try Rate(parsing: $0) })
+            fetcher.timeouts.request = try Duration(parsing: self.timeout)
+        } catch {
+            throw JobError.usage("\(error)")
+        }
+        fetcher.connectionsPerHost = self.perHost ?? options.concurrency
+        fetcher.retry.maxAttempts = max(1, self.retries + 1)
+        fetcher.maxRedirects = 0  // the crawler follows redirects itself, through the frontier
+        fetcher.headers.removeAll { $0.name.lowercased() == "accept" }
+        fetcher.headers.append((name: "Accept", value: "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"))
+
+        let stop = StopSwitch()
+        let quiet = self.quiet
+        let configuration = fetcher
+        let crawlOptions = options
+        let summary: CrawlSummary
+        do {
+            summary = try await GracefulStop.run(
+                message: "stopping; pages being fetched are dropped and fetched again next time "
+                    + "(signal again to stop now; `gather crawl` continues where this stopped)",
+                stop: { stop.turnOn() }
+            ) {
+                try await Fetcher.withFetcher(configuration: configuration) { fetcher in
+                    let crawler = try Crawler(sink: sink, fetcher: fetcher, options: crawlOptions) { stop.isOn }
+                    let progress = quiet ? nil : CrawlProgress(crawler: crawler)
+                    defer { progress?.stop() }
+                    return try await crawler.run()
+                }
+            }
+        } catch {
+            try? await destination.close(sink)
+            throw JobError.fatal("\(error) (run the same command again to continue)")
+        }
+        try await destination.close(sink)
+        if !quiet {
+            Terminal.error(
+                "gather crawl: \(summary.outcome)\(summary.resumed ? " (resumed)" : "") in "
+                    + "\(TextTable.decimal(Double(summary.elapsed.components.seconds) + Double(summary.elapsed.components.attoseconds) / 1e18)) s → \(destination.description) (run \(summary.runID))\n"
+                    + "  \(summary.pages) pages fetched, \(summary.records) records, \(summary.errors) error rows, "
+                    + "\(summary.disallowed) disallowed by robots.txt")
+        }
+        if summary.outcome == "interrupted" { throw ExitCode(130) }
+        if summary.errors > 0 { throw ExitCode(1) }
+    }
+}
+
+/// A progress line on stderr every 2 seconds while a crawl runs.
+final class CrawlProgress: Sendable {
+    private let task: Task<Void, Never>
+
+    init(crawler: Crawler) {
+        self.task = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(2))
+                if Task.isCancelled { break }
+                let now = crawler.current
+                Terminal.error(
+                    "[crawl] \(now.pages) pages, \(now.records) records, \(now.errors) errors, "
+                        + "\(now.disallowed) disallowed")
+            }
+        }
+    }
+
+    func stop() { self.task.cancel() }
+}
