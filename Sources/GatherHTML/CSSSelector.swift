@@ -13,7 +13,7 @@
 /// | `:empty` | no child elements and no text |
 /// | `:not(.ad)` | negation of a compound selector |
 /// | `a, b` | either (in document order, each node once) |
-/// | `::text`, `::attr(href)` | (parsel) the text nodes of the element, or the value of an attribute; last in a selector. `div ::text` is all the text inside the div, `div::text` only its own |
+/// | `::text`, `::attr(href)` | (parsel) the text nodes of the element, or the value of an attribute; last in a selector. `div ::text` and `div *::text` are all the text inside the div, `div::text` only its own (as in parsel) |
 ///
 /// ```swift
 /// try CSSSelector.xpath(for: "ul.items > li:not(.ad) a::attr(href)")
@@ -96,7 +96,7 @@ private struct Parser {
             let spaced = self.skipSpaces()
             guard let c = self.current, c != "," else { break }
             if self.atPseudoElement {
-                // `div ::text` is `div *::text` plus the div's own text (parsel: descendant-or-self::text()).
+                // `div ::text`: all the text inside the div, its own included (parsel: descendant-or-self::text()).
                 if spaced { path += "/descendant-or-self::*" }
                 let start = self.i
                 path += try self.pseudoElement()
@@ -126,7 +126,10 @@ private struct Parser {
                     throw self.fail(
                         "unexpected '\(c)': expected a combinator (' ', '>', '+', '~'), ',' or the end of the selector")
                 }
-                path += "/descendant-or-self::*/" + (try self.compound(after: nil))
+                let step = try self.compound(after: nil)
+                // parsel: `div *::text` is `div ::text` (the div's own text too), and so for ::attr().
+                path +=
+                    step == "*" && self.atPseudoElement ? "/descendant-or-self::*" : "/descendant-or-self::*/" + step
             }
         }
         return path
@@ -316,7 +319,7 @@ private struct Parser {
         let bText = String(lower[lower.index(after: n)...])
         // b needs its sign: 2n+1, 2n-1 (Int accepts one leading sign and no second one).
         let b: Int? = bText.isEmpty ? 0 : bText.hasPrefix("+") || bText.hasPrefix("-") ? Int(bText) : nil
-        guard let a, let b else { throw invalid }
+        guard let a, let b, a > Int.min else { throw invalid }  // -a must not overflow
         return (a, b)
     }
 

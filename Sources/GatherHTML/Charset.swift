@@ -3,6 +3,7 @@ import CLibXML2
 /// Chooses the character set of an HTML page's bytes (see ``HTMLDocument`` for the order of the rules).
 enum Charset {
     static func detect(bytes: [UInt8], contentType: String?) -> String {
+        _ = Self.windows1252Registered
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { return "UTF-8" }
         if bytes.starts(with: [0xFF, 0xFE]) { return "UTF-16LE" }
         if bytes.starts(with: [0xFE, 0xFF]) { return "UTF-16BE" }
@@ -20,7 +21,10 @@ enum Charset {
     /// that declare them use the superset's characters); a `<meta>` cannot declare UTF-16 (the tag was readable as
     /// ASCII), so that means UTF-8. `nil` when libxml2 cannot decode it (the next rule decides).
     static func decoder(for label: String, inMeta: Bool) -> String? {
-        let name = String(label.filter { !$0.isWhitespace }).lowercased()
+        var trimmed = Substring(label)
+        while trimmed.first?.isWhitespace == true { trimmed.removeFirst() }
+        while trimmed.last?.isWhitespace == true { trimmed.removeLast() }
+        let name = trimmed.lowercased()
         if inMeta && (name == "utf-16" || name == "utf-16le" || name == "utf-16be") { return "UTF-8" }
         if let superset = Self.supersets[name], Self.isKnown(superset) { return superset }
         return Self.isKnown(name) ? name : nil
@@ -179,7 +183,7 @@ enum Charset {
 
     /// Whether libxml2 can decode `name` (an unknown or misspelt declaration is skipped).
     static func isKnown(_ name: String) -> Bool {
-        LibXML2.initialize()
+        _ = Self.windows1252Registered
         guard let handler = xmlFindCharEncodingHandler(name) else { return false }
         xmlCharEncCloseFunc(handler)
         return true
@@ -196,4 +200,57 @@ enum Charset {
             }
         }
     }
+
+    /// windows-1252 as browsers decode it (WHATWG): the five bytes iconv rejects (0x81, 0x8D, 0x8F, 0x90, 0x9D)
+    /// are the C1 controls of the same value, so one of them no longer ends the parse ("encoder error") — the
+    /// fallback for bytes that are not UTF-8 must accept any byte. Registered once, before the first lookup:
+    /// libxml2 prefers registered handlers to iconv.
+    static let windows1252Registered: Bool = {
+        LibXML2.initialize()
+        // Decoding only: Gather never serializes a document in its source charset.
+        return xmlNewCharEncodingHandler("windows-1252", windows1252ToUTF8, nil) != nil
+    }()
+
+    /// The characters of bytes 0x80–0x9F in windows-1252 (the other bytes are the code points of the same value).
+    static let windows1252High: [UInt16] = [
+        0x20AC, 0x0081, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160, 0x2039, 0x0152, 0x008D,
+        0x017D, 0x008F, 0x0090, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A,
+        0x0153, 0x009D, 0x017E, 0x0178,
+    ]
+}
+
+/// libxml2 input function: windows-1252 bytes to UTF-8, as many as fit (libxml2 calls again for the rest).
+private func windows1252ToUTF8(
+    _ out: UnsafeMutablePointer<UInt8>?, _ outlen: UnsafeMutablePointer<Int32>?, _ input: UnsafePointer<UInt8>?,
+    _ inlen: UnsafeMutablePointer<Int32>?
+) -> Int32 {
+    guard let out, let outlen, let inlen else { return -1 }
+    let capacity = Int(outlen.pointee)
+    let available = input == nil ? 0 : Int(inlen.pointee)
+    var read = 0
+    var written = 0
+    while read < available, let input {
+        let byte = input[read]
+        let scalar = (0x80...0x9F).contains(byte) ? UInt32(Charset.windows1252High[Int(byte) - 0x80]) : UInt32(byte)
+        if scalar < 0x80 {
+            guard written < capacity else { break }
+            out[written] = UInt8(scalar)
+            written += 1
+        } else if scalar < 0x800 {
+            guard written + 2 <= capacity else { break }
+            out[written] = UInt8(0xC0 | scalar >> 6)
+            out[written + 1] = UInt8(0x80 | scalar & 0x3F)
+            written += 2
+        } else {
+            guard written + 3 <= capacity else { break }
+            out[written] = UInt8(0xE0 | scalar >> 12)
+            out[written + 1] = UInt8(0x80 | (scalar >> 6) & 0x3F)
+            out[written + 2] = UInt8(0x80 | scalar & 0x3F)
+            written += 3
+        }
+        read += 1
+    }
+    inlen.pointee = Int32(read)
+    outlen.pointee = Int32(written)
+    return Int32(written)
 }

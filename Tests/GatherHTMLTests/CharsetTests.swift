@@ -18,7 +18,8 @@ import Testing
 
     @Test func utf8ByteOrderMarkBeatsTheHeader() throws {
         let bytes = [0xEF, 0xBB, 0xBF] + Self.page(Array("café".utf8))
-        let document = try HTMLDocument(bytes: bytes, url: "https://x.test/", contentType: "text/html; charset=iso-8859-1")
+        let document = try HTMLDocument(
+            bytes: bytes, url: "https://x.test/", contentType: "text/html; charset=iso-8859-1")
         #expect(document.encoding == "UTF-8")
         #expect(try Self.text(document) == "café")
         #expect(try document.select(xpath: "string(/html/body)").first?.text.contains("\u{FEFF}") == false)
@@ -58,6 +59,19 @@ import Testing
             bytes: Self.page([0x93, 0x68, 0x69, 0x94, 0x20, 0x96, 0x20, 0x80]), url: "https://x.test/",
             contentType: "text/html; charset=ISO-8859-1")
         #expect(try Self.text(document) == "\u{201C}hi\u{201D} \u{2013} €")
+    }
+
+    @Test func otherLabelsBrowsersReadAsASuperset() throws {
+        // iso-8859-9 is read as windows-1254 (0x80 is €), gb2312 as GBK (喆 is not in GB2312).
+        let turkish = try HTMLDocument(
+            bytes: Self.page([0x80, 0x20, 0xFD]), url: "https://x.test/", contentType: "text/html; charset=iso-8859-9")
+        #expect(turkish.encoding == "windows-1254")
+        #expect(try Self.text(turkish) == "€ ı")
+        let chinese = try HTMLDocument(
+            bytes: Self.page(head: "<meta charset=\"gb2312\">", [0xBC, 0xDB, 0xB8, 0xF1, 0x86, 0xB4]),
+            url: "https://x.test/")
+        #expect(chinese.encoding == "GBK")
+        #expect(try Self.text(chinese) == "价格喆")
     }
 
     @Test func headerCharsetNotInLatin1() throws {
@@ -148,6 +162,16 @@ import Testing
         let bytes = Self.page([0x61, 0x81, 0x62, 0x9D, 0x63, 0x93], tail: "<p id=\"later\">later</p>")
         let document = try HTMLDocument(bytes: bytes, url: "https://x.test/")
         #expect(document.encoding == "windows-1252")
+        #expect(try Self.text(document) == "a\u{81}b\u{9D}c\u{201C}")
+        #expect(try Self.text(document, "#later") == "later")
+    }
+
+    @Test func longWindows1252PageIsDecodedToTheEnd() throws {
+        // 0x80 (€) is three bytes in UTF-8: libxml2 converts in chunks and must get every one.
+        let bytes = Self.page([UInt8](repeating: 0x80, count: 200_000) + [0x41], tail: "<p id=\"later\">later</p>")
+        let document = try HTMLDocument(bytes: bytes, url: "https://x.test/")
+        #expect(document.encoding == "windows-1252")
+        #expect(try Self.text(document) == String(repeating: "€", count: 200_000) + "A")
         #expect(try Self.text(document, "#later") == "later")
     }
 
