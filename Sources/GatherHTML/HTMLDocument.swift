@@ -191,9 +191,13 @@ public struct HTMLError: Error, Sendable, CustomStringConvertible {
 enum LibXML2 {
     static let ready: Bool = {
         xmlInitParser()
-        xmlSetStructuredErrorFunc(nil) { _, _ in }
         return true
     }()
 
-    static func initialize() { _ = Self.ready }
+    /// Initializes libxml2 once, and silences its error output on the calling thread (libxml2 keeps the error
+    /// handler per thread, and tasks run on any thread of the pool).
+    static func initialize() {
+        _ = Self.ready
+        xmlSetStructuredErrorFunc(nil) { _, _ in }
+    }
 }

@@ -45,7 +45,8 @@ import Synchronization
 /// interrupted replacement. These guarantees hold for a killed process; the files are not `fsync`ed, so
 /// after a power loss the file may be shorter than the sidecar says, which opening reports as an error.
 ///
-/// **Opening.** With no committed length in the sidecar (a new destination), the file starts empty: an
+/// **Opening.** An output file that was deleted takes its sidecar and errors file with it: the next load or
+/// crawl into it starts over. With no committed length in the sidecar (a new destination), the file starts empty: an
 /// existing file of that name is overwritten. Otherwise the file is kept (up to its committed length) and
 /// new rows are appended, as a SQLite table keeps its rows; use replace mode to start it over. A file
 /// shorter than its committed length was changed outside Gather, and opening fails with what to do.
@@ -114,6 +115,12 @@ public final class FileSink: Sink {
         self.path = path
         self.format = format
         let sidecar = Self.sidecarPath(for: path)
+        // The output was deleted: its state goes with it, and the next run starts over.
+        if access(path, F_OK) != 0, access(sidecar, F_OK) == 0 {
+            for leftover in [sidecar, sidecar + "-wal", sidecar + "-shm", Self.errorsPath(for: path)] {
+                unlink(leftover)
+            }
+        }
         var output = try Self.openFile(path, flags: O_WRONLY | O_CREAT | O_CLOEXEC, doing: "create")
         var errors: Int32 = -1
         do {
