@@ -21,19 +21,30 @@ struct FixtureCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Serve the sample REST API (the one `gather demo` uses) instead.")
     var sampleAPI = false
 
+    @Option(name: .long, help: "Serve a generated web site of this many pages for crawling instead (CrawlSite).")
+    var crawlSite: Int?
+
     @Option(name: .long, help: "Sample API: number of items.")
     var items: Int = 250
 
     @Option(name: .long, help: "Sample API: default page size.")
     var pageSize: Int = 25
 
-    @Option(name: .long, help: "Sample API: latency of every data request, like 50ms.")
+    @Option(name: .long, help: "Sample API and crawl site: latency of every data request, like 50ms.")
     var latency: String = "0ms"
 
     @Option(name: .long, help: "Sample API: fail the first request to every Nth page URL with 503.")
     var failEvery: Int?
 
     func run() async throws {
+        if let pages = self.crawlSite {
+            let configuration = CrawlSite.Configuration(
+                pageCount: max(1, pages), latency: try Duration(parsing: self.latency))
+            try await CrawlSite.withServer(configuration) { site in
+                try await self.serve(site.baseURL)
+            }
+            return
+        }
         if self.sampleAPI {
             let configuration = SampleAPI.Configuration(
                 itemCount: self.items, pageSize: self.pageSize, latency: try Duration(parsing: self.latency),
