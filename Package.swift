@@ -133,6 +133,8 @@ let package = Package(
                 "GatherJobs",
                 "GatherFiles",
                 "GatherPostgres",
+                "GatherHTML",
+                "GatherCrawl",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -35,6 +35,9 @@ public struct CrawlOptions: Sendable {
     public var fresh = false
     /// The product token robots.txt groups are matched against.
     public var userAgent = "gather"
+    /// Run inside a pipeline's run (its id, and whether that run is being resumed): the crawl keeps no run row of
+    /// its own and counts under the pipeline's run.
+    public var pipelineRun: (runID: String, resumed: Bool)?
 
     public init(start: [String]) {
         self.start = start
@@ -103,7 +106,10 @@ public final class Crawler: Sendable {
         var runID = RunRow.newID()
         var startedAt = ExpressionContext.currentTimestamp()
         var batch = SinkBatch()
-        if let last = try await self.sink.lastRun(pipeline: self.pipeline),
+        if let embedded = self.options.pipelineRun {
+            runID = embedded.runID
+            resumed = embedded.resumed
+        } else if let last = try await self.sink.lastRun(pipeline: self.pipeline),
             last.outcome == "running" || last.outcome == "interrupted"
         {
             if self.options.fresh {
@@ -129,7 +135,9 @@ public final class Crawler: Sendable {
                 }
             }
         }
-        batch.run = RunRow(runID: runID, pipeline: self.pipeline, startedAt: startedAt, outcome: "running")
+        if self.options.pipelineRun == nil {
+            batch.run = RunRow(runID: runID, pipeline: self.pipeline, startedAt: startedAt, outcome: "running")
+        }
         try await self.sink.commit(batch)
         let already = try await self.sink.counts(runID: runID).first { $0.resource == self.options.name }
         self.tally.withLock {
@@ -147,6 +155,7 @@ public final class Crawler: Sendable {
         let stopped = self.shouldStop()
         summary.outcome = stopped ? "interrupted" : summary.errors > 0 ? "completed_with_errors" : "completed"
         summary.elapsed = started.duration(to: clock.now)
+        if self.options.pipelineRun != nil { return summary }
         var finish = SinkBatch()
         finish.run = RunRow(
             runID: runID, pipeline: self.pipeline, startedAt: startedAt,

@@ -12,7 +12,8 @@ struct CrawlCommand: AsyncParsableCommand {
             obeyed (RFC 9309; Crawl-delay paces the host) unless --ignore-robots. Each host gets at most \
             --per-host requests at once; 429/503 and Retry-After slow it down.
 
-            Every page answered becomes a record with url, depth, status, fetched_at and the -e fields:
+            Every page answered becomes a record (or, with a spec's list selector, one record per match) with \
+            url, depth, status, fetched_at and the fields of --extract FILE.yaml and -e:
               -e 'title=css:title::text' -e 'price=css:span.price::text' -e 'links[]=xpath://a/@href'
             (NAME[]= keeps all matches as a list). Failed pages become error rows.
 
@@ -27,8 +28,13 @@ struct CrawlCommand: AsyncParsableCommand {
     @Argument(help: "Start URLs.")
     var urls: [String] = []
 
-    @Option(name: [.customShort("e"), .long], help: "A field: NAME=css:SELECTOR or NAME=xpath:EXPR (repeatable).")
-    var extract: [String] = []
+    @Option(
+        name: [.customShort("e"), .customLong("field")],
+        help: "A field: NAME=css:SELECTOR or NAME=xpath:EXPR (repeatable).")
+    var fields: [String] = []
+
+    @Option(name: .long, help: "A YAML extraction spec (fields, list); see `gather help extract`.")
+    var extract: String?
 
     @Option(name: .long, help: "Follow only the links this selector finds (elements with href, or href values).")
     var follow: String?
@@ -106,7 +112,8 @@ struct CrawlCommand: AsyncParsableCommand {
         var options = CrawlOptions(start: self.urls)
         options.sitemaps = self.sitemap
         do {
-            options.extraction = ExtractionSpec(fields: try self.extract.map { try ExtractionField(argument: $0) })
+            if let path = self.extract { options.extraction = try ExtractionConfig.load(path: path) }
+            options.extraction.fields += try self.fields.map { try ExtractionField(argument: $0) }
             options.follow = try self.follow.map { try Selector($0) }
             for pattern in self.allow + self.deny { _ = try Regex(pattern) }
         } catch {

@@ -1,4 +1,5 @@
 public import GatherCore
+public import GatherCrawl
 public import GatherFiles
 public import GatherPostgres
 
@@ -216,6 +217,8 @@ public struct ResourceDefinition: Sendable {
     public var files: FilesSource?
     /// Run a query instead of calling an endpoint (a `sql` resource).
     public var sql: SQLSource?
+    /// Crawl web pages instead of calling an endpoint (a `crawl` resource).
+    public var crawl: CrawlOptions?
 
     public init(name: String) {
         self.name = name
@@ -234,6 +237,7 @@ public struct ResourceDefinition: Sendable {
         self.parallelPages = true
         self.files = nil
         self.sql = nil
+        self.crawl = nil
     }
 }
 

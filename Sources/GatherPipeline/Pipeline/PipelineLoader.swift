@@ -1,5 +1,7 @@
 import GatherCore
+import GatherCrawl
 import GatherFiles
+import GatherHTML
 import GatherPostgres
 
 /// Reads a pipeline file into a ``PipelineDefinition``: YAML with positions, `${VAR}` from the environment and a
@@ -111,14 +113,23 @@ public enum PipelineLoader {
                 errors.append(root.error(at: "resources", "add at least one resource"))
             }
             for index in resources.indices
-            where resources[index].files == nil && resources[index].sql == nil && resources[index].http.path == nil
-                && defaults.path == nil
+            where resources[index].files == nil && resources[index].sql == nil && resources[index].crawl == nil
+                && resources[index].http.path == nil && defaults.path == nil
             {
                 errors.append(
                     resourceObjects[index].error(
                         at: "http",
                         "resource '\(resources[index].name)' needs http.path, like path: /items (or files: to read "
                             + "files, or sql: to run a query)"))
+            }
+            for (object, resource) in zip(resourceObjects, resources) where resource.crawl != nil {
+                if object.has("http") || resource.parent != nil || !resource.forEach.isEmpty || object.has("select") {
+                    errors.append(
+                        object.error(at: "crawl", "a crawl resource takes no http, from, for_each or select"))
+                }
+                if resources.contains(where: { $0.parent == resource.name }) {
+                    errors.append(object.error(at: "crawl", "a crawl resource cannot be another resource's parent"))
+                }
             }
             for (object, resource) in zip(resourceObjects, resources) where resource.sql != nil {
                 if object.has("http") || object.has("files") || object.has("select") {
@@ -285,6 +296,7 @@ public enum PipelineLoader {
             if let http = object.object("http") { resource.http = self.http(http) }
             if let files = object.object("files") { resource.files = self.files(files, directory: directory) }
             if let sql = object.object("sql") { resource.sql = self.sql(sql, directory: directory) }
+            if let crawl = object.object("crawl") { resource.crawl = self.crawl(crawl, resource: resource) }
             resource.forEach = object.map("for_each").map { entry in
                 (name: entry.key, values: (entry.value.listValue ?? [entry.value]).map { $0.value })
             }
@@ -314,6 +326,43 @@ public enum PipelineLoader {
                 if let transform = self.transform(step.name, step.object) { resource.transforms.append(transform) }
             }
             return resource
+        }
+
+        mutating func crawl(_ object: ConfigObject, resource: ResourceDefinition) -> CrawlOptions {
+            var options = CrawlOptions(start: object.strings("start"))
+            options.sitemaps = object.strings("sitemaps")
+            if let extract = object.object("extract") {
+                options.extraction = ExtractionConfig.build(extract, errors: &self.errors)
+            }
+            if let follow = object.string("follow") {
+                do {
+                    options.follow = try Selector(follow)
+                } catch {
+                    self.errors.append(object.error(at: "follow", "\(error)"))
+                }
+            }
+            for url in options.start where options.scope.canonical(url) == nil {
+                self.errors.append(object.error(at: "start", "\(url) is not an http(s) URL"))
+            }
+            options.scope.sameHost = object.bool("same_host") ?? false
+            options.scope.domains = object.strings("domains")
+            options.scope.prefixes = object.strings("prefixes")
+            options.scope.allow = object.strings("allow")
+            options.scope.deny = object.strings("deny")
+            for key in ["allow", "deny"] {
+                for pattern in object.strings(key) where (try? Regex(pattern)) == nil {
+                    self.errors.append(object.error(at: key, "'\(pattern)' is not a valid regular expression"))
+                }
+            }
+            options.scope.sortQuery = object.bool("sort_query") ?? false
+            options.maxDepth = object.int("max_depth")
+            options.maxPages = object.int("max_pages")
+            options.concurrency = max(1, object.int("concurrency") ?? 16)
+            options.obeyRobots = object.bool("robots") ?? true
+            options.useCanonical = object.bool("canonical") ?? false
+            options.table = resource.table
+            options.name = resource.name
+            return options
         }
 
         mutating func sql(_ object: ConfigObject, directory: String) -> SQLSource {

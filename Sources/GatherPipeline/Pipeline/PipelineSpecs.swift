@@ -258,6 +258,42 @@ public enum PipelineSpecs {
             """
         ])
 
+    public static let crawl = ComponentSpec(
+        name: "crawl", kind: "crawl",
+        summary: "Web pages as a resource's records, crawled as `gather crawl` does: links followed within scope, "
+            + "robots.txt obeyed, the frontier kept in the destination (a killed run continues), each page's "
+            + "`extract` fields plus `url`, `depth`, `status`, `fetched_at`. Requests go through the pipeline's "
+            + "flow controller and `limits`.",
+        fields: [
+            FieldSpec(
+                "start", .stringOrList(.string), required: true, description: "Start URLs.",
+                example: "[https://shop.example/]", synonyms: ["start_urls", "urls"]),
+            FieldSpec("sitemaps", .stringOrList(.string), description: "Sitemaps whose URLs start the crawl too."),
+            FieldSpec("extract", .object(ExtractionConfig.spec), description: "The fields to take from each page."),
+            FieldSpec(
+                "follow", .string, description: "Follow only the links this selector finds (default: all a[href]).",
+                example: "css:a.next"),
+            FieldSpec("same_host", .bool, default: "false", description: "Stay on the start URLs' hosts."),
+            FieldSpec("domains", .stringOrList(.string), description: "Stay on these domains and their subdomains."),
+            FieldSpec("prefixes", .stringOrList(.string), description: "Only URLs starting with these."),
+            FieldSpec("allow", .stringOrList(.string), description: "Only URLs matching one of these regexes."),
+            FieldSpec("deny", .stringOrList(.string), description: "Never URLs matching one of these regexes."),
+            FieldSpec("max_depth", .int, description: "The deepest page (start URLs are depth 0)."),
+            FieldSpec("max_pages", .int, description: "Stop after fetching this many pages."),
+            FieldSpec("concurrency", .int, default: "16", description: "Pages in flight."),
+            FieldSpec("robots", .bool, default: "true", description: "Obey robots.txt (RFC 9309) and Crawl-delay."),
+            FieldSpec("canonical", .bool, default: "false", description: "Record pages under <link rel=canonical>."),
+            FieldSpec("sort_query", .bool, default: "false", description: "Query parameter order does not matter."),
+        ],
+        examples: [
+            """
+            crawl:
+              start: https://shop.example/
+              same_host: true
+              extract: { fields: { title: "css:h1::text", price: { css: span.price::text, type: real } } }
+            """
+        ])
+
     public static let incremental = ComponentSpec(
         name: "incremental", kind: "incremental",
         summary: "Loads only new or changed records: the largest `cursor` value seen is saved per resource (and per "
@@ -337,7 +373,7 @@ public enum PipelineSpecs {
             FieldSpec("table", .string, description: "The table (default: the name).", synonyms: ["table_name"]),
             FieldSpec(
                 "http", .object(http),
-                description: "The endpoint (a resource has `http`, `files` or `sql`).",
+                description: "The endpoint (a resource has `http`, `files`, `sql` or `crawl`).",
                 synonyms: ["endpoint", "request"]),
             FieldSpec(
                 "files", .object(files), description: "Files to read instead of an endpoint (as `gather load` does).",
@@ -345,6 +381,9 @@ public enum PipelineSpecs {
             FieldSpec(
                 "sql", .object(sql), description: "A query to run instead of an endpoint (PostgreSQL or SQLite).",
                 synonyms: ["query"]),
+            FieldSpec(
+                "crawl", .object(crawl), description: "Web pages to crawl instead of an endpoint.",
+                synonyms: ["spider", "scrape"]),
             FieldSpec(
                 "for_each", .map(.stringOrList(.string)),
                 description: "Variables and their values; the endpoint is fetched for every combination.",
@@ -430,5 +469,9 @@ public enum PipelineSpecs {
 
     /// Every component, for `gather help` and the generated reference.
     public static let all: [ComponentSpec] =
-        [pipeline, defaults, resource, http, files, sql, limit, retry, incremental] + paginators + auths + transforms
+        [
+            pipeline, defaults, resource, http, files, sql, crawl, ExtractionConfig.spec, ExtractionConfig.field, limit,
+            retry, incremental,
+        ]
+        + paginators + auths + transforms
 }

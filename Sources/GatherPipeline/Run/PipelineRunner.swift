@@ -135,7 +135,7 @@ public struct PipelineRunner: Sendable {
             var queues: [String: WorkQueue] = [:]
             for resource in selected where resource.parent != nil { queues[resource.name] = WorkQueue() }
             var readers: [SQLReader] = []
-            for resource in selected where resource.files == nil {
+            for resource in selected where resource.files == nil && resource.crawl == nil {
                 let children = selected.filter { $0.parent == resource.name }.map {
                     ResourceRun.ChildLink(definition: $0, queue: queues[$0.name]!)
                 }
@@ -159,7 +159,7 @@ public struct PipelineRunner: Sendable {
             func closeReaders() async { for reader in openedReaders { await reader.close() } }
             do {
                 try await Self.runResources(
-                    selected, runs: ordered, queues: queues, saved: saved, shared: shared)
+                    selected, runs: ordered, queues: queues, saved: saved, shared: shared, resumed: resumed)
             } catch {
                 await closeReaders()
                 throw error
@@ -176,11 +176,14 @@ public struct PipelineRunner: Sendable {
     /// resources over their parents' records (saved unfinished items first).
     private static func runResources(
         _ selected: [ResourceDefinition], runs ordered: [ResourceRun], queues: [String: WorkQueue],
-        saved: [String: [String: ItemState]], shared: RunShared
+        saved: [String: [String: ItemState]], shared: RunShared, resumed: Bool
     ) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for resource in selected where resource.files != nil {
                 group.addTask { try await FilesResourceRun.run(resource, shared: shared) }
+            }
+            for resource in selected where resource.crawl != nil {
+                group.addTask { try await CrawlResourceRun.run(resource, shared: shared, resumed: resumed) }
             }
             for run in ordered {
                 let savedItems = saved[run.name] ?? [:]
