@@ -84,6 +84,27 @@ import Testing
         #expect(count == [[8]])
     }
 
+    /// A crawl into PostgreSQL: records and the frontier in the database, then a second run with nothing left.
+    @Test func crawlIntoPostgres() async throws {
+        let (text, url) = try await Self.urlWithPassword("crawl")
+        try await CrawlSite.withServer(.init(pageCount: 20)) { site in
+            let result = try await runGather([
+                "crawl", site.baseURL + "/", "--same-host", "-e", "title=css:title::text", "--into", text,
+            ])
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(!result.stderr.contains("Sup3r-s3cret"))
+            let (urls, pending) = try await TestPostgres.withServer(url) { server in
+                (
+                    try await server.query("SELECT url FROM pages").compactMap { $0.first?.stringValue },
+                    try await server.query("SELECT count(*) FROM _gather_frontier WHERE done = 0")
+                )
+            }
+            #expect(Set(urls) == site.expectedURLs())
+            #expect(urls.count == Set(urls).count)
+            #expect(pending == [[0]])
+        }
+    }
+
     @Test func unreachableServerIsAFatalErrorWithoutThePassword() async throws {
         let folder = try ScratchFolder()
         defer { folder.remove() }
