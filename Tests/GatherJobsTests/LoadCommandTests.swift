@@ -336,7 +336,14 @@ import Testing
         let big = try folder.write("big.csv", Self.csv(300_000))
         let db = folder.file("out.db")
         let stopped = try await runGather(["load", big, "--into", db, "--batch-rows", "500"]) { process in
-            try await Task.sleep(for: .milliseconds(200))
+            // Interrupt once the first block is committed: the signal handler is installed by then (a fixed delay
+            // raced a slow start on a busy machine, and the default SIGINT action killed the process).
+            for _ in 0..<500 {
+                try await Task.sleep(for: .milliseconds(20))
+                let committed = try? SQLiteDatabase(path: db).query(
+                    "SELECT count(*) FROM _gather_state WHERE scope = 'load:files'")
+                if let count = committed?.first?.first?.intValue, count > 0 { break }
+            }
             if process.isRunning { kill(process.processIdentifier, SIGINT) }
         }
         #expect(stopped.status == 130, "\(stopped.stderr)")
