@@ -44,20 +44,38 @@ public struct CrawlScope: Sendable {
 
     /// Whether the canonical `url` is in scope for a crawl that started at `startHosts`.
     public func contains(_ url: String, startHosts: Set<String>) -> Bool {
-        let host = URLParts(url).host ?? ""
-        if self.sameHost, !startHosts.contains(host) { return false }
-        if !self.domains.isEmpty,
-            !self.domains.contains(where: { host == $0.lowercased() || host.hasSuffix("." + $0.lowercased()) })
-        {
-            return false
+        self.matcher().contains(url, startHosts: startHosts)
+    }
+
+    /// The scope with its patterns compiled, for checking many URLs (a page's links) in a row.
+    public func matcher() -> Matcher {
+        Matcher(
+            scope: self, allow: self.allow.compactMap { try? Regex($0) }, deny: self.deny.compactMap { try? Regex($0) })
+    }
+
+    /// A ``CrawlScope`` with compiled patterns (not `Sendable`, as `Regex` is not: make one per task).
+    public struct Matcher {
+        let scope: CrawlScope
+        let allow: [Regex<AnyRegexOutput>]
+        let deny: [Regex<AnyRegexOutput>]
+
+        /// Whether the canonical `url` is in scope for a crawl that started at `startHosts`.
+        public func contains(_ url: String, startHosts: Set<String>) -> Bool {
+            let host = URLParts(url).host ?? ""
+            if self.scope.sameHost, !startHosts.contains(host) { return false }
+            if !self.scope.domains.isEmpty,
+                !self.scope.domains.contains(where: { host == $0.lowercased() || host.hasSuffix("." + $0.lowercased()) }
+                )
+            {
+                return false
+            }
+            if !self.scope.prefixes.isEmpty, !self.scope.prefixes.contains(where: { url.hasPrefix($0) }) {
+                return false
+            }
+            if !self.allow.isEmpty, !self.allow.contains(where: { (try? $0.firstMatch(in: url)) != nil }) {
+                return false
+            }
+            return !self.deny.contains { (try? $0.firstMatch(in: url)) != nil }
         }
-        if !self.prefixes.isEmpty, !self.prefixes.contains(where: { url.hasPrefix($0) }) { return false }
-        if !self.allow.isEmpty,
-            !self.allow.contains(where: { (try? Regex($0).firstMatch(in: url)) != nil })
-        {
-            return false
-        }
-        if self.deny.contains(where: { (try? Regex($0).firstMatch(in: url)) != nil }) { return false }
-        return true
     }
 }

@@ -319,6 +319,7 @@ public final class Crawler: Sendable {
     /// The in-scope links of `document`, canonical, without duplicates.
     func discover(in document: HTMLDocument, depth: Int) -> [(String, Int)] {
         let base = document.baseURL
+        let scope = self.options.scope.matcher()  // patterns compiled once per page, not once per link
         var seen = Set<String>()
         var out: [(String, Int)] = []
         for node in self.links.select(in: document) {
@@ -326,7 +327,7 @@ public final class Crawler: Sendable {
             let trimmed = href.trimmingWhitespace()
             guard !trimmed.isEmpty, !trimmed.hasPrefix("#") else { continue }
             guard let url = self.options.scope.canonical(URLEncoding.resolve(trimmed, against: base)),
-                self.options.scope.contains(url, startHosts: self.startHosts), seen.insert(url).inserted
+                scope.contains(url, startHosts: self.startHosts), seen.insert(url).inserted
             else { continue }
             out.append((url, depth))
         }

@@ -69,14 +69,15 @@ public struct ExtractionField: Sendable {
     /// The field's value on `document`, within `node`.
     public func value(in document: HTMLDocument, from node: HTMLNode? = nil) -> Value {
         let nodes = self.selector.select(in: document, from: node)
-        if self.all { return .array(nodes.compactMap { self.convert($0.text) }) }
-        return nodes.first.flatMap { self.convert($0.text) } ?? .null
+        let regex = self.pattern.flatMap { try? Regex($0) }  // once per page, not once per match
+        if self.all { return .array(nodes.compactMap { self.convert($0.text, regex: regex) }) }
+        return nodes.first.flatMap { self.convert($0.text, regex: regex) } ?? .null
     }
 
-    func convert(_ raw: String) -> Value? {
+    func convert(_ raw: String, regex: Regex<AnyRegexOutput>?) -> Value? {
         var text = raw
         if self.trim { text = Self.collapse(text) }
-        if let pattern, let regex = try? Regex(pattern) {
+        if let regex {
             guard let match = try? regex.firstMatch(in: text) else { return nil }
             let output = match.output
             let captured = output.count > 1 ? output[1].substring : output[0].substring

@@ -107,36 +107,6 @@ private func write(_ table: String, _ mode: WriteMode, key: [String] = [], _ rec
                 == [["boom", "a", "b", 2]])
     }
 
-    @Test func stateErrorsRunsAndCountsCommitTogether() async throws {
-        let store = try SQLiteStore(path: temporaryDatabase())
-        var batch = write("t", .append, [("1", ["id": 1])])
-        batch.state = [
-            .put(scope: "work:t", key: "_", value: "{\"page\":1}"), .put(scope: "pages:t:_", key: "0", value: "null"),
-        ]
-        batch.errors = [
-            ErrorRow(
-                runID: "r1", resource: "t", request: "http://x", code: "http_status", message: "HTTP 500",
-                payload: "oops", at: "2026-01-01T00:00:00Z")
-        ]
-        batch.run = RunRow(runID: "r1", pipeline: "p", startedAt: "2026-01-01T00:00:00Z", outcome: "running")
-        var counts = ResourceCounts(runID: "r1", resource: "t")
-        counts.pages = 1
-        counts.rows = 1
-        batch.counts = [counts]
-        try await store.commit(batch)
-        var more = SinkBatch()
-        more.counts = [counts]
-        try await store.commit(more)
-        #expect(try await store.state(scopePrefix: "work:").map(\.value) == ["{\"page\":1}"])
-        #expect(try await store.lastRun(pipeline: "p")?.outcome == "running")
-        #expect(try await store.counts(runID: "r1").first?.pages == 2)
-        #expect(try store.database.query("SELECT code, message FROM _gather_errors") == [["http_status", "HTTP 500"]])
-        var clear = SinkBatch()
-        clear.state = [.clearPrefix("pages:")]
-        try await store.commit(clear)
-        #expect(try await store.state(scopePrefix: "").count == 1)
-    }
-
     @Test func aFailedBatchWritesNothing() async throws {
         let store = try SQLiteStore(path: temporaryDatabase())
         var batch = write("k", .merge, key: ["id"], [("1", ["name": "no id"])])

@@ -168,7 +168,7 @@ final class PostgresFetchOutput: FetchOutput {
 
     func write(_ record: FetchRecord, line: [UInt8]) async throws {
         var row = SQLiteFetchOutput.row(record)
-        if let id = row[1] as Value?, !id.isNull, id.stringValue == nil { row[1] = .string(JSONWriter.string(id)) }
+        if !row[1].isNull, row[1].stringValue == nil { row[1] = .string(JSONWriter.string(row[1])) }  // id as text
         self.pending.append(row)
         if self.pending.count >= self.batchSize { try await self.flush() }
     }
