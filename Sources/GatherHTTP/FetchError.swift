@@ -25,6 +25,7 @@ public struct FetchError: Error, Sendable, Hashable, CustomStringConvertible {
             case invalidJSON = "invalid_json"
             case cancelled = "cancelled"
             case io = "io"
+            case responseAction = "response_action"
             case other = "transport"
         }
         private let backing: Backing
@@ -62,6 +63,8 @@ public struct FetchError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let cancelled = Code(.cancelled)
         /// Writing the body to disk failed.
         public static let io = Code(.io)
+        /// A response action said `retry` (and retries ran out) or `fail`.
+        public static let responseAction = Code(.responseAction)
         /// Another transport failure.
         public static let other = Code(.other)
 

@@ -19,6 +19,11 @@ public struct FetchRequest: Sendable {
     public var timeout: Duration?
     /// The retry policy for this request, instead of the fetcher's.
     public var retry: RetryPolicy?
+    /// Response actions for this request, instead of the fetcher's (``Fetcher/Configuration/responseActions``).
+    public var responseActions: [ResponseAction]?
+    /// Names (lower-case) of the request's own headers that carry credentials (an API key header, say): like
+    /// `Authorization` and `Cookie`, they are not sent after a redirect to another origin.
+    public var credentialHeaders: Set<String> = []
 
     /// Creates a request.
     public init(

@@ -51,7 +51,7 @@ public struct FetchResponse: Sendable {
 public struct FetchResult: Sendable {
     /// The request as given.
     public var request: FetchRequest
-    /// The last response received, if any.
+    /// The last response received, if any (after redirects: the last hop's).
     public var response: FetchResponse?
     /// Why the request failed, if it did. `nil` means a 2xx/3xx response.
     public var error: FetchError?
@@ -61,6 +61,19 @@ public struct FetchResult: Sendable {
     public var elapsed: Duration
     /// Where the body was written, when it went to a file.
     public var savedPath: String?
+    /// Redirects followed (each hop admitted by its own host's flow control).
+    public var redirects = 0
+    /// Retries by cause (`http_500`, `connection_reset`, `timeout_read`, `response_action`…); the values add up
+    /// to `attempts - 1`.
+    public var retryCauses: [String: Int] = [:]
+    /// A response action said `ignore`: a success that carries no data.
+    public var ignored = false
+    /// A response action said `fail`: the caller should stop the resource (or the run) after this item.
+    public var stopsResource = false
+
+    mutating func countRetry(cause: String) {
+        self.retryCauses[cause, default: 0] += 1
+    }
 
     /// True when the request ended with a usable response.
     public var succeeded: Bool { self.error == nil }

@@ -57,9 +57,12 @@ extension Fetcher {
         public var flowKey: @Sendable (_ host: String, _ url: String) -> String = { host, _ in host }
         /// When and how to retry.
         public var retry = RetryPolicy()
+        /// Rules that turn a response into ignore, retry or fail before its status decides; see ``ResponseAction``.
+        public var responseActions: [ResponseAction] = []
         /// Timeouts.
         public var timeouts = Timeouts()
-        /// Redirects followed before giving up (0 disables following).
+        /// Redirects followed before giving up (0 returns 3xx responses as they are). Each hop passes the flow
+        /// control of its own host; credentials are not sent to another origin.
         public var maxRedirects = 10
         /// The largest body accepted, after decompression; checked while streaming. Default 64 MiB.
         public var maxBodyBytes = 64 << 20

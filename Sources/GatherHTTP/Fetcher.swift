@@ -57,8 +57,14 @@ public final class Fetcher: Sendable {
         return result
     }
 
-    /// Fetches one request with admission, retries and caps, and never throws: a failure is a
-    /// ``FetchResult`` with an ``FetchResult/error``.
+    /// Fetches one request with admission, retries, redirects, response actions and caps, and never throws: a
+    /// failure is a ``FetchResult`` with an ``FetchResult/error``.
+    ///
+    /// Redirects (301, 302, 303, 307, 308 with a `Location`) are followed here, not inside the HTTP client, so
+    /// every hop is admitted by its own host's flow control (concurrency, rate, `Retry-After`) and retried by the
+    /// policy like a first request. A hop to another origin (scheme, host or port) carries no credentials: no
+    /// `Authorization`, `Proxy-Authorization` or `Cookie`, and none of the request's ``FetchRequest/credentialHeaders``.
+    /// 303 (and 301/302 after a POST) turn the request into a GET without a body, as browsers, curl and aiohttp do.
     ///
     /// - Parameters:
     ///   - request: What to fetch.
@@ -76,19 +82,23 @@ public final class Fetcher: Sendable {
         let clock = ContinuousClock()
         let started = clock.now
         var result = FetchResult(request: request, response: nil, error: nil, attempts: 0, elapsed: .zero)
-        guard let target = RequestTarget(url: request.url) else {
+        guard let firstTarget = RequestTarget(url: request.url) else {
             result.error = FetchError(
                 .invalidURL,
                 "\"\(request.url)\" is not an absolute http or https URL: write it as http://host/path"
             )
             return result
         }
-        let key = self.configuration.flowKey(target.host, request.url)
-        let client = self.clients.client(scheme: target.scheme, host: target.host)
-        let prepared = self.prepare(request)
         let retry = request.retry ?? self.configuration.retry
+        let actions = request.responseActions ?? self.configuration.responseActions
+        var hop = Hop(url: request.url, target: firstTarget, method: request.method, body: request.body)
+        var visited: Set<String> = []
+        var attemptsThisHop = 0
 
         while true {
+            let key = self.configuration.flowKey(hop.target.host, hop.url)
+            let client = self.clients.client(scheme: hop.target.scheme, host: hop.target.host)
+            let prepared = self.prepare(request, hop: hop, sameOrigin: hop.target.sameOrigin(as: firstTarget))
             if shouldStop() {
                 if result.attempts == 0 || result.error == nil {
                     result.error = FetchError(.cancelled, "not sent: the run was stopping")
@@ -99,7 +109,9 @@ public final class Fetcher: Sendable {
                 result.elapsed = started.duration(to: clock.now)
                 return result
             }
-            result.attempts += 1
+            // Attempts are the first request and its retries; following a redirect is not an attempt.
+            if result.attempts == 0 || attemptsThisHop > 0 { result.attempts += 1 }
+            attemptsThisHop += 1
             let permit: FlowPermit
             do {
                 permit = try await self.flow.acquire(key: key, timeout: self.configuration.timeouts.admission)
@@ -114,7 +126,8 @@ public final class Fetcher: Sendable {
             }
             let outcome = await self.attempt(prepared, client: client, savePath: savePath)
             var retryAfter: Duration?
-            let failure: RetryPolicy.Failure?
+            var failure: RetryPolicy.Failure?
+            var redirect: String?
             switch outcome {
             case .success(let response):
                 let hints = ServerHints(headers: response.headers.lazy.map { ($0.name, $0.value) })
@@ -122,11 +135,35 @@ public final class Fetcher: Sendable {
                 retryAfter = hints.retryAfter
                 result.response = response
                 result.error = nil
-                if response.status >= 400 {
+                failure = nil
+                if let action = actions.isEmpty
+                    ? nil : ResponseAction.first(in: actions, status: response.status, body: response.body)
+                {
+                    switch action.action {
+                    case .ignore:
+                        result.ignored = true
+                    case .retry:
+                        failure = .action
+                        result.error = FetchError(
+                            .responseAction, "HTTP \(response.status) from \(hop.url) matched \(action)")
+                    case .fail:
+                        self.flow.release(permit)
+                        result.error = FetchError(
+                            .responseAction,
+                            "HTTP \(response.status) from \(hop.url) matched \(action): the resource stops here; "
+                                + "check the credentials or the request")
+                        result.stopsResource = true
+                        result.elapsed = started.duration(to: clock.now)
+                        return result
+                    }
+                } else if response.status >= 400 {
                     failure = .status(response.status)
-                    result.error = FetchError(.httpStatus, "HTTP \(response.status) from \(request.url)")
+                    result.error = FetchError(.httpStatus, "HTTP \(response.status) from \(hop.url)")
+                } else if Self.redirectStatuses.contains(response.status), self.configuration.maxRedirects > 0,
+                    let location = response.headers.first(name: "location")
+                {
+                    redirect = location
                 } else {
-                    failure = nil
                     result.savedPath = response.savedPath
                 }
             case .failure(let error):
@@ -136,6 +173,30 @@ public final class Fetcher: Sendable {
             self.flow.release(permit)
             result.elapsed = started.duration(to: clock.now)
 
+            if let location = redirect, let response = result.response {
+                visited.insert(hop.url)
+                let next = URLEncoding.resolve(location, against: hop.url)
+                guard let target = RequestTarget(url: next) else {
+                    result.error = FetchError(
+                        .invalidURL, "\(hop.url) redirected to \"\(location)\", which is not an http or https URL")
+                    return result
+                }
+                guard result.redirects < self.configuration.maxRedirects, !visited.contains(next) else {
+                    result.error = FetchError(
+                        .tooManyRedirects,
+                        "\(request.url) redirected more than \(self.configuration.maxRedirects) times or in a "
+                            + "cycle: check the URL")
+                    return result
+                }
+                result.redirects += 1
+                let changesToGET =
+                    response.status == 303 ? hop.method != "HEAD" : (response.status <= 302 && hop.method == "POST")
+                hop = Hop(
+                    url: next, target: target, method: changesToGET ? "GET" : hop.method,
+                    body: changesToGET ? nil : hop.body)
+                attemptsThisHop = 0
+                continue
+            }
             guard let failure else { return result }
             if Task.isCancelled {
                 if result.error?.code != .httpStatus {
@@ -144,16 +205,18 @@ public final class Fetcher: Sendable {
                 return result
             }
             switch retry.decide(
-                attempt: result.attempts,
+                attempt: attemptsThisHop,
                 elapsed: result.elapsed,
                 failure: failure,
-                method: request.method,
+                method: hop.method,
+                idempotencyKey: request.headers.contains { $0.name.caseInsensitiveEquals("Idempotency-Key") },
                 retryAfter: retryAfter
             ) {
             case .retry(let wait):
+                result.countRetry(cause: Self.cause(of: failure, error: result.error))
                 self.logger.debug(
                     "fetch.retry",
-                    metadata: ["gather.request.url": "\(request.url)", "gather.retry.wait": "\(wait)"]
+                    metadata: ["gather.request.url": "\(hop.url)", "gather.retry.wait": "\(wait)"]
                 )
                 do {
                     try await clock.sleep(for: wait)
@@ -162,13 +225,34 @@ public final class Fetcher: Sendable {
                     return result
                 }
             case .stop(let reason):
-                if var error = result.error, result.attempts > 1 || error.code != .httpStatus {
+                if var error = result.error, attemptsThisHop > 1 || error.code != .httpStatus {
                     error.message += " (\(reason))"
                     result.error = error
                 }
                 return result
             }
         }
+    }
+
+    /// The statuses followed as redirects when they carry a `Location`.
+    static let redirectStatuses: Set<Int> = [301, 302, 303, 307, 308]
+
+    /// The stable name of a retry's cause, for the summary and metrics: `http_500`, `connection_reset`,
+    /// `timeout_read`, `response_action`…
+    static func cause(of failure: RetryPolicy.Failure, error: FetchError?) -> String {
+        switch failure {
+        case .status(let status): return "http_\(status)"
+        case .action: return "response_action"
+        case .transport, .permanent: return error?.code.description ?? "transport"
+        }
+    }
+
+    /// One hop of a request: the original, or where a redirect sent it.
+    private struct Hop {
+        var url: String
+        var target: RequestTarget
+        var method: String
+        var body: [UInt8]?
     }
 
     /// The request as sent on every attempt: the fetcher's default headers, then auth, then the request's own.
@@ -180,23 +264,35 @@ public final class Fetcher: Sendable {
         var timeout: Duration
     }
 
-    private func prepare(_ request: FetchRequest) -> PreparedRequest {
+    /// Headers that carry credentials; a redirect to another origin drops them.
+    static let credentialHeaderNames: Set<String> = ["authorization", "proxy-authorization", "cookie"]
+
+    private func prepare(_ request: FetchRequest, hop: Hop, sameOrigin: Bool) -> PreparedRequest {
         var headers = HTTPHeaders()
         for (name, value) in self.configuration.headers
         where !request.headers.contains(where: { $0.name.caseInsensitiveEquals(name) }) {
             headers.add(name: name, value: value)
         }
-        if let authorization = self.configuration.authorization,
+        if sameOrigin, let authorization = self.configuration.authorization,
             !request.headers.contains(where: { $0.name.caseInsensitiveEquals("Authorization") })
         {
             headers.add(name: "Authorization", value: authorization.headerValue)
         }
-        for (name, value) in request.headers { headers.add(name: name, value: value) }
+        for (name, value) in request.headers {
+            if !sameOrigin {
+                let lowered = name.lowercased()
+                if Self.credentialHeaderNames.contains(lowered) || request.credentialHeaders.contains(lowered) {
+                    continue
+                }
+            }
+            if hop.body == nil, request.body != nil, name.caseInsensitiveEquals("Content-Type") { continue }
+            headers.add(name: name, value: value)
+        }
         return PreparedRequest(
-            url: request.url,
-            method: HTTPMethod(rawValue: request.method),
+            url: hop.url,
+            method: HTTPMethod(rawValue: hop.method),
             headers: headers,
-            body: request.body.map { ByteBuffer(bytes: $0) },
+            body: hop.body.map { ByteBuffer(bytes: $0) },
             timeout: request.timeout ?? self.configuration.timeouts.request
         )
     }
@@ -263,8 +359,13 @@ public final class Fetcher: Sendable {
         {
             throw FetchError.bodyTooLarge(url: request.url, limit: maxBody, declared: declared)
         }
-        if response.status.code >= 400 {
-            // An error body is not the data asked for: keep it in the record (capped), write no file.
+        let code = Int(response.status.code)
+        let followed =
+            Self.redirectStatuses.contains(code) && self.configuration.maxRedirects > 0
+            && response.headers.first(name: "location") != nil
+        if code >= 400 || followed {
+            // An error body (or a redirect's) is not the data asked for: keep it in the record (capped), write no
+            // file.
             var body = ByteBuffer()
             for try await chunk in response.body {
                 guard body.readableBytes + chunk.readableBytes <= maxBody else {

@@ -33,9 +33,9 @@ struct HTTPClients: Sendable {
         var config = HTTPClient.Configuration()
         // No distributed tracing: with no tracer bootstrapped it only costs time per request.
         config.tracing.tracer = nil
-        config.redirectConfiguration =
-            configuration.maxRedirects > 0
-            ? .follow(max: configuration.maxRedirects, allowCycles: false) : .disallow
+        // The fetcher follows redirects itself, so each hop passes its own host's flow control and a hop to
+        // another origin sheds credentials.
+        config.redirectConfiguration = .disallow
         config.timeout = .init(
             connect: TimeAmount(configuration.timeouts.connect),
             read: TimeAmount(configuration.timeouts.read)

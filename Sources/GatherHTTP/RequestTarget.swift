@@ -2,6 +2,13 @@
 struct RequestTarget: Sendable, Hashable {
     var scheme: String
     var host: String
+    /// The port, the scheme's default (80 or 443) when the URL names none.
+    var port: Int
+
+    /// Whether `other` is the same origin (scheme, host and port, RFC 6454): credentials go only there.
+    func sameOrigin(as other: RequestTarget) -> Bool {
+        self.scheme == other.scheme && self.host == other.host && self.port == other.port
+    }
 
     /// Reads `scheme://[userinfo@]host[:port]/…`; `nil` unless the scheme is http or https and a host is present.
     init?(url: String) {
@@ -31,6 +38,16 @@ struct RequestTarget: Sendable, Hashable {
         } else if let portColon = utf8[start..<end].lastIndex(of: UInt8(ascii: ":")) {
             hostEnd = portColon
         }
+        var port = scheme == "https" ? 443 : 80
+        if hostEnd + 1 < end, utf8[hostEnd] == UInt8(ascii: ":") {
+            var value = 0
+            for byte in utf8[(hostEnd + 1)..<end] {
+                guard byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9"), value < 100_000 else { return nil }
+                value = value * 10 + Int(byte - UInt8(ascii: "0"))
+            }
+            port = value
+        }
+        self.port = port
         guard start < hostEnd else { return nil }
         for index in start..<hostEnd {
             let byte = utf8[index]

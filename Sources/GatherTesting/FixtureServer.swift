@@ -12,7 +12,8 @@ import ServiceLifecycle
 /// |---|---|
 /// | `/json/ID` | a small JSON object naming ID; `?delay_ms=N` waits first |
 /// | `/delay/MS` | JSON after MS milliseconds (for concurrency caps) |
-/// | `/flaky/KEY?fail=N&status=S` | status S (503) for the first N requests per KEY, then JSON |
+/// | `/flaky/KEY?fail=N&status=S&html=1` | status S (503) for the first N requests per KEY, then JSON; `html=1` makes the failures an HTML error page, as a web framework's 500 is |
+/// | `/says/KEY?fail=N&text=T` | 200 with `{"error": T}` for the first N requests per KEY, then JSON (an API that reports errors in a 200) |
 /// | `/ratelimit/KEY?n=N&retry_after=S` | 429 with `Retry-After: S` for the first N requests per KEY, then JSON |
 /// | `/status/CODE` | that status, with a small JSON body |
 /// | `/reset/KEY?times=N` | the first N requests per KEY drop the connection mid-body, then JSON |
@@ -24,6 +25,7 @@ import ServiceLifecycle
 /// | `/text` | `text/plain` |
 /// | `/binary` | four bytes that are not UTF-8 |
 /// | `/redirect/N` | N redirects, then JSON; `/redirect-loop` redirects to itself |
+/// | `/redirect-to?url=U&status=S` | a redirect (S, default 302) to U, which may be on another host |
 /// | `/echo` | any method: the method, headers and body as JSON |
 ///
 /// ```swift
@@ -94,14 +96,43 @@ public struct FixtureServer: Sendable {
             try await Task.sleep(for: .milliseconds(ms))
             return Self.item("delay-\(ms)")
         }
-        router.get("/flaky/:key") { request, context in
+        let flaky: @Sendable (Request, BasicRequestContext) async throws -> Response = { request, context in
             let key = context.parameters.get("key") ?? ""
             let fail = request.uri.queryParameters.get("fail", as: Int.self) ?? 1
             let status = request.uri.queryParameters.get("status", as: Int.self) ?? 503
             if stats.bump("flaky/\(key)") <= fail {
+                if request.uri.queryParameters.get("html") == "1" {
+                    return Response(
+                        status: .init(code: status),
+                        headers: [.contentType: "text/html; charset=utf-8"],
+                        body: ResponseBody(
+                            byteBuffer: ByteBuffer(
+                                string: "<!doctype html><html><head><title>\(status) Internal Server Error</title>"
+                                    + "</head><body><h1>Internal Server Error</h1></body></html>"))
+                    )
+                }
                 return Self.json(#"{"error":"try again"}"#, status: .init(code: status))
             }
             return Self.item(key)
+        }
+        router.get("/flaky/:key", use: flaky)
+        router.post("/flaky/:key", use: flaky)
+        router.get("/says/:key") { request, context in
+            let key = context.parameters.get("key") ?? ""
+            let fail = request.uri.queryParameters.get("fail", as: Int.self) ?? 1
+            let text = request.uri.queryParameters.get("text") ?? "rate limit exceeded"
+            if stats.bump("says/\(key)") <= fail { return Self.json(#"{"error":\#(Self.quote(text))}"#) }
+            return Self.item(key)
+        }
+        router.get("/redirect-to") { request, _ in
+            let target = request.uri.queryParameters.get("url") ?? "/json/none"
+            let status = request.uri.queryParameters.get("status", as: Int.self) ?? 302
+            return Response(status: .init(code: status), headers: [.location: target])
+        }
+        router.post("/redirect-to") { request, _ in
+            let target = request.uri.queryParameters.get("url") ?? "/json/none"
+            let status = request.uri.queryParameters.get("status", as: Int.self) ?? 302
+            return Response(status: .init(code: status), headers: [.location: target])
         }
         router.get("/ratelimit/:key") { request, context in
             let key = context.parameters.get("key") ?? ""

@@ -276,11 +276,21 @@ struct SampleMiddleware: RouterMiddleware {
                 let latency = self.store.configuration.latency
                 if latency > .zero { try await Task.sleep(for: latency) }
                 if self.store.shouldFail(url: request.uri.string) {
-                    self.stats.end(index, status: 503, injected: true)
-                    var response = SampleAPI.json(
-                        ["error": "temporarily unavailable, try again"], status: .serviceUnavailable)
-                    response.headers[.retryAfter] = "0"
-                    return response
+                    let status = self.store.configuration.transientFailureStatus
+                    self.stats.end(index, status: status, injected: true)
+                    if status == 503 {
+                        var response = SampleAPI.json(
+                            ["error": "temporarily unavailable, try again"], status: .serviceUnavailable)
+                        response.headers[.retryAfter] = "0"
+                        return response
+                    }
+                    return Response(
+                        status: .init(code: status),
+                        headers: [.contentType: "text/html; charset=utf-8"],
+                        body: ResponseBody(
+                            byteBuffer: ByteBuffer(
+                                string: "<html><head><title>\(status) Internal Server Error</title></head>"
+                                    + "<body><h1>Internal Server Error</h1></body></html>")))
                 }
             }
             let response = try await next(request, context)

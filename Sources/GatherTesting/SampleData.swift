@@ -17,6 +17,9 @@ extension SampleAPI {
         /// When `N`, the first request to every page URL whose FNV-1a hash is a multiple of `N` gets a 503 with
         /// `Retry-After: 0`; repeats of that URL succeed. `nil`: never.
         public var transientFailureEvery: Int?
+        /// The status of those injected failures: 503 (JSON, `Retry-After: 0`), or 500 (an HTML error page, as a
+        /// web framework's, without `Retry-After`), or any other.
+        public var transientFailureStatus = 503
         /// How long an OAuth2 token from `/oauth/token` stays valid.
         public var tokenLifetime: Duration
         /// The token `/auth/bearer/items` accepts.

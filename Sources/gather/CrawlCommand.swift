@@ -93,8 +93,17 @@ struct CrawlCommand: AsyncParsableCommand {
     @Option(name: .long, help: "The crawl's name: its state is kept under it in the destination.")
     var name: String = "crawl"
 
-    @Option(name: .long, help: "Retries after the first attempt (connection errors, timeouts, 429, 502-504).")
+    @Option(
+        name: .long,
+        help: "Retries after the first attempt (connection errors, timeouts and the --retry-on statuses).")
     var retries: Int = 3
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The statuses to retry, replacing the default 408,429,500,502-504.",
+            valueName: "STATUSES"))
+    var retryOn: String?
 
     @Option(name: .long, help: "Timeout for each whole request, like 30s.")
     var timeout: String = "30s"
@@ -158,6 +167,7 @@ struct CrawlCommand: AsyncParsableCommand {
             fetcher.limits = FlowLimits(
                 maxConcurrency: self.perHost ?? options.concurrency, rate: try self.rate.map { try Rate(parsing: $0) })
             fetcher.timeouts.request = try Duration(parsing: self.timeout)
+            try fetcher.retry.apply(statuses: self.retryOn, methods: nil)
         } catch {
             throw JobError.usage("\(error)")
         }

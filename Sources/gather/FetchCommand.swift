@@ -40,8 +40,32 @@ struct FetchCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Request rate per host, like 20/s, 300/m or 5000/h (burst: 20/s:5).")
     var rate: String?
 
-    @Option(name: .long, help: "Retries after the first attempt (connection errors, timeouts, 429, 502-504).")
+    @Option(
+        name: .long,
+        help: "Retries after the first attempt (connection errors, timeouts and the --retry-on statuses).")
     var retries: Int = 3
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The statuses to retry, replacing the default 408,429,500,502-504.",
+            valueName: "STATUSES"))
+    var retryOn: String?
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Also retry these methods (comma-separated, e.g. POST); a request with an Idempotency-Key header is "
+                + "retried whatever its method.", valueName: "METHODS"))
+    var retryMethods: String?
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "A rule applied to every response before its status: 404=ignore, 'content:rate limit=retry', "
+                + "'json:$.error=retry', 401,403=fail (repeatable; the first match wins).",
+            valueName: "CONDITION=ACTION"))
+    var responseAction: [String] = []
 
     @Option(name: .long, help: "Timeout for each whole request, like 30s, 500ms or 2m.")
     var timeout: String = "30s"
@@ -177,6 +201,8 @@ struct FetchCommand: AsyncParsableCommand {
         fetcher.limits = FlowLimits(maxConcurrency: self.perHost, rate: try self.rate.map { try Rate(parsing: $0) })
         fetcher.connectionsPerHost = self.perHost ?? self.concurrency
         fetcher.retry.maxAttempts = self.retries + 1
+        try fetcher.retry.apply(statuses: self.retryOn, methods: self.retryMethods)
+        fetcher.responseActions = try self.responseAction.map { try ResponseAction(parsing: $0) }
         fetcher.timeouts.request = try Duration(parsing: self.timeout)
         fetcher.timeouts.connect = try Duration(parsing: self.connectTimeout)
         fetcher.timeouts.read = try Duration(parsing: self.readTimeout)

@@ -76,7 +76,7 @@ struct SeededGenerator: RandomNumberGenerator {
         #expect(reason.contains("time cap"))
     }
 
-    @Test(arguments: [429, 502, 503, 504])
+    @Test(arguments: [408, 429, 500, 502, 503, 504])
     func retriesTheDefaultStatuses(status: Int) {
         guard
             case .retry = RetryPolicy().decide(
@@ -87,7 +87,7 @@ struct SeededGenerator: RandomNumberGenerator {
         }
     }
 
-    @Test(arguments: [400, 401, 403, 404, 500, 501])
+    @Test(arguments: [400, 401, 403, 404, 409, 422, 501, 505])
     func doesNotRetryOtherStatuses(status: Int) {
         guard
             case .stop = RetryPolicy().decide(
@@ -108,12 +108,47 @@ struct SeededGenerator: RandomNumberGenerator {
         }
         #expect(reason.contains("idempotent"))
         var policy = RetryPolicy()
-        policy.retryNonIdempotent = true
+        policy.retryableMethods.insert("POST")
         guard
             case .retry = policy.decide(
                 attempt: 1, elapsed: .zero, failure: .transport, method: "POST", retryAfter: nil)
         else {
-            Issue.record("POST should be retried when allowed")
+            Issue.record("POST should be retried when listed")
+            return
+        }
+    }
+
+    @Test func anIdempotencyKeyMakesPOSTRetryable() {
+        guard
+            case .retry = RetryPolicy().decide(
+                attempt: 1, elapsed: .zero, failure: .status(503), method: "POST", idempotencyKey: true,
+                retryAfter: nil)
+        else {
+            Issue.record("a POST with an Idempotency-Key should be retried")
+            return
+        }
+    }
+
+    @Test func aStatusListReplacesTheDefaults() throws {
+        var policy = RetryPolicy()
+        policy.retryableStatuses = try RetryPolicy.parseStatuses("500,502-504, 429")
+        #expect(policy.retryableStatuses == [429, 500, 502, 503, 504])
+        if case .retry = policy.decide(
+            attempt: 1, elapsed: .zero, failure: .status(408), method: "GET", retryAfter: nil)
+        {
+            Issue.record("408 is not in the list, so it must not be retried")
+        }
+        #expect(throws: ConfigurationError.self) { try RetryPolicy.parseStatuses("5xx") }
+        #expect(throws: ConfigurationError.self) { try RetryPolicy.parseStatuses("504-502") }
+        #expect(throws: ConfigurationError.self) { try RetryPolicy.parseStatuses("") }
+    }
+
+    @Test func aResponseActionRetriesWhateverTheStatus() {
+        guard
+            case .retry = RetryPolicy().decide(
+                attempt: 1, elapsed: .zero, failure: .action, method: "GET", retryAfter: nil)
+        else {
+            Issue.record("a retry action should be retried")
             return
         }
     }

@@ -36,11 +36,78 @@ import Testing
         ["fetch", "-H", "no colon here"],
         ["fetch", "/no/such/input.txt"],
         ["fetch", "--bogus-flag"],
+        ["fetch", "--retry-on", "5xx"],
+        ["fetch", "--retry-on", "504-502"],
+        ["fetch", "--response-action", "404=skip"],
+        ["fetch", "--response-action", "404"],
+        ["crawl", "http://127.0.0.1:9/", "--retry-on", "abc", "--out", "/tmp/never.jsonl"],
     ])
     func usageErrorsExitTwoWithAHint(arguments: [String]) async throws {
         let result = try await runGather(arguments, stdin: "")
         #expect(result.status == 2, "\(arguments): \(result.stderr)")
         #expect(!result.stderr.isEmpty)
+    }
+
+    @Test func aFlaky500OnFirstAttemptsEndsWithEveryItemStored() async throws {
+        let scratch = try ScratchFolder()
+        defer { scratch.remove() }
+        try await FixtureServer.withServer { server in
+            // Every third item answers an HTML 500 page to its first attempt; a 501 is never retried.
+            var lines = (0..<30).map { i in server.url("/flaky/f\(i)?fail=\(i % 3 == 0 ? 1 : 0)&status=500&html=1") }
+            lines.append(server.url("/status/501"))
+            let result = try await runGather(
+                [
+                    "fetch", "-", "--no-progress", "--summary-json", scratch.file("s.json"), "--into",
+                    scratch.file("r.db"),
+                ], stdin: lines.joined(separator: "\n"))
+            #expect(result.status == 1, "\(result.stderr)")
+            #expect(result.stderr.contains("31 items, 30 succeeded, 1 failed"), "\(result.stderr)")
+            #expect(result.stderr.contains("retries: 10 (http_500 10)"), "\(result.stderr)")
+            let summary =
+                try JSONSerialization.jsonObject(with: Data(try scratch.read("s.json").utf8)) as? [String: Any]
+            #expect((summary?["retry_causes"] as? [String: Any])?["http_500"] as? Int == 10)
+            #expect(server.stats.count("/status/501") == 1)
+        }
+    }
+
+    @Test func retryOnAndResponseActionsFromTheCommandLine() async throws {
+        try await FixtureServer.withServer { server in
+            let lines = [
+                server.url("/flaky/a?fail=1&status=500"),  // not in --retry-on: fails at once
+                server.url("/flaky/b?fail=1&status=502"),  // retried
+                server.url("/status/404"),  // ignored: no error
+                server.url("/says/c?fail=1"),  // a 200 that says "rate limit exceeded": retried
+            ]
+            let result = try await runGather(
+                [
+                    "fetch", "-", "--no-progress", "--retry-on", "502-504", "--response-action", "404=ignore",
+                    "--response-action", "content:rate limit exceeded=retry",
+                ], stdin: lines.joined(separator: "\n"))
+            #expect(result.status == 1, "\(result.stderr)")
+            let records = try parseJSONLines(result.stdout)
+            func record(_ url: String) -> [String: Any]? { records.first { ($0["url"] as? String) == url } }
+            #expect(record(lines[0])?["attempts"] as? Int == 1)
+            #expect(record(lines[0])?["error"] != nil)
+            #expect(record(lines[1])?["attempts"] as? Int == 2)
+            #expect(record(lines[1])?["error"] == nil)
+            #expect(record(lines[2])?["ignored"] as? Bool == true)
+            #expect(record(lines[2])?["error"] == nil)
+            #expect(record(lines[3])?["attempts"] as? Int == 2)
+            #expect(result.stderr.contains("4 items, 3 succeeded, 1 failed"), "\(result.stderr)")
+            #expect(result.stderr.contains("ignored by a response action: 1"), "\(result.stderr)")
+        }
+    }
+
+    @Test func aFailActionStopsTheRun() async throws {
+        try await FixtureServer.withServer { server in
+            let lines = [server.url("/status/401")] + (0..<50).map { server.url("/delay/\($0 + 20)") }
+            let result = try await runGather(
+                ["fetch", "-", "--no-progress", "--concurrency", "1", "--response-action", "401=fail"],
+                stdin: lines.joined(separator: "\n"))
+            #expect(result.status == 1, "\(result.stderr)")
+            #expect(result.stderr.contains("stopped early"), "\(result.stderr)")
+            #expect(try parseJSONLines(result.stdout).count < 51)
+        }
     }
 
     @Test func summaryJSONIsWritten() async throws {

@@ -1,4 +1,5 @@
 import GatherCore
+import GatherHTTP
 import GatherPipeline
 import GatherSQLite
 import GatherTesting
@@ -104,6 +105,45 @@ import Testing
             #expect(try db.count("items") == 300)
             #expect(summary.resources[0].retries == api.stats.injectedFailures())
             #expect(try db.count("_gather_errors") == 0)
+        }
+    }
+
+    @Test func anHTML500OnFirstAttemptsIsRetriedByDefault() async throws {
+        var configuration = SampleAPI.Configuration(itemCount: 300, transientFailureEvery: 3)
+        configuration.transientFailureStatus = 500
+        try await SampleAPI.withServer(configuration) { api in
+            let items = try resource(
+                "items", path: "/offset/items",
+                paginator: .offset(limit: 25, offsetParam: "offset", limitParam: "limit", total: JSONPath("$.total")),
+                key: ["id"])
+            let (summary, db) = try await run([items], api: api)
+            #expect(api.stats.injectedFailures() > 0)
+            #expect(try db.count("items") == 300)
+            #expect(summary.resources[0].retries == api.stats.injectedFailures())
+            #expect(try db.count("_gather_errors") == 0)
+        }
+    }
+
+    @Test func responseActionsIgnoreAndFailInAResource() async throws {
+        try await FixtureServer.withServer { server in
+            // A 404 that means "no data" is no error; a 403 stops the resource: its other items are error rows
+            // that say why, never requests.
+            var ignore = ResourceDefinition(name: "missing")
+            ignore.http.path = server.url("/status/404")
+            ignore.http.responseActions = [ResponseAction(statuses: [404], action: .ignore)]
+            var denied = ResourceDefinition(name: "denied")
+            denied.http.path = server.url("/status/403")
+            denied.http.responseActions = [ResponseAction(statuses: [401, 403], action: .fail)]
+            let path = temporaryDirectory() + "/out.db"
+            let pipeline = PipelineDefinition(
+                name: "actions", destination: .sqlite(path: path), resources: [ignore, denied])
+            let summary = try await PipelineRunner(pipeline, options: PipelineRunner.Options()).run()
+            let db = try SQLiteDatabase(path: path)
+            #expect(summary.resources.first { $0.resource == "missing" }?.errors == 0)
+            #expect(summary.resources.first { $0.resource == "missing" }?.records == 0)
+            let codes = try db.query("SELECT code FROM _gather_errors").map { $0.first?.stringValue }
+            #expect(codes == ["response_action"])
+            #expect(server.stats.count("/status/403") == 1)
         }
     }
 }

@@ -164,6 +164,7 @@ public final class FetchJob: Sendable {
                     for output in outputs { try await output.write(record, line: line) }
                     summary.add(record)
                     if options.failFast, record.failed { self.stop.stop(interrupted: false) }
+                    if record.stopsRun { self.stop.stop(interrupted: false) }
                 }
             }
         } catch {

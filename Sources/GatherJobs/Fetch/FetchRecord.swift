@@ -45,6 +45,14 @@ public struct FetchRecord: Sendable {
     public var failure: Failure?
     /// Body bytes received.
     public var bodyBytes: Int
+    /// Retries by cause (`http_500`, `connection_reset`…).
+    public var retryCauses: [String: Int] = [:]
+    /// Redirects followed.
+    public var redirects = 0
+    /// A response action said `ignore`: no data, no error (written with `"ignored": true`).
+    public var ignored = false
+    /// A response action said `fail`: the run stops reading input after this item.
+    public var stopsRun = false
 
     /// Builds the record of an item: from its fetch result, or from its input error.
     public init(item: FetchItem, result: FetchResult?, jsonConfiguration: JSONReader.Configuration = .init()) {
@@ -55,6 +63,10 @@ public struct FetchRecord: Sendable {
         self.elapsedMs = ((result?.elapsed.milliseconds ?? 0) * 1000).rounded() / 1000
         self.bodyBytes = result?.response?.bodyBytes ?? 0
         self.file = result?.savedPath
+        self.retryCauses = result?.retryCauses ?? [:]
+        self.redirects = result?.redirects ?? 0
+        self.ignored = result?.ignored ?? false
+        self.stopsRun = result?.stopsResource ?? false
         guard let result else {
             self.failure = Failure(code: "input", message: item.inputError ?? "unusable input line \(item.line)")
             return
@@ -123,6 +135,7 @@ public struct FetchRecord: Sendable {
         record.append("status", self.status.map { .int(Int64($0)) } ?? .null)
         record.append("elapsed_ms", .double(self.elapsedMs))
         record.append("attempts", .int(Int64(self.attempts)))
+        if self.ignored { record.append("ignored", .bool(true)) }
         if let data = self.data { record.append("data", data) }
         if let text = self.text { record.append("text", .string(text)) }
         if let base64 = self.bodyBase64 { record.append("body_base64", .string(base64)) }
@@ -158,6 +171,10 @@ public struct FetchRecord: Sendable {
         JSONWriter.write(.double(self.elapsedMs), into: &buffer)
         key("attempts")
         JSONWriter.write(.int(Int64(self.attempts)), into: &buffer)
+        if self.ignored {
+            key("ignored")
+            buffer.append(contentsOf: "true".utf8)
+        }
         if let json = self.dataJSON {
             key("data")
             buffer.append(contentsOf: json)

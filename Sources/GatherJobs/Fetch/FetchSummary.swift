@@ -10,6 +10,14 @@ public struct FetchSummary: Sendable {
     public private(set) var succeeded = 0
     /// Items that ended with an error record.
     public private(set) var failed = 0
+    /// Of the succeeded items, those a response action said to ignore (no data, no error).
+    public private(set) var ignored = 0
+    /// Redirects followed.
+    public private(set) var redirects = 0
+    /// Retries by cause: `http_500`, `connection_reset`, `timeout_read`, `response_action`…
+    public private(set) var retryCauses: [String: Int] = [:]
+    /// Why the run stopped early (a response action said `fail`), if it did.
+    public var stoppedBy: String?
     /// Responses by status class: `2xx`, `3xx`, `4xx`, `5xx`.
     public var statusClasses: [String: Int] {
         var classes: [String: Int] = [:]
@@ -41,7 +49,11 @@ public struct FetchSummary: Sendable {
             self.errorCodes[record.failure!.code, default: 0] += 1
         } else {
             self.succeeded += 1
+            if record.ignored { self.ignored += 1 }
         }
+        for (cause, count) in record.retryCauses { self.retryCauses[cause, default: 0] += count }
+        self.redirects += record.redirects
+        if record.stopsRun, self.stoppedBy == nil { self.stoppedBy = record.failure?.message }
         if let status = record.status { self.statusClassCounts[min(9, max(0, status / 100))] += 1 }
         self.retries += max(0, record.attempts - 1)
         self.bytes += record.bodyBytes
@@ -74,10 +86,13 @@ public struct FetchSummary: Sendable {
                 ("items", .int(Int64(self.items))),
                 ("succeeded", .int(Int64(self.succeeded))),
                 ("failed", .int(Int64(self.failed))),
+                ("ignored", .int(Int64(self.ignored))),
                 ("interrupted", .bool(self.interrupted)),
                 ("status", counts(self.statusClasses)),
                 ("errors", counts(self.errorCodes)),
                 ("retries", .int(Int64(self.retries))),
+                ("retry_causes", counts(self.retryCauses)),
+                ("redirects", .int(Int64(self.redirects))),
                 ("bytes", .int(Int64(self.bytes))),
                 (
                     "latency_ms",
@@ -114,7 +129,17 @@ public struct FetchSummary: Sendable {
                     + self.errorCodes.sorted { $0.value > $1.value }.map { "\($0.key) \($0.value)" }.joined(
                         separator: ", "))
         }
-        lines.append("  retries: \(self.retries), bytes: \(Self.formatBytes(self.bytes))")
+        var retries = "  retries: \(self.retries)"
+        if !self.retryCauses.isEmpty {
+            retries +=
+                " ("
+                + self.retryCauses.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.map { "\($0.key) \($0.value)" }
+                .joined(separator: ", ") + ")"
+        }
+        if self.redirects > 0 { retries += ", redirects: \(self.redirects)" }
+        if self.ignored > 0 { retries += ", ignored by a response action: \(self.ignored)" }
+        lines.append(retries + ", bytes: \(Self.formatBytes(self.bytes))")
+        if let stoppedBy = self.stoppedBy { lines.append("  stopped early: \(stoppedBy)") }
         lines.append(
             "  latency ms: p50 \(Self.format(self.latencyMs(percentile: 50), digits: 1))"
                 + ", p90 \(Self.format(self.latencyMs(percentile: 90), digits: 1))"

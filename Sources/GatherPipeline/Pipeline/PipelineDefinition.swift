@@ -1,6 +1,7 @@
 public import GatherCore
 public import GatherCrawl
 public import GatherFiles
+public import GatherHTTP
 public import GatherPostgres
 
 /// A whole pipeline: where rows go, HTTP defaults, per-host limits, and the resources, as a YAML file declares
@@ -102,6 +103,8 @@ public struct HTTPSettings: Sendable {
     public var timeout: Duration?
     /// Retries.
     public var retry: RetryPolicy?
+    /// Rules applied to responses before their status decides.
+    public var responseActions: [ResponseAction]?
     /// How to get the next page.
     public var paginator: Paginator?
 
@@ -128,6 +131,7 @@ public struct HTTPSettings: Sendable {
         if let auth { merged.auth = auth }
         if let timeout { merged.timeout = timeout }
         if let retry { merged.retry = retry }
+        if let responseActions { merged.responseActions = responseActions }
         if let paginator { merged.paginator = paginator }
         return merged
     }

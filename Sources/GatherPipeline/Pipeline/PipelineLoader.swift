@@ -2,6 +2,7 @@ import GatherCore
 import GatherCrawl
 import GatherFiles
 import GatherHTML
+import GatherHTTP
 import GatherPostgres
 
 /// Reads a pipeline file into a ``PipelineDefinition``: YAML with positions, `${VAR}` from the environment and a
@@ -201,6 +202,20 @@ public enum PipelineLoader {
             return false
         }
 
+        /// Statuses as YAML gives them: `404`, `"502-504"`, `"500,502-504"` or a list of those.
+        static func statuses(_ value: Value) throws -> Set<Int> {
+            switch value {
+            case .int(let code): return try RetryPolicy.parseStatuses(String(code))
+            case .string(let text): return try RetryPolicy.parseStatuses(text)
+            case .array(let items):
+                var all: Set<Int> = []
+                for item in items { all.formUnion(try statuses(item)) }
+                return all
+            default:
+                throw ConfigurationError("write statuses as codes and ranges, like [500, \"502-504\", 429]")
+            }
+        }
+
         static func strings(in value: Value) -> [String] {
             switch value {
             case .string(let s): return [s]
@@ -230,7 +245,40 @@ public enum PipelineLoader {
                 if let delay = retry.duration("initial_delay") { policy.initialBackoff = delay }
                 if let delay = retry.duration("max_delay") { policy.maxBackoff = delay }
                 if let elapsed = retry.duration("max_elapsed") { policy.maxElapsed = elapsed }
+                if let statuses = retry.value("statuses") {
+                    do {
+                        policy.retryableStatuses = try Self.statuses(statuses.value)
+                    } catch {
+                        errors.append(retry.error(at: "statuses", "\(error)"))
+                    }
+                }
+                do {
+                    try policy.apply(
+                        statuses: nil, methods: retry.list("methods").compactMap(\.stringValue).joined(separator: ","))
+                } catch {
+                    errors.append(retry.error(at: "methods", "\(error)"))
+                }
                 http.retry = policy
+            }
+            for rule in object.objects("response_actions") {
+                guard let action = rule.string("action").flatMap(ResponseAction.Action.init(rawValue:)) else {
+                    continue
+                }
+                var parsed = ResponseAction(action: action)
+                if let status = rule.value("status") {
+                    do {
+                        parsed.statuses = try Self.statuses(status.value)
+                    } catch {
+                        errors.append(rule.error(at: "status", "\(error)"))
+                    }
+                }
+                parsed.content = rule.string("content")
+                parsed.jsonPath = rule.jsonPath("json_path")
+                if parsed.statuses.isEmpty && parsed.content == nil && parsed.jsonPath == nil {
+                    errors.append(
+                        rule.error("a response action needs a condition: add status, content or json_path"))
+                }
+                http.responseActions = (http.responseActions ?? []) + [parsed]
             }
             if let (type, auth) = object.variant("auth") {
                 switch type {

@@ -130,7 +130,9 @@ public enum PipelineSpecs {
     public static let retry = ComponentSpec(
         name: "retry", kind: "retry",
         summary: "Retries with full-jitter exponential backoff, never sooner than `Retry-After`, for connection "
-            + "errors, timeouts, 429 and 502–504.",
+            + "errors, timeouts and the statuses 408, 429, 500 and 502–504, charged to the host's limits. Only "
+            + "idempotent methods (GET, HEAD, PUT, DELETE, OPTIONS) are retried, and requests with an "
+            + "`Idempotency-Key` header.",
         fields: [
             FieldSpec(
                 "attempts", .int, default: "4", description: "Attempts in all, the first included.",
@@ -138,8 +140,38 @@ public enum PipelineSpecs {
             FieldSpec("initial_delay", .duration, default: "200ms", description: "The first backoff."),
             FieldSpec("max_delay", .duration, default: "30s", description: "The longest backoff."),
             FieldSpec("max_elapsed", .duration, description: "Give up after this long in all.", example: "5m"),
+            FieldSpec(
+                "statuses", .any,
+                description: "The statuses to retry, replacing the default set: codes and ranges, as a list or "
+                    + "one string.", example: "[500, \"502-504\", 429]", synonyms: ["status_codes"]),
+            FieldSpec(
+                "methods", .stringOrList(.string),
+                description: "More methods to retry (POST only when the API deduplicates).", example: "[POST]"),
         ],
-        examples: ["retry: { attempts: 5, max_delay: 60s }"])
+        examples: ["retry: { attempts: 5, max_delay: 60s }", "retry: { statuses: [500, \"502-504\", 429] }"])
+
+    public static let responseAction = ComponentSpec(
+        name: "response_action", kind: "response_action",
+        summary: "A rule for responses that a status list cannot express (as dlt's `response_actions`). Every "
+            + "condition given must hold; the first matching rule wins; without a match the status decides.",
+        fields: [
+            FieldSpec(
+                "status", .any, description: "A status, a range or a list of them.", example: "[401, 403]",
+                synonyms: ["status_code", "statuses"]),
+            FieldSpec(
+                "content", .string, description: "Text the body must contain.", example: "rate limit exceeded"),
+            FieldSpec(
+                "json_path", .jsonPath, description: "A JSONPath that must select something in the JSON body.",
+                example: "$.error", synonyms: ["json"]),
+            FieldSpec(
+                "action", .enumeration(["ignore", "retry", "fail"]), required: true,
+                description: "`ignore`: no records and no error; `retry`: retry with backoff whatever the status; "
+                    + "`fail`: stop the resource with a clear message."),
+        ],
+        examples: [
+            "response_actions:\n  - { status: 404, action: ignore }\n  - { content: \"rate limit exceeded\", "
+                + "action: retry }\n  - { status: [401, 403], action: fail }"
+        ])
 
     public static let http = ComponentSpec(
         name: "http", kind: "http",
@@ -170,6 +202,10 @@ public enum PipelineSpecs {
             FieldSpec(
                 "timeout", .duration, description: "Timeout for each whole request (default 30s).", example: "30s"),
             FieldSpec("retry", .object(retry), description: "Retries."),
+            FieldSpec(
+                "response_actions", .list(.object(responseAction)),
+                description: "Rules applied to each response before its status decides.",
+                example: "[{ status: 404, action: ignore }]"),
             FieldSpec(
                 "paginate", .oneOf(discriminator: "type", paginators), description: "How to get the next page.",
                 example: "link_header", synonyms: ["paginator", "pagination"]),
@@ -471,7 +507,7 @@ public enum PipelineSpecs {
     public static let all: [ComponentSpec] =
         [
             pipeline, defaults, resource, http, files, sql, crawl, ExtractionConfig.spec, ExtractionConfig.field, limit,
-            retry, incremental,
+            retry, responseAction, incremental,
         ]
         + paginators + auths + transforms
 }

@@ -123,6 +123,7 @@ public struct PipelineRunner: Sendable {
         configuration.limitOverrides = self.pipeline.limits.filter { $0.key != "*" }
         if let timeout = self.pipeline.defaults.timeout { configuration.timeouts.request = timeout }
         if let retry = self.pipeline.defaults.retry { configuration.retry = retry }
+        if let actions = self.pipeline.defaults.responseActions { configuration.responseActions = actions }
         let progress = RunProgress(enabled: self.options.progress)
         let secrets = Self.secretForms(self.pipeline.secrets)
         let pipeline = self.pipeline

@@ -19,6 +19,9 @@ final class ResourceRun: Sendable {
     let headerTemplates: [(name: String, value: Template)]
     /// Where a `sql` resource's query runs.
     let sqlReader: SQLReader?
+    /// Set when a response action said `fail`: the message; every page not yet fetched becomes an error row
+    /// with it instead of a request.
+    let halted = Mutex<String?>(nil)
 
     struct ChildLink: Sendable {
         var definition: ResourceDefinition
@@ -295,10 +298,18 @@ final class ResourceRun: Sendable {
     func fetchPage(_ url: String, state: ItemState) async -> Result<PageBody, PageFailure> {
         var requests = 0
         var retries = 0
+        if let reason = self.halted.withLock({ $0 }) {
+            return .failure(
+                PageFailure(
+                    code: "response_action", message: "not fetched: the resource stopped after \(reason)",
+                    url: self.shared.redact(url), payload: nil))
+        }
         for attempt in 0..<2 {
             var request = FetchRequest(url: url, method: self.http.method ?? (self.http.json == nil ? "GET" : "POST"))
             request.timeout = self.http.timeout
             request.retry = self.http.retry
+            request.responseActions = self.http.responseActions
+            if case .apiKey(let name, _, .header) = self.http.auth { request.credentialHeaders = [name.lowercased()] }
             var context = state.context
             for (key, value) in state.included where context[key] == nil { context[key] = value }
             for (name, template) in self.headerTemplates {
@@ -322,6 +333,13 @@ final class ResourceRun: Sendable {
             if attempt == 0, result.response?.status == 401, self.authenticator.renewsOnUnauthorized {
                 self.authenticator.invalidate(after: request)
                 continue
+            }
+            if result.stopsResource, let error = result.error {
+                self.halted.withLock { if $0 == nil { $0 = self.shared.redact(error.message) } }
+            }
+            if result.ignored {
+                // A response action said: no data here (a 404 for "none yet", say). No records, no error.
+                return .success(PageBody(json: .null, headers: [], url: url, requests: requests, retries: retries))
             }
             guard let response = result.response, result.error == nil else {
                 let error = result.error ?? FetchError(.httpStatus, "no response from \(url)")
