@@ -58,6 +58,17 @@ public struct CrawlSummary: Sendable {
     /// URLs robots.txt disallowed.
     public var disallowed = 0
     public var elapsed: Duration = .zero
+
+    /// The summary as a JSON object (`--summary-json`).
+    public var value: Value {
+        .object(
+            Record([
+                ("command", "crawl"), ("run_id", .string(self.runID)), ("outcome", .string(self.outcome)),
+                ("resumed", .bool(self.resumed)), ("pages", .int(Int64(self.pages))),
+                ("records", .int(Int64(self.records))), ("errors", .int(Int64(self.errors))),
+                ("disallowed", .int(Int64(self.disallowed))), ("elapsed_s", .double(self.elapsed.seconds)),
+            ]))
+    }
 }
 
 /// A polite, resumable crawler: a frontier and seen-set on disk (the destination's `_gather_frontier`), each

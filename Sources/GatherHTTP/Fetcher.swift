@@ -26,6 +26,7 @@ public final class Fetcher: Sendable {
     public let flow: FlowController<ContinuousClock>
     private let clients: HTTPClients
     private let logger: Logger
+    private let metrics = FetchMetrics()
 
     init(configuration: Configuration, logger: Logger) {
         self.configuration = configuration
@@ -112,7 +113,9 @@ public final class Fetcher: Sendable {
             // Attempts are the first request and its retries; following a redirect is not an attempt.
             if result.attempts == 0 || attemptsThisHop > 0 { result.attempts += 1 }
             attemptsThisHop += 1
+            let hostMetrics = self.metrics.host(hop.target.host)
             let permit: FlowPermit
+            let asked = clock.now
             do {
                 permit = try await self.flow.acquire(key: key, timeout: self.configuration.timeouts.admission)
             } catch let error as FlowControlError {
@@ -124,7 +127,18 @@ public final class Fetcher: Sendable {
                 result.elapsed = started.duration(to: clock.now)
                 return result
             }
+            let sent = clock.now
+            hostMetrics.admitted(after: asked.duration(to: sent))
+            hostMetrics.inFlight.increment()
             let outcome = await self.attempt(prepared, client: client, savePath: savePath)
+            hostMetrics.inFlight.decrement()
+            switch outcome {
+            case .success(let response):
+                hostMetrics.attempt(
+                    status: response.status, bytes: response.bodyBytes, duration: sent.duration(to: clock.now))
+            case .failure:
+                hostMetrics.attempt(status: nil, bytes: 0, duration: sent.duration(to: clock.now))
+            }
             var retryAfter: Duration?
             var failure: RetryPolicy.Failure?
             var redirect: String?
@@ -213,7 +227,9 @@ public final class Fetcher: Sendable {
                 retryAfter: retryAfter
             ) {
             case .retry(let wait):
-                result.countRetry(cause: Self.cause(of: failure, error: result.error))
+                let cause = Self.cause(of: failure, error: result.error)
+                result.countRetry(cause: cause)
+                self.metrics.retry(host: hop.target.host, cause: cause)
                 self.logger.debug(
                     "fetch.retry",
                     metadata: ["gather.request.url": "\(hop.url)", "gather.retry.wait": "\(wait)"]

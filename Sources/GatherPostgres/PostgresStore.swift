@@ -74,6 +74,7 @@ public final class PostgresStore: Sink {
 
     public func commit(_ batch: SinkBatch) async throws {
         guard !batch.isEmpty else { return }
+        let started = ContinuousClock.now
         try await self.commits.withLock {
             let before = self.catalog.withLock { $0 }
             do {
@@ -89,6 +90,7 @@ public final class PostgresStore: Sink {
                 throw PostgresError("committing a batch to \(self.server.url) failed: \(describe(error))")
             }
         }
+        SinkMetrics.committed(batch, sink: "postgres", duration: ContinuousClock.now - started)
     }
 
     public func state(scopePrefix: String) async throws -> [StateEntry] {

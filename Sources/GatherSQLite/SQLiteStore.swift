@@ -44,7 +44,9 @@ public final class SQLiteStore: Sink {
     }
 
     public func commit(_ batch: SinkBatch) async throws {
+        let started = ContinuousClock.now
         try await self.onQueue { try self.commitNow(batch) }
+        SinkMetrics.committed(batch, sink: "sqlite", duration: ContinuousClock.now - started)
     }
 
     public func state(scopePrefix: String) async throws -> [StateEntry] {

@@ -1,3 +1,4 @@
+import GatherServer
 import Hummingbird
 import NIOCore
 import Synchronization
@@ -128,7 +129,7 @@ public struct CrawlSite: Sendable {
                         string: "<?xml version=\"1.0\"?><urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">"
                             + urls + "</urlset>")))
         }
-        return try await LoopbackServer.run(router: router, server: .http1(), name: "crawl-site") { port in
+        return try await HTTPServer.run(router: router, server: .http1(), name: "crawl-site") { port in
             try await body(CrawlSite(port: port, configuration: configuration, stats: stats))
         }
     }

@@ -1,4 +1,5 @@
 import GatherCore
+import GatherServer
 import Hummingbird
 import HummingbirdHTTP2
 import Logging
@@ -63,7 +64,7 @@ public struct FixtureServer: Sendable {
         let router = Router()
         router.add(middleware: StatsMiddleware(stats: stats))
         Self.addRoutes(to: router, stats: stats)
-        return try await LoopbackServer.run(
+        return try await HTTPServer.run(
             router: router, server: try tls.map { try .http2Upgrade(tlsConfiguration: $0) } ?? .http1(),
             name: "fixture"
         ) { port in

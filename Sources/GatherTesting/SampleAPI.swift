@@ -1,4 +1,5 @@
 public import GatherCore
+import GatherServer
 import Hummingbird
 import Logging
 import NIOCore
@@ -70,7 +71,7 @@ public struct SampleAPI: Sendable {
         let router = Router()
         router.add(middleware: SampleMiddleware(store: store, stats: stats))
         Self.addRoutes(to: router, store: store, stats: stats)
-        return try await LoopbackServer.run(router: router, server: .http1(), name: "sample-api") { port in
+        return try await HTTPServer.run(router: router, server: .http1(), name: "sample-api") { port in
             store.baseURL = "http://127.0.0.1:\(port)"
             return try await body(SampleAPI(port: port, configuration: configuration, stats: stats, store: store))
         }

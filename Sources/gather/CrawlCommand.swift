@@ -114,6 +114,9 @@ struct CrawlCommand: AsyncParsableCommand {
     @Flag(name: [.short, .long], help: "No progress and no summary on stderr.")
     var quiet = false
 
+    @OptionGroup(title: "Watching")
+    var observability: ObservabilityOptions
+
     func run() async throws {
         guard !self.urls.isEmpty || !self.sitemap.isEmpty else {
             throw JobError.usage("give at least one start URL (or --sitemap URL)")
@@ -183,18 +186,21 @@ struct CrawlCommand: AsyncParsableCommand {
         let crawlOptions = options
         let summary: CrawlSummary
         do {
-            summary = try await GracefulStop.run(
-                message: "stopping; pages being fetched are dropped and fetched again next time "
-                    + "(signal again to stop now; `gather crawl` continues where this stopped)",
-                stop: { stop.turnOn() }
-            ) {
-                try await Fetcher.withFetcher(configuration: configuration) { fetcher in
-                    let crawler = try Crawler(sink: sink, fetcher: fetcher, options: crawlOptions) { stop.isOn }
-                    let progress = quiet ? nil : CrawlProgress(crawler: crawler)
-                    defer { progress?.stop() }
-                    return try await crawler.run()
-                }
-            }
+            summary = try await self.observability.run(
+                {
+                    try await GracefulStop.run(
+                        message: "stopping; pages being fetched are dropped and fetched again next time "
+                            + "(signal again to stop now; `gather crawl` continues where this stopped)",
+                        stop: { stop.turnOn() }
+                    ) {
+                        try await Fetcher.withFetcher(configuration: configuration) { fetcher in
+                            let crawler = try Crawler(sink: sink, fetcher: fetcher, options: crawlOptions) { stop.isOn }
+                            let progress = quiet ? nil : CrawlProgress(crawler: crawler)
+                            defer { progress?.stop() }
+                            return try await crawler.run()
+                        }
+                    }
+                }, summary: { $0.value })
         } catch {
             try? await destination.close(sink)
             throw JobError.fatal("\(error) (run the same command again to continue)")

@@ -129,8 +129,8 @@ struct FetchCommand: AsyncParsableCommand {
     @Option(name: .long, help: "The table for --into.")
     var table: String = "fetch_results"
 
-    @Option(name: .long, help: "Also write the summary as JSON to this file.")
-    var summaryJson: String?
+    @OptionGroup(title: "Watching")
+    var observability: ObservabilityOptions
 
     @Option(
         name: .long, help: "After SIGINT/SIGTERM, how long in-flight requests may finish before they are cancelled.")
@@ -241,23 +241,18 @@ struct FetchCommand: AsyncParsableCommand {
         logger.logLevel = Environment.value("GATHER_LOG_LEVEL").flatMap(Logger.Level.init(rawValue:)) ?? .warning
 
         let job = FetchJob(options: options, logger: logger)
-        let summary = try await GracefulStop.run(
-            message:
-                "no new requests; \(job.inFlight) in flight get \(grace) to finish (signal again to cancel them now)",
-            grace: grace, stop: { job.stop.stop() }
-        ) {
-            try await job.run()
-        }
+        let summary = try await self.observability.run(
+            {
+                try await GracefulStop.run(
+                    message:
+                        "no new requests; \(job.inFlight) in flight get \(grace) to finish (signal again to cancel them now)",
+                    grace: grace, stop: { job.stop.stop() }
+                ) {
+                    try await job.run()
+                }
+            }, summary: { $0.value })
 
         if !self.quiet { Terminal.error(summary.text) }
-        if let path = self.summaryJson {
-            var bytes: [UInt8] = []
-            JSONWriter.write(summary.value, into: &bytes)
-            bytes.append(UInt8(ascii: "\n"))
-            guard FileBytes.write(bytes, to: path) else {
-                throw JobError.fatal("cannot write the summary to \(path)")
-            }
-        }
         if summary.interrupted { throw ExitCode(130) }
         if summary.failed > 0 { throw ExitCode(1) }
     }

@@ -83,6 +83,9 @@ struct LoadCommand: AsyncParsableCommand {
     @Flag(name: [.short, .long], help: "No progress and no summary on stderr.")
     var quiet = false
 
+    @OptionGroup(title: "Watching")
+    var observability: ObservabilityOptions
+
     func run() async throws {
         var options = LoadOptions()
         options.table = table
@@ -170,13 +173,16 @@ struct LoadCommand: AsyncParsableCommand {
         }
         let summary: LoadSummary
         do {
-            summary = try await GracefulStop.run(
-                message: "stopping; blocks being written are committed "
-                    + "(signal again to stop now; `gather load` continues where this stopped)",
-                stop: { stop.turnOn() }
-            ) {
-                try await loader.run(files)
-            }
+            summary = try await self.observability.run(
+                {
+                    try await GracefulStop.run(
+                        message: "stopping; blocks being written are committed "
+                            + "(signal again to stop now; `gather load` continues where this stopped)",
+                        stop: { stop.turnOn() }
+                    ) {
+                        try await loader.run(files)
+                    }
+                }, summary: { $0.value })
         } catch let error as SinkFailure {
             try? await destination.close(sink)
             throw JobError.fatal(error.message + " (run the same command again to continue)")

@@ -30,13 +30,19 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(name: [.short, .long], help: "No progress and no summary on stderr.")
     var quiet = false
 
+    @OptionGroup(title: "Watching")
+    var observability: ObservabilityOptions
+
     func run() async throws {
         let pipeline = try PipelineCommands.load(self.file)
         var options = PipelineRunner.Options()
         options.resources = self.resource
         options.fresh = self.fresh
         options.progress = !self.quiet
-        let summary = try await PipelineCommands.execute(pipeline, options: options)
+        let summary = try await self.observability.run(
+            {
+                try await PipelineCommands.execute(pipeline, options: options)
+            }, summary: { $0.value })
         if !self.quiet { Terminal.error(summary.render()) }
         if summary.outcome == "interrupted" { throw ExitCode(130) }
         if summary.total.errors > 0 { throw ExitCode(1) }

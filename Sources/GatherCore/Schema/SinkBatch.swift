@@ -131,6 +131,17 @@ public struct ResourceCounts: Sendable, Hashable, Codable {
         self.resource = resource
     }
 
+    /// The counters as a JSON object (in `_gather_runs.summary` and `--summary-json`).
+    public var value: Value {
+        .object(
+            Record([
+                ("requests", .int(Int64(self.requests))), ("pages", .int(Int64(self.pages))),
+                ("records", .int(Int64(self.records))), ("written", .int(Int64(self.written))),
+                ("rows", .int(Int64(self.rows))), ("filtered", .int(Int64(self.filtered))),
+                ("errors", .int(Int64(self.errors))), ("retries", .int(Int64(self.retries))),
+            ]))
+    }
+
     /// Adds `other`'s counters.
     public mutating func add(_ other: ResourceCounts) {
         self.requests += other.requests

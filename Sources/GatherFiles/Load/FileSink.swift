@@ -234,11 +234,13 @@ public final class FileSink: Sink {
 
     public func commit(_ batch: SinkBatch) async throws {
         guard !batch.isEmpty else { return }
+        let started = ContinuousClock.now
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             self.queue.async {
                 continuation.resume(with: Result { try self.files.withLock { try self.commit(batch, files: &$0) } })
             }
         }
+        SinkMetrics.committed(batch, sink: self.format == .csv ? "csv" : "jsonl", duration: ContinuousClock.now - started)
     }
 
     public func state(scopePrefix: String) async throws -> [StateEntry] {

@@ -60,6 +60,29 @@ public struct LoadSummary: Sendable {
     /// Error rows of the whole run.
     public var errors: Int { totals.reduce(0) { $0 + $1.errors } }
 
+    /// The summary as a JSON object (`--summary-json`): the same figures as ``render(destination:)``.
+    public var value: Value {
+        var tables = Record()
+        for counts in self.totals { tables[counts.resource] = counts.value }
+        let files: [Value] = self.files.map { result in
+            var record = Record([
+                ("path", .string(result.file.path)), ("table", .string(result.file.table)),
+                ("records", .int(Int64(result.records))), ("rows", .int(Int64(result.rows))),
+                ("errors", .int(Int64(result.errors))), ("seconds", .double(result.seconds)),
+                ("status", .string(result.status.text)),
+            ])
+            if case .failed(let message) = result.status { record["message"] = .string(message) }
+            return .object(record)
+        }
+        return .object(
+            Record([
+                ("command", "load"), ("run_id", .string(self.runID)), ("outcome", .string(self.outcome)),
+                ("resumed", .bool(self.resumed)), ("seconds", .double(self.seconds)),
+                ("rows", .int(Int64(self.rows))), ("errors", .int(Int64(self.errors))), ("tables", .object(tables)),
+                ("files", .array(files)),
+            ]))
+    }
+
     /// The summary as text: a line, a table of files, and the first error of each failed file.
     public func render(destination: String) -> String {
         var lines = [

@@ -133,6 +133,7 @@ public final class FetchJob: Sendable {
         let saveDirectory = options.saveDirectory
         let json = options.json
         var failure: (any Error)?
+        let recordMetrics = SinkMetrics.Records(resource: "fetch")
         do {
             try await Fetcher.withFetcher(configuration: options.fetcher, logger: self.logger) { fetcher in
                 try await forEachConcurrently(
@@ -163,6 +164,7 @@ public final class FetchJob: Sendable {
                 } consume: { record, line in
                     for output in outputs { try await output.write(record, line: line) }
                     summary.add(record)
+                    recordMetrics.count(failed: record.failed)
                     if options.failFast, record.failed { self.stop.stop(interrupted: false) }
                     if record.stopsRun { self.stop.stop(interrupted: false) }
                 }

@@ -45,14 +45,20 @@ public struct RunSummary: Sendable {
     /// The summary as JSON (stored in `_gather_runs.summary`).
     public var json: String {
         var resources = Record()
-        for counts in self.resources {
-            resources[counts.resource] = [
-                "requests": .int(Int64(counts.requests)), "pages": .int(Int64(counts.pages)),
-                "records": .int(Int64(counts.records)), "written": .int(Int64(counts.written)),
-                "rows": .int(Int64(counts.rows)), "filtered": .int(Int64(counts.filtered)),
-                "errors": .int(Int64(counts.errors)), "retries": .int(Int64(counts.retries)),
-            ]
-        }
+        for counts in self.resources { resources[counts.resource] = counts.value }
         return JSONWriter.string(.object(resources))
+    }
+
+    /// The whole summary as a JSON object (`--summary-json`): the same figures as ``render()``.
+    public var value: Value {
+        var resources = Record()
+        for counts in self.resources { resources[counts.resource] = counts.value }
+        return .object(
+            Record([
+                ("command", "run"), ("pipeline", .string(self.pipeline)), ("run_id", .string(self.runID)),
+                ("destination", .string(self.destination)), ("outcome", .string(self.outcome)),
+                ("resumed", .bool(self.resumed)), ("elapsed_s", .double(self.elapsed.seconds)),
+                ("resources", .object(resources)), ("total", self.total.value),
+            ]))
     }
 }
