@@ -240,7 +240,8 @@ public final class FileSink: Sink {
                 continuation.resume(with: Result { try self.files.withLock { try self.commit(batch, files: &$0) } })
             }
         }
-        SinkMetrics.committed(batch, sink: self.format == .csv ? "csv" : "jsonl", duration: ContinuousClock.now - started)
+        SinkMetrics.committed(
+            batch, sink: self.format == .csv ? "csv" : "jsonl", duration: ContinuousClock.now - started)
     }
 
     public func state(scopePrefix: String) async throws -> [StateEntry] {
