@@ -120,6 +120,8 @@ import Testing
             #expect(api.stats.injectedFailures() > 0)
             #expect(try db.count("items") == 300)
             #expect(summary.resources[0].retries == api.stats.injectedFailures())
+            #expect(summary.retryCauses == ["http_500": api.stats.injectedFailures()])
+            #expect(summary.render().contains("retries by cause: http_500 \(api.stats.injectedFailures())"))
             #expect(try db.count("_gather_errors") == 0)
         }
     }

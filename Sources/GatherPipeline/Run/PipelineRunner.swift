@@ -127,7 +127,7 @@ public struct PipelineRunner: Sendable {
         let progress = RunProgress(enabled: self.options.progress)
         let secrets = Self.secretForms(self.pipeline.secrets)
         let pipeline = self.pipeline
-        let outcome: String = try await Fetcher.withFetcher(configuration: configuration) { fetcher in
+        let outcome: (String, [String: Int]) = try await Fetcher.withFetcher(configuration: configuration) { fetcher in
             let shared = RunShared(
                 runID: runID, pipeline: pipeline.name, sink: sink, fetcher: fetcher, secrets: secrets,
                 incrementalCursors: cursors, progress: progress, now: now)
@@ -166,11 +166,13 @@ public struct PipelineRunner: Sendable {
                 throw error
             }
             await closeReaders()
-            return shared.stopping ? "interrupted" : "completed"
+            return (shared.stopping ? "interrupted" : "completed", shared.retryCauses.withLock { $0 })
         }
-        return try await self.finish(
-            outcome: outcome, sink: sink, runID: runID, startedAt: startedAt, resumed: resumed, selected: selected,
+        var summary = try await self.finish(
+            outcome: outcome.0, sink: sink, runID: runID, startedAt: startedAt, resumed: resumed, selected: selected,
             progress: progress, started: started, clock: clock)
+        summary.retryCauses = outcome.1
+        return summary
     }
 
     /// Runs every selected resource at once: files resources, root resources over their items, and dependent

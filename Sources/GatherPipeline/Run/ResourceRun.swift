@@ -330,6 +330,7 @@ final class ResourceRun: Sendable {
             let result = await self.shared.fetcher.fetch(request, shouldStop: { self.shared.stopping })
             requests += result.attempts
             retries += max(0, result.attempts - 1)
+            self.shared.countRetries(result.retryCauses)
             if attempt == 0, result.response?.status == 401, self.authenticator.renewsOnUnauthorized {
                 self.authenticator.invalidate(after: request)
                 continue

@@ -14,6 +14,8 @@ public struct RunSummary: Sendable {
     public var resumed: Bool
     public var resources: [ResourceCounts]
     public var elapsed: Duration
+    /// Retries made by this process, by cause (`http_500`, `connection_reset`, `response_action`…).
+    public var retryCauses: [String: Int] = [:]
 
     /// The totals over all resources.
     public var total: ResourceCounts {
@@ -39,6 +41,14 @@ public struct RunSummary: Sendable {
                 ])
         }
         lines += TextTable.render(rows)
+        if !self.retryCauses.isEmpty {
+            lines.append(
+                "retries by cause: "
+                    + self.retryCauses.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.map {
+                        "\($0.key) \($0.value)"
+                    }
+                    .joined(separator: ", "))
+        }
         return lines.joined(separator: "\n")
     }
 
@@ -59,6 +69,10 @@ public struct RunSummary: Sendable {
                 ("destination", .string(self.destination)), ("outcome", .string(self.outcome)),
                 ("resumed", .bool(self.resumed)), ("elapsed_s", .double(self.elapsed.seconds)),
                 ("resources", .object(resources)), ("total", self.total.value),
+                (
+                    "retry_causes",
+                    .object(Record(self.retryCauses.sorted { $0.key < $1.key }.map { ($0.key, .int(Int64($0.value))) }))
+                ),
             ]))
     }
 }

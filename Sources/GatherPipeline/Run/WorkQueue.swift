@@ -35,6 +35,8 @@ final class RunShared: Sendable {
     let incrementalCursors: [String: [String: Value]]
     private let secrets: [String]
     private let stop = Atomic<Bool>(false)
+    /// Retries by cause in this process (`http_500`, `connection_reset`…), for the summary.
+    let retryCauses = Mutex<[String: Int]>([:])
 
     init(
         runID: String, pipeline: String, sink: any Sink, fetcher: GatherHTTP.Fetcher, secrets: [String],
@@ -48,6 +50,12 @@ final class RunShared: Sendable {
         self.incrementalCursors = incrementalCursors
         self.progress = progress
         self.expressionContext = ExpressionContext(now: now)
+    }
+
+    /// Adds a request's retries by cause to the run's tally.
+    func countRetries(_ causes: [String: Int]) {
+        guard !causes.isEmpty else { return }
+        self.retryCauses.withLock { tally in for (cause, count) in causes { tally[cause, default: 0] += count } }
     }
 
     /// Set by the first SIGINT/SIGTERM: no new request starts; what is in flight finishes and commits.

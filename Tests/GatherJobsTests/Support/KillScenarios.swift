@@ -53,7 +53,11 @@ func killAndResume(
 /// Whether the newest `_gather_runs` row of the SQLite database at `path` says its run completed.
 func lastRunCompleted(_ path: String) throws -> Bool {
     guard FileManager.default.fileExists(atPath: path) else { return false }
-    let outcome = try SQLiteDatabase(path: path).query(
+    // A kill that lands before the store made its tables leaves a file without them: not completed.
+    let database = try SQLiteDatabase(path: path)
+    let tables = try database.query("SELECT count(*) FROM sqlite_master WHERE name = '_gather_runs'")
+    guard tables.first?.first?.intValue == 1 else { return false }
+    let outcome = try database.query(
         "SELECT outcome FROM _gather_runs ORDER BY started_at DESC, rowid DESC LIMIT 1")
     return outcome.first?.first?.stringValue?.hasPrefix("completed") == true
 }
