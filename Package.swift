@@ -77,6 +77,14 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Worker processes: spawning (a C fork/exec shim for PR_SET_PDEATHSIG), framing, restarts, timeouts,
+        // reaping. Pipeline `process` stages, `gather map` and serving use it.
+        .target(
+            name: "GatherProcess",
+            dependencies: ["GatherCore", "CProcessSpawn"],
+            swiftSettings: swiftSettings
+        ),
+        .target(name: "CProcessSpawn"),
         // SQLite sink (GRDB over the system SQLite).
         .target(
             name: "GatherSQLite",
@@ -218,6 +226,11 @@ let package = Package(
         .testTarget(
             name: "GatherJobsTests",
             dependencies: ["GatherJobs", "GatherFiles", "GatherPostgres", "GatherTesting", "gather"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "GatherProcessTests",
+            dependencies: ["GatherProcess"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
