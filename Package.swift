@@ -128,6 +128,7 @@ let package = Package(
             dependencies: [
                 "GatherCore",
                 "GatherHTTP",
+                "GatherProcess",
                 "GatherSQLite",
                 "GatherPostgres",
                 "GatherFiles",
@@ -173,7 +174,7 @@ let package = Package(
             name: "Gather",
             dependencies: [
                 "GatherCore", "GatherHTTP", "GatherSQLite", "GatherPostgres", "GatherJobs", "GatherFiles",
-                "GatherPipeline", "GatherHTML", "GatherCrawl",
+                "GatherPipeline", "GatherHTML", "GatherCrawl", "GatherProcess",
             ],
             swiftSettings: swiftSettings
         ),

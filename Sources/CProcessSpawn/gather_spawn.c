@@ -43,9 +43,9 @@ static void close_other_fds(int keep) {
     }
 }
 
-pid_t gather_spawn(const char *const argv[], const char *const envp[], const char *cwd, int stdin_fd,
-                   int stdout_fd, int stderr_fd, long long memory_limit, int *error_number,
-                   const char **error_step) {
+static pid_t spawn_now(const char *const argv[], const char *const envp[], const char *cwd, int stdin_fd,
+                       int stdout_fd, int stderr_fd, long long memory_limit, int *error_number,
+                       const char **error_step) {
     int report[2];
     if (pipe2(report, O_CLOEXEC) != 0) {
         *error_number = errno;
@@ -106,6 +106,70 @@ pid_t gather_spawn(const char *const argv[], const char *const envp[], const cha
         return -1;
     }
     return pid;
+}
+
+// PR_SET_PDEATHSIG fires when the *thread* that forked the child exits, not only the process: a child forked
+// from a pool thread that later retires would be killed for nothing. So every fork happens on one thread that
+// lives as long as the process.
+struct request {
+    const char *const *argv;
+    const char *const *envp;
+    const char *cwd;
+    int stdin_fd, stdout_fd, stderr_fd;
+    long long memory_limit;
+    int error_number;
+    const char *error_step;
+    pid_t result;
+    int done;
+};
+
+static pthread_once_t spawner_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t spawner_mutex = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t spawner_request = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t spawner_done = PTHREAD_COND_INITIALIZER;
+static struct request *spawner_pending = NULL;
+
+static void *spawner_main(void *unused) {
+    (void)unused;
+    pthread_mutex_lock(&spawner_mutex);
+    for (;;) {
+        while (spawner_pending == NULL) pthread_cond_wait(&spawner_request, &spawner_mutex);
+        struct request *request = spawner_pending;
+        pthread_mutex_unlock(&spawner_mutex);
+        request->result = spawn_now(request->argv, request->envp, request->cwd, request->stdin_fd,
+                                    request->stdout_fd, request->stderr_fd, request->memory_limit,
+                                    &request->error_number, &request->error_step);
+        pthread_mutex_lock(&spawner_mutex);
+        request->done = 1;
+        spawner_pending = NULL;
+        pthread_cond_broadcast(&spawner_done);
+    }
+    return NULL;
+}
+
+static void spawner_start(void) {
+    pthread_t thread;
+    pthread_attr_t attributes;
+    pthread_attr_init(&attributes);
+    pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);
+    pthread_create(&thread, &attributes, spawner_main, NULL);
+    pthread_attr_destroy(&attributes);
+}
+
+pid_t gather_spawn(const char *const argv[], const char *const envp[], const char *cwd, int stdin_fd,
+                   int stdout_fd, int stderr_fd, long long memory_limit, int *error_number,
+                   const char **error_step) {
+    pthread_once(&spawner_once, spawner_start);
+    struct request request = {argv, envp, cwd, stdin_fd, stdout_fd, stderr_fd, memory_limit, 0, NULL, -1, 0};
+    pthread_mutex_lock(&spawner_mutex);
+    while (spawner_pending != NULL) pthread_cond_wait(&spawner_done, &spawner_mutex);
+    spawner_pending = &request;
+    pthread_cond_signal(&spawner_request);
+    while (!request.done) pthread_cond_wait(&spawner_done, &spawner_mutex);
+    pthread_mutex_unlock(&spawner_mutex);
+    *error_number = request.error_number;
+    *error_step = request.error_step;
+    return request.result;
 }
 
 int gather_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }

@@ -8,4 +8,5 @@
 @_exported import GatherJobs
 @_exported import GatherPipeline
 @_exported import GatherPostgres
+@_exported import GatherProcess
 @_exported import GatherSQLite

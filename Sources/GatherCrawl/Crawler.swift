@@ -115,7 +115,7 @@ public final class Crawler: Sendable {
         let started = clock.now
         var resumed = false
         var runID = RunRow.newID()
-        var startedAt = ExpressionContext.currentTimestamp()
+        var startedAt = Timestamp.now()
         var batch = SinkBatch()
         if let embedded = self.options.pipelineRun {
             runID = embedded.runID
@@ -170,7 +170,7 @@ public final class Crawler: Sendable {
         var finish = SinkBatch()
         finish.run = RunRow(
             runID: runID, pipeline: self.pipeline, startedAt: startedAt,
-            finishedAt: stopped ? nil : ExpressionContext.currentTimestamp(), outcome: summary.outcome,
+            finishedAt: stopped ? nil : Timestamp.now(), outcome: summary.outcome,
             requests: summary.pages, pages: summary.pages, rowsWritten: summary.records, filtered: summary.disallowed,
             errors: summary.errors)
         try await self.sink.commit(finish)
@@ -248,7 +248,7 @@ public final class Crawler: Sendable {
         counts.requests = result.attempts
         counts.retries = max(0, result.attempts - 1)
         counts.pages = 1
-        let fetchedAt = ExpressionContext.currentTimestamp()
+        let fetchedAt = Timestamp.now()
         if let error = result.error {
             counts.errors = 1
             batch.errors.append(

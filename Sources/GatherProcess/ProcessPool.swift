@@ -76,6 +76,9 @@ public final class ProcessPool: Sendable {
         public var retried = 0
         /// Batches whose records all became errors because two workers failed on them.
         public var lost = 0
+
+        /// All zero.
+        public init() {}
     }
 
     /// The number of cores (`workers: auto`).

@@ -159,7 +159,7 @@ public struct ResourceCounts: Sendable, Hashable, Codable {
 public struct RunRow: Sendable, Hashable {
     /// A new run id: the UTC time plus a random suffix (`20261123T101530Z-3f9a`).
     public static func newID() -> String {
-        let stamp = ExpressionContext.currentTimestamp().filter { $0 != "-" && $0 != ":" }
+        let stamp = Timestamp.now().filter { $0 != "-" && $0 != ":" }
         return stamp + "-" + String(UInt16.random(in: 0...UInt16.max), radix: 16)
     }
 

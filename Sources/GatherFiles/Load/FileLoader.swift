@@ -56,7 +56,7 @@ public final class FileLoader: Sendable {
         let clock = ContinuousClock()
         let started = clock.now
         var runID = RunRow.newID()
-        var startedAt = ExpressionContext.currentTimestamp()
+        var startedAt = Timestamp.now()
         var checkpoints: [String: LoadCheckpoint] = [:]
         var resumed = false
         if !options.fresh, let last = try await sink.lastRun(pipeline: Self.pipelineName),
@@ -90,7 +90,7 @@ public final class FileLoader: Sendable {
         var closing = SinkBatch()
         closing.run = RunRow(
             runID: runID, pipeline: Self.pipelineName, startedAt: startedAt,
-            finishedAt: stopped ? nil : ExpressionContext.currentTimestamp(), outcome: outcome, requests: 0,
+            finishedAt: stopped ? nil : Timestamp.now(), outcome: outcome, requests: 0,
             pages: 0, rowsWritten: written, filtered: 0, errors: errors, retries: 0, summary: "{}")
         try await sink.commit(closing)
         return LoadSummary(

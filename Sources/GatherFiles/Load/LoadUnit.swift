@@ -46,7 +46,7 @@ struct UnitCollector {
         errors.append(
             ErrorRow(
                 runID: runID, resource: resource, request: place, code: code, message: message,
-                payload: payload.map { String($0.prefix(1024)) }, at: ExpressionContext.currentTimestamp()))
+                payload: payload.map { String($0.prefix(1024)) }, at: Timestamp.now()))
     }
 
     /// Closes the current unit: `block`/`rows` and the errors so far, up to the record at `offset`/`line`.

@@ -113,7 +113,7 @@ final class SQLiteFetchOutput: FetchOutput {
             record.text.map(Value.string) ?? .null,
             record.bodyBase64.map(Value.string) ?? .null, record.file.map(Value.string) ?? .null,
             record.failure.map { .string($0.code) } ?? .null,
-            record.failure.map { .string($0.message) } ?? .null, .string(Timestamp.nowISO8601()),
+            record.failure.map { .string($0.message) } ?? .null, .string(Timestamp.nowWithMilliseconds()),
         ]
     }
 
@@ -196,20 +196,3 @@ final class PostgresFetchOutput: FetchOutput {
     }
 }
 
-/// Wall-clock timestamps for records.
-enum Timestamp {
-    /// The current UTC time as `2026-11-23T10:51:09.123Z`.
-    static func nowISO8601() -> String {
-        var spec = timespec()
-        clock_gettime(CLOCK_REALTIME, &spec)
-        var seconds = time_t(spec.tv_sec)
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        func pad(_ v: Int32, _ width: Int) -> String {
-            let s = String(v)
-            return String(repeating: "0", count: max(0, width - s.count)) + s
-        }
-        return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
-            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(Int32(spec.tv_nsec / 1_000_000), 3))Z"
-    }
-}

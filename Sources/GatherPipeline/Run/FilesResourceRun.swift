@@ -27,7 +27,7 @@ enum FilesResourceRun {
                 ErrorRow(
                     runID: shared.runID, resource: resource.name, request: source.paths.joined(separator: " "),
                     code: "file_not_found", message: "\(error)", payload: nil,
-                    at: ExpressionContext.currentTimestamp())
+                    at: Timestamp.now())
             ]
             var counts = ResourceCounts(runID: shared.runID, resource: resource.name)
             counts.errors = 1

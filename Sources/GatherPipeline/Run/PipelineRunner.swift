@@ -76,7 +76,7 @@ public struct PipelineRunner: Sendable {
         let selected = try self.selectedResources()
         let now = Timestamp.now()
         var resumed = false
-        var runID = Timestamp.runID()
+        var runID = RunRow.newID()
         var batch = SinkBatch()
         if self.options.fresh {
             batch.state.append(.clearPrefix(""))
@@ -346,15 +346,3 @@ struct PrefixedSequence: AsyncSequence, Sendable {
     }
 }
 
-/// UTC timestamps without Foundation (the formatting is the expression language's, so `now()` and run times agree).
-enum Timestamp {
-    /// Now as `YYYY-MM-DDTHH:MM:SSZ`.
-    static func now() -> String {
-        ExpressionContext.currentTimestamp()
-    }
-
-    /// A run id (see ``RunRow/newID()``).
-    static func runID() -> String {
-        RunRow.newID()
-    }
-}
