@@ -345,4 +345,3 @@ struct PrefixedSequence: AsyncSequence, Sendable {
         AsyncIterator(prefix: self.prefix.makeIterator(), rest: self.rest.makeAsyncIterator(), seen: [])
     }
 }
-
