@@ -105,7 +105,7 @@ public final class MapJob: Sendable {
         var finished: Set<Int> = []
         if ledger.resumed {
             for entry in try await sink.state(scopePrefix: pipeline) where entry.scope == pipeline {
-                if let line = Int(entry.key) { finished.insert(line) }
+                finished.formUnion(MapBatch.lines(fromState: entry.value))
             }
         } else {
             var reset = SinkBatch()
@@ -144,7 +144,6 @@ public final class MapJob: Sendable {
                     var counts = ResourceCounts(runID: runID, resource: options.table)
                     for (task, outcome) in zip(batch.tasks, outcomes) {
                         counts.records += 1
-                        write.state.append(.put(scope: pipeline, key: String(task.line), value: "1"))
                         switch outcome {
                         case .result(let value):
                             var record: Record
@@ -165,7 +164,6 @@ public final class MapJob: Sendable {
                     for problem in batch.problems {
                         counts.records += 1
                         counts.errors += 1
-                        write.state.append(.put(scope: pipeline, key: String(problem.line), value: "1"))
                         write.errors.append(
                             ErrorRow(
                                 runID: runID, resource: options.table, request: "\(file):\(problem.line)",
@@ -175,6 +173,10 @@ public final class MapJob: Sendable {
                         write.writes = [TableWrite(table: options.table, mode: .append, primaryKey: [], rows: rows)]
                     }
                     write.counts = [counts]
+                    // One state row per batch: the input lines it finished, as ranges.
+                    if let key = batch.firstLine {
+                        write.state = [.put(scope: pipeline, key: String(key), value: batch.stateValue)]
+                    }
                     try await sink.commit(write)
                     self.done.add(batch.tasks.count + batch.problems.count, ordering: .relaxed)
                     summary.add(counts)
@@ -236,6 +238,42 @@ struct MapProblem: Sendable {
 struct MapBatch: Sendable {
     var tasks: [MapTask] = []
     var problems: [MapProblem] = []
+
+    /// Every input line this batch finishes, ascending.
+    var lines: [Int] { (self.tasks.map(\.line) + self.problems.map(\.line)).sorted() }
+
+    var firstLine: Int? { self.lines.first }
+
+    /// The lines as the state stores them: JSON ranges, `[[1,40],[42,42]]`.
+    var stateValue: String {
+        var ranges: [Value] = []
+        var start: Int?
+        var end = 0
+        for line in self.lines {
+            if start != nil, line == end + 1 {
+                end = line
+            } else {
+                if let first = start { ranges.append([.int(Int64(first)), .int(Int64(end))]) }
+                start = line
+                end = line
+            }
+        }
+        if let first = start { ranges.append([.int(Int64(first)), .int(Int64(end))]) }
+        return JSONWriter.string(.array(ranges))
+    }
+
+    /// The lines a state value names.
+    static func lines(fromState text: String) -> [Int] {
+        guard case .array(let ranges)? = try? JSONReader.parse(text) else { return [] }
+        var lines: [Int] = []
+        for range in ranges {
+            guard case .array(let bounds) = range, bounds.count == 2, case .int(let low) = bounds[0],
+                case .int(let high) = bounds[1], low <= high
+            else { continue }
+            lines.append(contentsOf: Int(low)...Int(high))
+        }
+        return lines
+    }
 }
 
 /// The input as batches of unfinished tasks, read a line at a time.
