@@ -70,14 +70,19 @@ public final class FlowController<C: Clock>: Sendable where C.Duration == Durati
     public func acquire(key: String, timeout: Duration? = nil) async throws -> FlowPermit {
         let began = self.clock.now
         let deadline = timeout.map { began.advanced(by: $0) }
-        let limits = self.limits(for: key)
+        let defaults = self.defaultLimits
 
         // Fast path: no queue. Slow path: park until a release hands this waiter the permit.
-        let fast: C.Instant? = self.storage.withLock { storage in
-            storage.keys[key, default: FlowKeyStateMachine(limits: limits)].tryAcquire(now: began)
+        // One lock for both the key's limits and the permit.
+        let (limits, fast): (FlowLimits, C.Instant?) = self.storage.withLock { storage in
+            let limits = storage.overrides.isEmpty ? defaults : storage.overrides[key] ?? defaults
+            return (limits, storage.keys[key, default: FlowKeyStateMachine(limits: limits)].tryAcquire(now: began))
         }
         var startAt: C.Instant
         if let fast {
+            // Admitted to start at once with no rate to check: the re-check below could only see a pause that
+            // arrived in the last microseconds, which is the same as one arriving just after this start.
+            if fast <= began, limits.rate == nil { return FlowPermit(key: key) }
             startAt = fast
         } else {
             startAt = try await self.waitInQueue(key: key, limits: limits, deadline: deadline, began: began)

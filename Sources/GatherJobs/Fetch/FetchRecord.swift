@@ -156,6 +156,11 @@ public struct FetchRecord: Sendable {
             name.withUTF8Buffer { buffer.append(contentsOf: $0) }
             buffer.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: ":")])
         }
+        // One allocation for the whole line instead of a doubling per power of two.
+        buffer.reserveCapacity(
+            buffer.count + 128 + self.url.utf8.count + (self.dataJSON?.count ?? 0) + (self.text?.utf8.count ?? 0)
+                + (self.bodyBase64?.utf8.count ?? 0) + (self.file?.utf8.count ?? 0)
+                + (self.failure.map { $0.code.utf8.count + $0.message.utf8.count } ?? 0))
         buffer.append(UInt8(ascii: "{"))
         if let id = self.id {
             key("id", first: true)
