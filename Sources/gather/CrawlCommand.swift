@@ -93,17 +93,8 @@ struct CrawlCommand: AsyncParsableCommand {
     @Option(name: .long, help: "The crawl's name: its state is kept under it in the destination.")
     var name: String = "crawl"
 
-    @Option(
-        name: .long,
-        help: "Retries after the first attempt (connection errors, timeouts and the --retry-on statuses).")
-    var retries: Int = 3
-
-    @Option(
-        name: .long,
-        help: ArgumentHelp(
-            "The statuses to retry, replacing the default 408,429,500,502-504.",
-            valueName: "STATUSES"))
-    var retryOn: String?
+    @OptionGroup(title: "Retries")
+    var retry: RetryOptions
 
     @Option(name: .long, help: "Timeout for each whole request, like 30s.")
     var timeout: String = "30s"
@@ -170,12 +161,11 @@ struct CrawlCommand: AsyncParsableCommand {
             fetcher.limits = FlowLimits(
                 maxConcurrency: self.perHost ?? options.concurrency, rate: try self.rate.map { try Rate(parsing: $0) })
             fetcher.timeouts.request = try Duration(parsing: self.timeout)
-            try fetcher.retry.apply(statuses: self.retryOn, methods: nil)
+            try self.retry.apply(to: &fetcher.retry)
         } catch {
             throw JobError.usage("\(error)")
         }
         fetcher.connectionsPerHost = self.perHost ?? options.concurrency
-        fetcher.retry.maxAttempts = max(1, self.retries + 1)
         fetcher.maxRedirects = 0  // the crawler follows redirects itself, through the frontier
         fetcher.headers.removeAll { $0.name.lowercased() == "accept" }
         fetcher.headers.append((name: "Accept", value: "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"))

@@ -40,24 +40,8 @@ struct FetchCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Request rate per host, like 20/s, 300/m or 5000/h (burst: 20/s:5).")
     var rate: String?
 
-    @Option(
-        name: .long,
-        help: "Retries after the first attempt (connection errors, timeouts and the --retry-on statuses).")
-    var retries: Int = 3
-
-    @Option(
-        name: .long,
-        help: ArgumentHelp(
-            "The statuses to retry, replacing the default 408,429,500,502-504.",
-            valueName: "STATUSES"))
-    var retryOn: String?
-
-    @Option(
-        name: .long,
-        help: ArgumentHelp(
-            "Also retry these methods (comma-separated, e.g. POST); a request with an Idempotency-Key header is "
-                + "retried whatever its method.", valueName: "METHODS"))
-    var retryMethods: String?
+    @OptionGroup(title: "Retries")
+    var retry: RetryOptions
 
     @Option(
         name: .long,
@@ -149,7 +133,6 @@ struct FetchCommand: AsyncParsableCommand {
         if let perHost = self.perHost, perHost < 1 {
             throw ValidationError("--per-host must be at least 1, e.g. --per-host 8")
         }
-        guard self.retries >= 0 else { throw ValidationError("--retries must be 0 or more") }
         if self.http1 && self.http2 { throw ValidationError("choose one of --http1 and --http2") }
         if self.urlTemplate == nil && self.values != nil {
             throw ValidationError("--values goes with --url-template 'https://host/items/{id}'")
@@ -200,8 +183,7 @@ struct FetchCommand: AsyncParsableCommand {
         var fetcher = Fetcher.Configuration()
         fetcher.limits = FlowLimits(maxConcurrency: self.perHost, rate: try self.rate.map { try Rate(parsing: $0) })
         fetcher.connectionsPerHost = self.perHost ?? self.concurrency
-        fetcher.retry.maxAttempts = self.retries + 1
-        try fetcher.retry.apply(statuses: self.retryOn, methods: self.retryMethods)
+        try self.retry.apply(to: &fetcher.retry)
         fetcher.responseActions = try self.responseAction.map { try ResponseAction(parsing: $0) }
         fetcher.timeouts.request = try Duration(parsing: self.timeout)
         fetcher.timeouts.connect = try Duration(parsing: self.connectTimeout)
