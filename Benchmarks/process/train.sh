@@ -12,20 +12,27 @@ root=$(pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export PATH="$(dirname "$python"):$PATH"
-map() { "$gather" map examples/train/grid.jsonl --command "python3 $root/examples/train/train.py" --workers 2 \
-    --into "$work/train.db" --table results --env "PYTHONPATH=$root/python" --env "MODELS=$work/models" --quiet "$@"; }
+command=("$gather" map examples/train/grid.jsonl --command "python3 $root/examples/train/train.py" --workers 2
+    --into "$work/train.db" --table results --env "PYTHONPATH=$root/python" --env "MODELS=$work/models" --quiet)
+map() { "${command[@]}" "$@"; }
 time_it() { local start end; start=$(date +%s.%N); "$@" > /dev/null; end=$(date +%s.%N); echo "$end - $start" | bc; }
 
-echo "| contender | wall s |"
-echo "|---|---|"
-rm -f "$work"/train.db*; echo "| gather map --workers 2 | $(time_it map) |"
-echo "| joblib.Parallel(n_jobs=2) | $(time_it "$python" Benchmarks/process/train_peers.py joblib examples/train/grid.jsonl) |"
-echo "| GridSearchCV(n_jobs=2) | $(time_it "$python" Benchmarks/process/train_peers.py grid examples/train/grid.jsonl) |"
+rm -f "$work"/train.db*
+if [ -z "${KILL_ONLY:-}" ]; then
+    echo "| contender | wall s |"
+    echo "|---|---|"
+    echo "| gather map --workers 2 | $(time_it map) |"
+    echo "| joblib.Parallel(n_jobs=2) | $(time_it "$python" Benchmarks/process/train_peers.py joblib examples/train/grid.jsonl) |"
+    echo "| GridSearchCV(n_jobs=2) | $(time_it "$python" Benchmarks/process/train_peers.py grid examples/train/grid.jsonl) |"
+else
+    map
+fi
 clean=$(sqlite3 "$work/train.db" "SELECT group_concat(input_line || ':' || accuracy, ',') FROM (SELECT * FROM results ORDER BY input_line)")
 
 # Kill at about half the clean run's results, then run again.
 rm -f "$work"/train.db*
-map & pid=$!
+# gather itself in the background (not a subshell), so that the SIGKILL reaches it.
+"${command[@]}" & pid=$!
 while [ "$(sqlite3 "$work/train.db" "SELECT count(*) FROM results" 2>/dev/null || echo 0)" -lt 8 ]; do sleep 0.05; done
 kill -9 "$pid"; wait "$pid" 2>/dev/null || true
 before=$(sqlite3 "$work/train.db" "SELECT count(*) FROM results")
