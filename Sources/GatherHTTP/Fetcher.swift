@@ -112,10 +112,10 @@ public final class Fetcher: Sendable {
         var visited: Set<String> = []
         var attemptsThisHop = 0
 
+        var route = self.route(request, hop: hop, origin: firstTarget)
+
         while true {
-            let key = self.configuration.flowKey(hop.target.host, hop.url)
-            let client = self.clients.client(scheme: hop.target.scheme, host: hop.target.host)
-            let prepared = self.prepare(request, hop: hop, sameOrigin: hop.target.sameOrigin(as: firstTarget))
+            let (key, client, prepared, hostMetrics) = (route.key, route.client, route.prepared, route.metrics)
             if shouldStop() {
                 if result.attempts == 0 || result.error == nil {
                     result.error = FetchError(.cancelled, "not sent: the run was stopping")
@@ -129,7 +129,6 @@ public final class Fetcher: Sendable {
             // Attempts are the first request and its retries; following a redirect is not an attempt.
             if result.attempts == 0 || attemptsThisHop > 0 { result.attempts += 1 }
             attemptsThisHop += 1
-            let hostMetrics = self.metrics.host(hop.target.host)
             let permit: FlowPermit
             let asked = clock.now
             do {
@@ -148,18 +147,13 @@ public final class Fetcher: Sendable {
             hostMetrics.inFlight.increment()
             let outcome = await self.attempt(prepared, client: client, savePath: savePath)
             hostMetrics.inFlight.decrement()
-            switch outcome {
-            case .success(let response):
-                hostMetrics.attempt(
-                    status: response.status, bytes: response.bodyBytes, duration: sent.duration(to: clock.now))
-            case .failure:
-                hostMetrics.attempt(status: nil, bytes: 0, duration: sent.duration(to: clock.now))
-            }
             var retryAfter: Duration?
             var failure: RetryPolicy.Failure?
             var redirect: String?
             switch outcome {
             case .success(let response):
+                hostMetrics.attempt(
+                    status: response.status, bytes: response.bodyBytes, duration: sent.duration(to: clock.now))
                 // Every header ServerHints reads starts with "r" or "x": most responses have none, so skip it.
                 let hints =
                     response.headers.contains(where: { Self.mayBeHint($0.name) })
@@ -200,6 +194,7 @@ public final class Fetcher: Sendable {
                     result.savedPath = response.savedPath
                 }
             case .failure(let error):
+                hostMetrics.attempt(status: nil, bytes: 0, duration: sent.duration(to: clock.now))
                 result.error = error
                 failure = error.retryFailure
             }
@@ -227,6 +222,7 @@ public final class Fetcher: Sendable {
                 hop = Hop(
                     url: next, target: target, method: changesToGET ? "GET" : hop.method,
                     body: changesToGET ? nil : hop.body)
+                route = self.route(request, hop: hop, origin: firstTarget)
                 attemptsThisHop = 0
                 continue
             }
@@ -287,6 +283,22 @@ public final class Fetcher: Sendable {
         }
     }
 
+    /// What every attempt of one hop uses, worked out once per hop: its flow key, client, request and metrics.
+    private struct Route {
+        var key: String
+        var client: HTTPClient
+        var prepared: PreparedRequest
+        var metrics: FetchMetrics.Host
+    }
+
+    private func route(_ request: FetchRequest, hop: Hop, origin: RequestTarget) -> Route {
+        Route(
+            key: self.configuration.flowKey(hop.target.host, hop.url),
+            client: self.clients.client(scheme: hop.target.scheme, host: hop.target.host),
+            prepared: self.prepare(request, hop: hop, sameOrigin: hop.target.sameOrigin(as: origin)),
+            metrics: self.metrics.host(hop.target.host))
+    }
+
     /// One hop of a request: the original, or where a redirect sent it.
     private struct Hop {
         var url: String
@@ -308,13 +320,20 @@ public final class Fetcher: Sendable {
     static let credentialHeaderNames: Set<String> = ["authorization", "proxy-authorization", "cookie"]
 
     private func prepare(_ request: FetchRequest, hop: Hop, sameOrigin: Bool) -> PreparedRequest {
-        if request.headers.isEmpty, sameOrigin {
-            // Most requests carry no headers of their own: share the defaults built once.
-            return PreparedRequest(
-                url: hop.url, method: HTTPMethod(rawValue: hop.method), headers: self.defaultHeaders,
-                body: hop.body.map { ByteBuffer(bytes: $0) },
-                timeout: request.timeout ?? self.configuration.timeouts.request)
-        }
+        PreparedRequest(
+            url: hop.url,
+            method: HTTPMethod(rawValue: hop.method),
+            // Most requests carry no headers of their own: they share the defaults built once.
+            headers: request.headers.isEmpty && sameOrigin
+                ? self.defaultHeaders : self.headers(for: request, hop: hop, sameOrigin: sameOrigin),
+            body: hop.body.map { ByteBuffer(bytes: $0) },
+            timeout: request.timeout ?? self.configuration.timeouts.request
+        )
+    }
+
+    /// The fetcher's default headers, then auth (to the request's own origin only), then the request's own
+    /// (without credentials on another origin, and without Content-Type once a redirect dropped the body).
+    private func headers(for request: FetchRequest, hop: Hop, sameOrigin: Bool) -> HTTPHeaders {
         var headers = HTTPHeaders()
         for (name, value) in self.configuration.headers
         where !request.headers.contains(where: { $0.name.caseInsensitiveEquals(name) }) {
@@ -335,13 +354,7 @@ public final class Fetcher: Sendable {
             if hop.body == nil, request.body != nil, name.caseInsensitiveEquals("Content-Type") { continue }
             headers.add(name: name, value: value)
         }
-        return PreparedRequest(
-            url: hop.url,
-            method: HTTPMethod(rawValue: hop.method),
-            headers: headers,
-            body: hop.body.map { ByteBuffer(bytes: $0) },
-            timeout: request.timeout ?? self.configuration.timeouts.request
-        )
+        return headers
     }
 
     /// One attempt, bounded by the request timeout from the first byte sent to the last byte received.

@@ -153,15 +153,16 @@ public final class ProcessPool: Sendable {
                 )
             }
             let worker = self.workers[index]
-            switch await worker.run(records, timeout: self.configuration.timeout) {
+            let result = await worker.run(records, timeout: self.configuration.timeout)
+            switch result {
             case .answered(let outcomes):
                 self.idle.give(index)
                 self.stats.withLock { $0.batches += 1 }
                 return outcomes
-            case .failed(let reason):
+            case .failed(let reason), .timedOut(let reason):
                 self.stats.withLock { stats in
                     stats.failures += 1
-                    if reason.contains("did not answer within the timeout") { stats.timeouts += 1 }
+                    if case .timedOut = result { stats.timeouts += 1 }
                 }
                 self.restartInBackground(worker, index: index)
                 if let firstFailure {

@@ -27,6 +27,8 @@ final class Worker: Sendable {
     enum BatchResult: Sendable {
         case answered([RecordOutcome])
         case failed(String)
+        /// Failed by passing the batch timeout (the worker was killed).
+        case timedOut(String)
     }
 
     init(index: Int, configuration: ProcessPool.Configuration) {
@@ -117,7 +119,7 @@ final class Worker: Sendable {
             return .failed("\(who) broke the protocol: \(text)" + (await Self.tail(running.stderr)))
         case .timeout:
             let status = await running.child.terminate()
-            return .failed(
+            return .timedOut(
                 "\(who) did not answer within the timeout of \(timeout ?? .zero) and was killed "
                     + "(\(ChildProcess.describe(status)))" + (await Self.tail(running.stderr)))
         }

@@ -36,7 +36,6 @@ public struct RunLedger: Sendable {
     public static func begin(sink: any Sink, pipeline: String, fresh: Bool) async throws -> RunLedger {
         let previous = try await sink.lastRun(pipeline: pipeline)
         let unfinished = previous.flatMap { RunOutcome(rawValue: $0.outcome) }?.isUnfinished ?? false
-        var opening = SinkBatch()
         let ledger: RunLedger
         if let previous, unfinished, !fresh {
             ledger = RunLedger(
@@ -53,9 +52,11 @@ public struct RunLedger: Sendable {
                 sink: sink, pipeline: pipeline, runID: RunRow.newID(), startedAt: Timestamp.now(), resumed: false,
                 previous: previous)
         }
-        opening.run = RunRow(
-            runID: ledger.runID, pipeline: pipeline, startedAt: ledger.startedAt, outcome: RunOutcome.running.rawValue)
-        try await sink.commit(opening)
+        try await sink.commit(
+            SinkBatch(
+                run: RunRow(
+                    runID: ledger.runID, pipeline: pipeline, startedAt: ledger.startedAt,
+                    outcome: RunOutcome.running.rawValue)))
         return ledger
     }
 

@@ -11,24 +11,25 @@ public enum SinkMetrics {
             .recordNanoseconds(duration.nanosecondsClamped)
         Counter(label: "gather_commits_total", dimensions: [("sink", sink)]).increment()
         for counts in batch.counts {
-            Self.records(
-                resource: counts.resource, read: counts.records, written: counts.written, errored: counts.errors,
-                filtered: counts.filtered)
+            Records(resource: counts.resource).add(
+                read: counts.records, written: counts.written, errored: counts.errors, filtered: counts.filtered)
         }
     }
 
-    /// The record counters of one resource, made once, for jobs whose records do not pass through a ``Sink``
-    /// (`gather fetch` counts every record).
+    /// The record counters of one resource. A job whose records do not pass through a ``Sink`` makes them once
+    /// and counts every record (`gather fetch`).
     public struct Records: Sendable {
         let read: Counter
         let written: Counter
         let errored: Counter
+        let filtered: Counter
 
         public init(resource: String) {
             let dimensions = [("resource", resource)]
             self.read = Counter(label: "gather_records_read_total", dimensions: dimensions)
             self.written = Counter(label: "gather_records_written_total", dimensions: dimensions)
             self.errored = Counter(label: "gather_records_errored_total", dimensions: dimensions)
+            self.filtered = Counter(label: "gather_records_filtered_total", dimensions: dimensions)
         }
 
         /// Counts one record, written or errored.
@@ -36,20 +37,13 @@ public enum SinkMetrics {
             self.read.increment()
             (failed ? self.errored : self.written).increment()
         }
-    }
 
-    /// Adds to the per-resource record counters.
-    public static func records(resource: String, read: Int, written: Int, errored: Int, filtered: Int = 0) {
-        let dimensions = [("resource", resource)]
-        if read > 0 { Counter(label: "gather_records_read_total", dimensions: dimensions).increment(by: read) }
-        if written > 0 {
-            Counter(label: "gather_records_written_total", dimensions: dimensions).increment(by: written)
-        }
-        if errored > 0 {
-            Counter(label: "gather_records_errored_total", dimensions: dimensions).increment(by: errored)
-        }
-        if filtered > 0 {
-            Counter(label: "gather_records_filtered_total", dimensions: dimensions).increment(by: filtered)
+        /// Adds a batch's counts.
+        public func add(read: Int, written: Int, errored: Int, filtered: Int) {
+            let amounts = [
+                (self.read, read), (self.written, written), (self.errored, errored), (self.filtered, filtered),
+            ]
+            for (counter, amount) in amounts where amount > 0 { counter.increment(by: amount) }
         }
     }
 }

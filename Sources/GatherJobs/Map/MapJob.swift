@@ -139,44 +139,9 @@ public final class MapJob: Sendable {
                     defer { self.running.withLock { _ = $0.removeValue(forKey: first) } }
                     return (batch, try await pool.process(batch.tasks.map(\.value)))
                 } consume: { batch, outcomes in
-                    var write = SinkBatch()
-                    var rows: [NormalizedRow] = []
-                    var counts = ResourceCounts(runID: runID, resource: options.table)
-                    for (task, outcome) in zip(batch.tasks, outcomes) {
-                        counts.records += 1
-                        switch outcome {
-                        case .result(let value):
-                            var record: Record
-                            if case .object(let object) = value { record = object } else { record = ["result": value] }
-                            record["input_line"] = .int(Int64(task.line))
-                            normalizer.normalize(record, key: "\(file):\(task.line)", into: &rows)
-                            counts.written += 1
-                            counts.rows += 1
-                        case .error(let message):
-                            counts.errors += 1
-                            write.errors.append(
-                                ErrorRow(
-                                    runID: runID, resource: options.table, request: "\(file):\(task.line)",
-                                    code: "worker", message: message,
-                                    payload: String(JSONWriter.string(task.value).prefix(1024)), at: Timestamp.now()))
-                        }
-                    }
-                    for problem in batch.problems {
-                        counts.records += 1
-                        counts.errors += 1
-                        write.errors.append(
-                            ErrorRow(
-                                runID: runID, resource: options.table, request: "\(file):\(problem.line)",
-                                code: "input", message: problem.message, payload: problem.excerpt, at: Timestamp.now()))
-                    }
-                    if !rows.isEmpty {
-                        write.writes = [TableWrite(table: options.table, mode: .append, primaryKey: [], rows: rows)]
-                    }
-                    write.counts = [counts]
-                    // One state row per batch: the input lines it finished, as ranges.
-                    if let key = batch.firstLine {
-                        write.state = [.put(scope: pipeline, key: String(key), value: batch.stateValue)]
-                    }
+                    let (write, counts) = Self.commit(
+                        batch, outcomes: outcomes, runID: runID, table: options.table, scope: pipeline, file: file,
+                        normalizer: normalizer)
                     try await sink.commit(write)
                     self.done.add(batch.tasks.count + batch.problems.count, ordering: .relaxed)
                     summary.add(counts)
@@ -197,6 +162,51 @@ public final class MapJob: Sendable {
         summary.totals = try await sink.counts(runID: ledger.runID).first ?? summary.totals
         summary.wall = started.duration(to: clock.now)
         return summary
+    }
+
+    /// What one answered batch commits: result rows (with `input_line`), error rows for failed tasks and bad
+    /// lines, the counters, and one state row marking the batch's input lines done.
+    private static func commit(
+        _ batch: MapBatch, outcomes: [RecordOutcome], runID: String, table: String, scope: String, file: String,
+        normalizer: Normalizer
+    ) -> (SinkBatch, ResourceCounts) {
+        var write = SinkBatch()
+        var rows: [NormalizedRow] = []
+        var counts = ResourceCounts(runID: runID, resource: table)
+        func error(line: Int, code: String, message: String, payload: String?) {
+            counts.errors += 1
+            write.errors.append(
+                ErrorRow(
+                    runID: runID, resource: table, request: "\(file):\(line)", code: code, message: message,
+                    payload: payload, at: Timestamp.now()))
+        }
+        for (task, outcome) in zip(batch.tasks, outcomes) {
+            counts.records += 1
+            switch outcome {
+            case .result(let value):
+                var record: Record
+                if case .object(let object) = value { record = object } else { record = ["result": value] }
+                record["input_line"] = .int(Int64(task.line))
+                normalizer.normalize(record, key: "\(file):\(task.line)", into: &rows)
+                counts.written += 1
+                counts.rows += 1
+            case .error(let message):
+                error(
+                    line: task.line, code: "worker", message: message,
+                    payload: String(JSONWriter.string(task.value).prefix(1024)))
+            }
+        }
+        for problem in batch.problems {
+            counts.records += 1
+            error(line: problem.line, code: "input", message: problem.message, payload: problem.excerpt)
+        }
+        if !rows.isEmpty { write.writes = [TableWrite(table: table, mode: .append, primaryKey: [], rows: rows)] }
+        write.counts = [counts]
+        let lines = batch.lines
+        if let first = lines.first {
+            write.state = [.put(scope: scope, key: String(first), value: MapBatch.stateValue(lines))]
+        }
+        return (write, counts)
     }
 
     /// A line on stderr once a second: done/total, rate, ETA and the slowest running task.
@@ -242,14 +252,12 @@ struct MapBatch: Sendable {
     /// Every input line this batch finishes, ascending.
     var lines: [Int] { (self.tasks.map(\.line) + self.problems.map(\.line)).sorted() }
 
-    var firstLine: Int? { self.lines.first }
-
-    /// The lines as the state stores them: JSON ranges, `[[1,40],[42,42]]`.
-    var stateValue: String {
+    /// Ascending lines as the state stores them: JSON ranges, `[[1,40],[42,42]]`.
+    static func stateValue(_ lines: [Int]) -> String {
         var ranges: [Value] = []
         var start: Int?
         var end = 0
-        for line in self.lines {
+        for line in lines {
             if start != nil, line == end + 1 {
                 end = line
             } else {
