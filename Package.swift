@@ -164,6 +164,7 @@ let package = Package(
                 "GatherPostgres",
                 "GatherHTML",
                 "GatherCrawl",
+                "GatherProcess",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
             ],

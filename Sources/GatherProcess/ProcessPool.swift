@@ -76,9 +76,27 @@ public final class ProcessPool: Sendable {
         public var retried = 0
         /// Batches whose records all became errors because two workers failed on them.
         public var lost = 0
+        /// Workers started again after a failure, over all slots.
+        public var restarts = 0
 
         /// All zero.
         public init() {}
+
+        /// One line for a summary: `workers: 2 failures (1 timeouts), 2 restarts, 1 batches retried, 0 lost…`.
+        public var summary: String {
+            "workers: \(self.failures) failures (\(self.timeouts) timeouts), \(self.restarts) restarts, "
+                + "\(self.retried) batches retried, \(self.lost) lost to repeated failures"
+        }
+
+        /// The figures as a JSON object (`--summary-json`).
+        public var value: Value {
+            .object(
+                Record([
+                    ("batches", .int(Int64(self.batches))), ("failures", .int(Int64(self.failures))),
+                    ("timeouts", .int(Int64(self.timeouts))), ("restarts", .int(Int64(self.restarts))),
+                    ("retried_batches", .int(Int64(self.retried))), ("lost_batches", .int(Int64(self.lost))),
+                ]))
+        }
     }
 
     /// The number of cores (`workers: auto`).
@@ -131,10 +149,11 @@ public final class ProcessPool: Sendable {
     public var pids: [Int32] { self.workers.compactMap(\.pid) }
 
     /// What the pool did so far.
-    public var statistics: Statistics { self.stats.withLock { $0 } }
-
-    /// Restarts made so far, over all slots.
-    public var restartCount: Int { self.workers.reduce(0) { $0 + $1.restarts } }
+    public var statistics: Statistics {
+        var statistics = self.stats.withLock { $0 }
+        statistics.restarts = self.workers.reduce(0) { $0 + $1.restarts }
+        return statistics
+    }
 
     /// Runs one batch on a free worker and returns one outcome per record, in order.
     ///

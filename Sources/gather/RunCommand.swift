@@ -39,6 +39,7 @@ struct RunCommand: AsyncParsableCommand {
         options.resources = self.resource
         options.fresh = self.fresh
         options.progress = !self.quiet
+        options.workerStderr = { stage, worker, line in Terminal.error("[\(stage) worker \(worker)] \(line)") }
         let summary = try await self.observability.run(
             {
                 try await PipelineCommands.execute(pipeline, options: options)

@@ -195,7 +195,8 @@ import Testing
             #expect(first.count == 11)
             #expect(hops.count == 11)
             // Unlimited, the first requests all arrive at once; the hops are spread at 5/s: 11 take ≥ 1.8 s.
-            #expect((first.max()! - first.min()!) < .milliseconds(900))
+            // (Bounded loosely: the parallel suite on 2 cores can stall the scheduler for a few hundred ms.)
+            #expect((first.max()! - first.min()!) < .milliseconds(1500))
             #expect(hops.last! - hops.first! >= .milliseconds(1800))
             // No second holds more than 5 hops (+1 for where a window's edge falls): nominally 6 take 1.2 s.
             for index in 6..<hops.count {

@@ -64,7 +64,11 @@ import Testing
             let span = arrivals.first!.duration(to: arrivals.last!)
             #expect(span >= .seconds(3))
             let rate = Double(arrivals.count - 1) / span.seconds
-            #expect(abs(rate - 20) / 20 <= 0.10, "measured \(rate)/s over \(span)")
+            // The limit is a ceiling: never more than 10 % over it. Under it is only slower, and on a busy CI
+            // machine (the whole suite runs in parallel on 2 cores) a stalled scheduler can fall behind, so the
+            // floor only says the limiter does not throttle far below what it was given.
+            #expect(rate <= 22, "measured \(rate)/s over \(span): above the 20/s limit")
+            #expect(rate >= 15, "measured \(rate)/s over \(span): far below the 20/s limit")
             // And no one-second window holds more than the rate allows, within the same 10 % (plus the window edge):
             // a late start is not followed by a catch-up burst.
             for (index, start) in arrivals.enumerated() {

@@ -143,7 +143,7 @@ import Testing
             let after = try await pool.process(Self.records(0..<3))
             #expect(after.count == 3)
             #expect(!Set(pool.pids).isSubset(of: before))
-            #expect(pool.restartCount >= 3)
+            #expect(pool.statistics.restarts >= 3)
         }
     }
 

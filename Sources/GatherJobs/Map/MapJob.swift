@@ -128,7 +128,6 @@ public final class MapJob: Sendable {
         let file = options.input
         let stop = self.stop
         var poolStatistics = ProcessPool.Statistics()
-        var restarts = 0
         do {
             try await ProcessPool.withPool(options.pool) { pool in
                 try await forEachConcurrently(input, maxConcurrency: max(1, pool.configuration.workers) * 2) {
@@ -147,7 +146,6 @@ public final class MapJob: Sendable {
                     summary.add(counts)
                 }
                 poolStatistics = pool.statistics
-                restarts = pool.restartCount
             }
         } catch let error as ProcessPoolError {
             _ = try? await ledger.finish(stopped: true)
@@ -158,7 +156,6 @@ public final class MapJob: Sendable {
         summary.outcome = outcome.rawValue
         summary.interrupted = stopped
         summary.pool = poolStatistics
-        summary.restarts = restarts
         summary.totals = try await sink.counts(runID: ledger.runID).first ?? summary.totals
         summary.wall = started.duration(to: clock.now)
         return summary
@@ -348,7 +345,6 @@ public struct MapSummary: Sendable {
     /// The whole run's counters (earlier attempts included).
     public var totals: ResourceCounts
     public var pool = ProcessPool.Statistics()
-    public var restarts = 0
     public var wall: Duration = .zero
 
     init(table: String) {
@@ -376,9 +372,7 @@ public struct MapSummary: Sendable {
             "gather map: \(self.outcome)\(resumed) in \(seconds) s → \(destination) table \(self.table) (run \(self.runID))"
         )
         lines.append("  \(self.tasks) tasks run, \(self.results) results, \(self.errors) error rows\(skipped)")
-        lines.append(
-            "  workers: \(self.pool.failures) failures (\(self.pool.timeouts) timeouts), \(self.restarts) restarts, "
-                + "\(self.pool.retried) batches retried, \(self.pool.lost) lost to repeated failures")
+        lines.append("  " + self.pool.summary)
         if self.interrupted { lines.append("  interrupted: run the same command again to finish the rest") }
         return lines.joined(separator: "\n")
     }
@@ -391,8 +385,7 @@ public struct MapSummary: Sendable {
                 ("resumed", .bool(self.resumed)), ("tasks", .int(Int64(self.tasks))),
                 ("results", .int(Int64(self.results))), ("errors", .int(Int64(self.errors))),
                 ("skipped", .int(Int64(self.skipped))), ("total", self.totals.value),
-                ("worker_failures", .int(Int64(self.pool.failures))), ("timeouts", .int(Int64(self.pool.timeouts))),
-                ("restarts", .int(Int64(self.restarts))), ("retried_batches", .int(Int64(self.pool.retried))),
+                ("workers", self.pool.value),
                 ("wall_s", .double(self.wall.seconds)),
             ]))
     }

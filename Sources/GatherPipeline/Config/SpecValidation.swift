@@ -361,14 +361,20 @@ struct SpecValidator {
         }
     }
 
-    /// `name: value`: the value fills the variant's ``ComponentSpec/shorthandField``, or, when it has none, is
-    /// the variant's settings mapping.
+    /// `name: value`: the value fills the variant's ``ComponentSpec/shorthandField``, or, when it has none (or
+    /// the value is a mapping and that field takes none), is the variant's settings mapping:
+    /// `process: [python3, w.py]` and `process: { command: [python3, w.py], workers: 2 }` both work.
     private mutating func validateShorthand(
         _ entry: (key: String, keyLocation: SourceLocation, value: ConfigNode), variant: ComponentSpec,
         node: ConfigNode, subject: String, secret: Bool
     ) -> ConfigValue? {
         let settings: ConfigNode
-        if let shorthand = variant.shorthandField {
+        let shorthandTakesMapping =
+            switch variant.shorthandField.flatMap(variant.field(named:))?.type {
+            case .map, .object, .any, .oneOf: true
+            default: false
+            }
+        if let shorthand = variant.shorthandField, shorthandTakesMapping || entry.value.entries == nil {
             settings = ConfigNode(
                 .mapping([(key: shorthand, keyLocation: entry.keyLocation, value: entry.value)]),
                 location: entry.value.isNull ? node.location : entry.value.location,

@@ -326,4 +326,6 @@ public enum Transform: Sendable {
     case explode(field: String)
     /// Remove fields.
     case drop([String])
+    /// Send records in batches to worker processes and keep what they answer (``ProcessStage``).
+    case process(ProcessStage)
 }

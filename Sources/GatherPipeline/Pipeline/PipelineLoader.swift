@@ -371,6 +371,20 @@ public enum PipelineLoader {
             resource.lists = object.string("lists") == "json" ? .json : .tables
             resource.parallelPages = object.bool("parallel_pages") ?? true
             for step in object.variants("transform") {
+                if step.name == "process" {
+                    let id = "\(resource.name).transform[\(resource.transforms.count + 1)]"
+                    if resource.files != nil || resource.crawl != nil {
+                        errors.append(
+                            step.object.error(
+                                "process stages run in http and sql resources; for a file's records use "
+                                    + "gather map FILE --command '…' (resumable per batch)"))
+                    } else if let stage = ProcessStage.build(
+                        step.object, id: id, directory: directory, errors: &self.errors)
+                    {
+                        resource.transforms.append(.process(stage))
+                    }
+                    continue
+                }
                 if let transform = self.transform(step.name, step.object) { resource.transforms.append(transform) }
             }
             return resource

@@ -398,6 +398,7 @@ public enum PipelineSpecs {
 
     public static let transforms = [
         selectTransform, fieldsTransform, filterTransform, flattenTransform, explodeTransform, dropTransform,
+        ProcessStage.spec,
     ]
 
     public static let resource = ComponentSpec(

@@ -24,6 +24,8 @@ public struct PipelineRunner: Sendable {
         public var fresh = false
         /// Show progress on standard error.
         public var progress = false
+        /// Where the lines that `process` workers write to stderr go, with the stage and worker; default: nowhere.
+        public var workerStderr: (@Sendable (_ stage: String, _ worker: Int, _ line: String) -> Void)?
         public init() {}
     }
 
@@ -39,14 +41,22 @@ public struct PipelineRunner: Sendable {
     public func run(stop: StopFlag = StopFlag()) async throws -> RunSummary {
         let clock = ContinuousClock()
         let started = clock.now
-        let sink = try await self.openSink()
-        do {
-            let summary = try await self.run(into: sink, stop: stop, started: started, clock: clock)
-            await Self.close(sink)
-            return summary
-        } catch {
-            await Self.close(sink)
-            throw error
+        // Worker processes start first: a command that cannot run is an error before any request or commit.
+        let stages = try self.selectedResources().flatMap { TransformChain($0.transforms).processStages }
+        return try await ProcessPools.with(stages, stderr: self.options.workerStderr) { pools in
+            let sink = try await self.openSink()
+            do {
+                var summary = try await self.run(into: sink, pools: pools, stop: stop, started: started, clock: clock)
+                let statistics = pools.statistics
+                summary.workers = stages.map {
+                    RunSummary.StageWorkers(stage: $0.id, statistics: statistics[$0.id] ?? .init())
+                }
+                await Self.close(sink)
+                return summary
+            } catch {
+                await Self.close(sink)
+                throw error
+            }
         }
     }
 
@@ -71,7 +81,8 @@ public struct PipelineRunner: Sendable {
     }
 
     private func run(
-        into sink: any Sink, stop: StopFlag, started: ContinuousClock.Instant, clock: ContinuousClock
+        into sink: any Sink, pools: ProcessPools, stop: StopFlag, started: ContinuousClock.Instant,
+        clock: ContinuousClock
     ) async throws -> RunSummary {
         let selected = try self.selectedResources()
         let now = Timestamp.now()
@@ -130,7 +141,7 @@ public struct PipelineRunner: Sendable {
         let outcome: (String, [String: Int]) = try await Fetcher.withFetcher(configuration: configuration) { fetcher in
             let shared = RunShared(
                 runID: runID, pipeline: pipeline.name, sink: sink, fetcher: fetcher, secrets: secrets,
-                incrementalCursors: cursors, progress: progress, now: now)
+                incrementalCursors: cursors, progress: progress, now: now, pools: pools)
             stop.attach(shared)
             var runs: [String: ResourceRun] = [:]
             var queues: [String: WorkQueue] = [:]

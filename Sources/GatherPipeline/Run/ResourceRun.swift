@@ -40,7 +40,7 @@ final class ResourceRun: Sendable {
         self.http = definition.http.layered(over: defaults)
         self.shared = shared
         self.authenticator = Authenticator(self.http.auth)
-        self.chain = TransformChain(definition.transforms)
+        self.chain = TransformChain(definition.transforms, pools: shared.pools)
         self.normalizer = Normalizer(table: definition.table, lists: definition.lists)
         self.children = children
         self.counts = Mutex(ResourceCounts(runID: shared.runID, resource: definition.name))
@@ -443,7 +443,8 @@ final class ResourceRun: Sendable {
                 page: nil, failure: failure, item: item, state: state, complete: !parallel,
                 pageIndex: parallel ? index : nil)
         case .success(let body):
-            var processed = self.process(body, index: index, item: item, state: state, itemsBefore: itemsBefore)
+            var processed = try await self.process(
+                body, index: index, item: item, state: state, itemsBefore: itemsBefore)
             if !parallel {
                 state.page += 1
                 state.items += processed.counts.records
@@ -465,8 +466,9 @@ final class ResourceRun: Sendable {
         var maxCursor: Value = .null
     }
 
-    private func process(_ body: PageBody, index: Int, item: WorkItem, state: ItemState, itemsBefore: Int?) -> Processed
-    {
+    private func process(
+        _ body: PageBody, index: Int, item: WorkItem, state: ItemState, itemsBefore: Int?
+    ) async throws -> Processed {
         var out = Processed(counts: ResourceCounts(runID: self.shared.runID, resource: self.name))
         out.counts.pages = 1
         var records = self.records(in: body.json)
@@ -478,6 +480,10 @@ final class ResourceRun: Sendable {
         let incremental = self.definition.incremental
         let cursorPath = incremental.map { $0.cursor.split(separator: ".").map(String.init) }
         let filterClientSide = incremental != nil && incremental?.param == nil && !state.since.isNull
+        // The page's records (with their positions on the page, which make the default keys), then the
+        // transforms over all of them at once: a `process` stage sends them to its workers in batches.
+        var positions: [Int] = []
+        var inputs: [Record] = []
         for (position, value) in records.enumerated() {
             var record: Record
             if case .object(let object) = value { record = object } else { record = ["value": value] }
@@ -489,55 +495,64 @@ final class ResourceRun: Sendable {
                 }
                 if cursorIsGreater(cursor, than: out.maxCursor) { out.maxCursor = cursor }
             }
-            switch self.chain.apply(record, context: self.shared.expressionContext) {
-            case .filtered:
-                out.counts.filtered += 1
-            case .failed(let code, let message):
+            positions.append(position)
+            inputs.append(record)
+        }
+        let outcomes = try await self.chain.apply(page: inputs, context: self.shared.expressionContext)
+        for (position, outcome) in zip(positions, outcomes) {
+            // A record whose every part failed is one error; parts that failed next to parts that were written
+            // are errors of their own.
+            for failure in outcome.failures {
                 out.counts.errors += 1
                 out.errors.append(
                     self.errorRow(
-                        code: code, message: message, request: body.url, payload: JSONWriter.string(.object(record))))
-            case .records(let outputs):
-                var wrote = false
-                for (sub, output) in outputs.enumerated() {
-                    let key: String
-                    if self.definition.primaryKey.isEmpty {
-                        key = "\(item.key)|\(index)|\(position)" + (outputs.count > 1 ? "|\(sub)" : "")
-                    } else {
-                        var parts: [Value] = []
-                        for field in self.definition.primaryKey {
-                            guard let part = output[field], !part.isNull else { break }
-                            parts.append(part)
-                        }
-                        guard parts.count == self.definition.primaryKey.count else {
-                            out.counts.errors += 1
-                            out.errors.append(
-                                self.errorRow(
-                                    code: "missing_key",
-                                    message: "the record has no value for primary key "
-                                        + "\(self.definition.primaryKey.joined(separator: ", ")); check primary_key or "
-                                        + "the transforms", request: body.url,
-                                    payload: JSONWriter.string(.object(output))))
-                            continue
-                        }
-                        key = JSONWriter.string(.array(parts))
-                    }
-                    self.normalizer.normalize(output, key: key, into: &out.rows)
-                    out.counts.rows += 1
-                    wrote = true
-                    for (link, child) in self.children.enumerated() {
-                        var context = output
-                        context[self.name] = .object(output)
-                        var included = Record()
-                        for (name, path) in child.definition.include {
-                            let parts = path.split(separator: ".").map(String.init)
-                            included[name] = Template.lookup(parts, in: context) ?? .null
-                        }
-                        out.childItems.append((link, WorkItem(key: key, context: context, included: included)))
-                    }
-                }
-                if wrote { out.counts.written += 1 }
+                        code: failure.code, message: failure.message, request: body.url,
+                        payload: JSONWriter.string(.object(failure.record))))
             }
+            if outcome.records.isEmpty {
+                if outcome.failures.isEmpty { out.counts.filtered += 1 }
+                continue
+            }
+            let outputs = outcome.records
+            var wrote = false
+            for (sub, output) in outputs.enumerated() {
+                let key: String
+                if self.definition.primaryKey.isEmpty {
+                    key = "\(item.key)|\(index)|\(position)" + (outputs.count > 1 ? "|\(sub)" : "")
+                } else {
+                    var parts: [Value] = []
+                    for field in self.definition.primaryKey {
+                        guard let part = output[field], !part.isNull else { break }
+                        parts.append(part)
+                    }
+                    guard parts.count == self.definition.primaryKey.count else {
+                        out.counts.errors += 1
+                        out.errors.append(
+                            self.errorRow(
+                                code: "missing_key",
+                                message: "the record has no value for primary key "
+                                    + "\(self.definition.primaryKey.joined(separator: ", ")); check primary_key or "
+                                    + "the transforms", request: body.url,
+                                payload: JSONWriter.string(.object(output))))
+                        continue
+                    }
+                    key = JSONWriter.string(.array(parts))
+                }
+                self.normalizer.normalize(output, key: key, into: &out.rows)
+                out.counts.rows += 1
+                wrote = true
+                for (link, child) in self.children.enumerated() {
+                    var context = output
+                    context[self.name] = .object(output)
+                    var included = Record()
+                    for (name, path) in child.definition.include {
+                        let parts = path.split(separator: ".").map(String.init)
+                        included[name] = Template.lookup(parts, in: context) ?? .null
+                    }
+                    out.childItems.append((link, WorkItem(key: key, context: context, included: included)))
+                }
+            }
+            if wrote { out.counts.written += 1 }
         }
         return out
     }

@@ -1,4 +1,5 @@
 public import GatherCore
+public import GatherProcess
 
 /// What a run did, per resource, as committed to the destination (`_gather_resource_runs`).
 ///
@@ -16,6 +17,14 @@ public struct RunSummary: Sendable {
     public var elapsed: Duration
     /// Retries made by this process, by cause (`http_500`, `connection_reset`, `response_action`…).
     public var retryCauses: [String: Int] = [:]
+    /// What the workers of each `process` stage did.
+    public var workers: [StageWorkers] = []
+
+    /// The workers of one `process` stage: batches, failures, timeouts, restarts, retried and lost batches.
+    public struct StageWorkers: Sendable {
+        public var stage: String
+        public var statistics: ProcessPool.Statistics
+    }
 
     /// The totals over all resources.
     public var total: ResourceCounts {
@@ -49,6 +58,9 @@ public struct RunSummary: Sendable {
                     }
                     .joined(separator: ", "))
         }
+        for stage in self.workers {
+            lines.append("\(stage.stage): \(stage.statistics.batches) batches; \(stage.statistics.summary)")
+        }
         return lines.joined(separator: "\n")
     }
 
@@ -72,6 +84,10 @@ public struct RunSummary: Sendable {
                 (
                     "retry_causes",
                     .object(Record(self.retryCauses.sorted { $0.key < $1.key }.map { ($0.key, .int(Int64($0.value))) }))
+                ),
+                (
+                    "workers",
+                    .object(Record(self.workers.map { ($0.stage, $0.statistics.value) }))
                 ),
             ]))
     }

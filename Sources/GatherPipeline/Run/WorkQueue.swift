@@ -37,11 +37,15 @@ final class RunShared: Sendable {
     private let stop = Atomic<Bool>(false)
     /// Retries by cause in this process (`http_500`, `connection_reset`…), for the summary.
     let retryCauses = Mutex<[String: Int]>([:])
+    /// The workers of the run's `process` stages.
+    let pools: ProcessPools
 
     init(
         runID: String, pipeline: String, sink: any Sink, fetcher: GatherHTTP.Fetcher, secrets: [String],
-        incrementalCursors: [String: [String: Value]], progress: RunProgress, now: String
+        incrementalCursors: [String: [String: Value]], progress: RunProgress, now: String,
+        pools: ProcessPools = ProcessPools()
     ) {
+        self.pools = pools
         self.runID = runID
         self.pipeline = pipeline
         self.sink = sink
