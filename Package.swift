@@ -152,11 +152,22 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // Pipelines: YAML config and component specs, REST resources, transforms, the runner and its state.
+        // YAML config files checked against component specs: positions, suggestions, env substitution, the
+        // generated reference (pipelines and model files use it).
+        .target(
+            name: "GatherConfig",
+            dependencies: [
+                "GatherCore",
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Pipelines: REST resources, transforms, the runner and its state.
         .target(
             name: "GatherPipeline",
             dependencies: [
                 "GatherCore",
+                "GatherConfig",
                 "GatherHTTP",
                 "GatherSQLite",
                 "GatherJobs",
@@ -175,7 +186,7 @@ let package = Package(
             name: "Gather",
             dependencies: [
                 "GatherCore", "GatherHTTP", "GatherSQLite", "GatherPostgres", "GatherJobs", "GatherFiles",
-                "GatherPipeline", "GatherHTML", "GatherCrawl", "GatherProcess",
+                "GatherPipeline", "GatherHTML", "GatherCrawl", "GatherProcess", "GatherConfig",
             ],
             swiftSettings: swiftSettings
         ),
@@ -227,7 +238,7 @@ let package = Package(
         ),
         .testTarget(
             name: "GatherJobsTests",
-            dependencies: ["GatherJobs", "GatherFiles", "GatherPostgres", "GatherTesting", "gather"],
+            dependencies: ["GatherJobs", "GatherFiles", "GatherPostgres", "GatherTesting", "GatherConfig", "gather"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -262,7 +273,7 @@ let package = Package(
         ),
         .testTarget(
             name: "GatherPipelineTests",
-            dependencies: ["GatherPipeline", "GatherPostgres", "GatherTesting", "gather"],
+            dependencies: ["GatherPipeline", "GatherConfig", "GatherPostgres", "GatherTesting", "gather"],
             swiftSettings: swiftSettings
         ),
     ]

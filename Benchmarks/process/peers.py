@@ -6,25 +6,41 @@
 
 Both read the same JSON Lines file, add one field per record in the worker processes, and write every result to
 a SQLite table (executemany in transactions of 256 rows, the batch size gather map commits).
+With FAULTS=1 the workers crash and hang as faults.py says (the fault benchmark, faults.sh).
+
 Usage: peers.py mp|executor INPUT.jsonl OUT.db
 """
 import asyncio
 import concurrent.futures
 import json
 import multiprocessing
+import os
 import sqlite3
 import sys
 
 CHUNK = 256
 
 
-def work(record):
+FAULTS = os.environ.get("FAULTS") == "1"
+if FAULTS:
+    import faults
+
+
+def add_field(record):
     record["doubled"] = record["value"] * 2
     return record
 
 
+def work(record):
+    if FAULTS:
+        faults.before([record])
+    return add_field(record)
+
+
 def work_chunk(records):
-    return [work(r) for r in records]
+    if FAULTS:
+        faults.before(records)
+    return [add_field(r) for r in records]
 
 
 def lines(path):

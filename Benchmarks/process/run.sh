@@ -5,19 +5,10 @@
 #   and ProcessPoolExecutor + run_in_executor. Records/s, wall, CPU (all processes), peak RSS of the largest one.
 # Usage: Benchmarks/process/run.sh [RECORDS] [RUNS]   (builds gather in release mode)
 set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 records=${1:-1000000}
 runs=${2:-3}
-swift build -c release --product gather 2>&1 | grep -E "error" || true
-gather=$(swift build -c release --show-bin-path)/gather
-root=$(pwd)
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-python3 - "$records" > "$work/tasks.jsonl" <<'PY'
-import json, sys
-for i in range(int(sys.argv[1])):
-    print(json.dumps({"id": i, "value": i % 1000, "name": "record %d" % i}))
-PY
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+make_tasks "$records"
 
 measure() { # name, command...: median wall and CPU, max RSS, then records/s from the median wall
     local name=$1; shift

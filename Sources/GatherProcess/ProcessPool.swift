@@ -43,7 +43,8 @@ public final class ProcessPool: Sendable {
         public var timeout: Duration?
         /// The longest a worker may take to load and say it is ready.
         public var startupTimeout: Duration = .seconds(60)
-        /// Restarts allowed per worker slot; past them the slot stays stopped.
+        /// Failures in a row (with no answered batch between them) allowed per worker slot before it stays
+        /// stopped: a crash loop ends, a rare crash in a long run does not.
         public var maxRestarts = 10
         /// Variables added to Gather's own environment.
         public var environment: [String: String] = [:]
@@ -168,7 +169,8 @@ public final class ProcessPool: Sendable {
             guard let index = await self.idle.take(avoiding: lastWorker) else {
                 throw ProcessPoolError(
                     "no worker of \(self.configuration.commandText) is left: each failed more than max_restarts "
-                        + "(\(self.configuration.maxRestarts)) times" + (firstFailure.map { "; the last: \($0)" } ?? "")
+                        + "(\(self.configuration.maxRestarts)) times in a row"
+                        + (firstFailure.map { "; the last: \($0)" } ?? "")
                 )
             }
             let worker = self.workers[index]

@@ -12,7 +12,9 @@ final class Worker: Sendable {
     let index: Int
     private let configuration: ProcessPool.Configuration
     private let running = Mutex<Running?>(nil)
-    private let counters = Mutex<(restarts: Int, batches: Int)>((0, 0))
+    /// Restarts over the slot's life, failures since its last answered batch (what `maxRestarts` bounds), and
+    /// batches sent.
+    private let counters = Mutex<(restarts: Int, failuresInARow: Int, batches: Int)>((0, 0, 0))
 
     /// A started process and its three pipes.
     struct Running: Sendable {
@@ -103,7 +105,9 @@ final class Worker: Sendable {
         switch event {
         case .frame(let bytes):
             switch Self.decode(bytes, id: id, count: records.count) {
-            case .success(let outcomes): return .answered(outcomes)
+            case .success(let outcomes):
+                self.counters.withLock { $0.failuresInARow = 0 }
+                return .answered(outcomes)
             case .failure(let problem):
                 _ = await running.child.terminate()
                 return .failed("\(who) \(problem.message)" + (await Self.tail(running.stderr)))
@@ -125,22 +129,24 @@ final class Worker: Sendable {
         }
     }
 
-    /// Starts the process again after a failure, waiting first (100 ms doubling per restart, at most 5 s).
-    /// `false` when the slot has used up `maxRestarts` or cannot start.
+    /// Starts the process again after a failure, waiting first (100 ms doubling per failure in a row, at most
+    /// 5 s). `false` when the slot has failed more than `maxRestarts` times in a row (without answering a batch
+    /// in between: a crash loop, not a rare crash in a long run) or cannot start.
     func restart(isClosing: @Sendable () -> Bool) async -> Bool {
-        let restarts = self.counters.withLock { counters -> Int in
+        let inARow = self.counters.withLock { counters -> Int in
             counters.restarts += 1
-            return counters.restarts
+            counters.failuresInARow += 1
+            return counters.failuresInARow
         }
         if let old = self.running.withLock({ $0 }) { _ = await old.child.terminate() }
-        guard restarts <= self.configuration.maxRestarts else {
+        guard inARow <= self.configuration.maxRestarts else {
             self.configuration.stderrLine(
                 self.index,
-                "gather: worker \(self.index) failed \(restarts) times, more than max_restarts "
+                "gather: worker \(self.index) failed \(inARow) times in a row, more than max_restarts "
                     + "(\(self.configuration.maxRestarts)): it stays stopped")
             return false
         }
-        let delay = Duration.milliseconds(min(5_000, 100 << min(6, restarts - 1)))
+        let delay = Duration.milliseconds(min(5_000, 100 << min(6, inARow - 1)))
         try? await Task.sleep(for: delay)
         if isClosing() { return false }
         do {

@@ -42,7 +42,8 @@ struct MapCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Kill a worker whose batch takes longer than this, like 10m (default: no limit).")
     var timeout: String?
 
-    @Option(name: .long, help: "Restarts allowed per worker before it stays stopped.")
+    @Option(
+        name: .long, help: "Failures in a row (no answered batch between) a worker may have before it stays stopped.")
     var maxRestarts: Int = 10
 
     @Option(name: .long, help: "A cap on each worker's memory (address space), like 4GiB.")

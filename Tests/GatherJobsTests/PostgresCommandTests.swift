@@ -1,4 +1,5 @@
 import Foundation
+import GatherConfig
 import GatherCore
 import GatherPostgres
 import GatherTesting

@@ -2,6 +2,7 @@ import Foundation
 import GatherCore
 import Testing
 
+@testable import GatherConfig
 @testable import GatherPipeline
 
 /// Sample specs: a small pipeline with resources, HTTP settings, paginators, auth and transforms.

@@ -1,3 +1,4 @@
+import GatherConfig
 import GatherCore
 import GatherPipeline
 import GatherSQLite

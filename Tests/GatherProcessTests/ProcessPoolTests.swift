@@ -205,6 +205,41 @@ import Testing
         }
     }
 
+    @Test(.timeLimit(.minutes(1)))
+    func rareCrashesInALongRunNeverUseUpMaxRestarts() async throws {
+        // Each process dies by SIGSEGV on its third batch: more than 10 crashes over 40 batches, with max_restarts
+        // 1. The allowance bounds failures in a row, so the pool never runs out of workers.
+        let script = try Script(
+            """
+            import os, signal
+            from gather_worker import serve
+            seen = 0
+            def handle(records):
+                global seen
+                seen += 1
+                if seen == 3:
+                    os.kill(os.getpid(), signal.SIGSEGV)
+                return [dict(r, ok=True) for r in records]
+            serve(handle)
+            """)
+        defer { script.remove() }
+        var configuration = script.configuration(workers: 2)
+        configuration.maxRestarts = 1
+        try await ProcessPool.withPool(configuration) { pool in
+            var answered = 0
+            for batch in 0..<40 {
+                let outcomes = try await pool.process(Self.records(batch * 4..<batch * 4 + 4))
+                answered += outcomes.filter { if case .result = $0 { true } else { false } }.count
+            }
+            // A retry that lands on the other process's third batch crashes too: that batch is lost (its records
+            // are errors), and the pool goes on all the same.
+            let statistics = pool.statistics
+            #expect(answered + 4 * statistics.lost == 160, "\(statistics)")
+            #expect(statistics.lost <= 3, "\(statistics)")
+            #expect(statistics.failures >= 10, "\(statistics)")
+        }
+    }
+
     @Test func commandsThatCannotRunAreClearErrorsBeforeAnyWork() async throws {
         let missing = ProcessPool.Configuration(command: ["no-such-gather-worker-program", "x"])
         await #expect {

@@ -1,3 +1,4 @@
+public import GatherConfig
 import GatherCore
 public import GatherHTML
 

@@ -1,3 +1,5 @@
+public import GatherConfig
+
 /// The declarative specs of every pipeline component. They drive validation (`gather validate`), help
 /// (`gather help COMPONENT`) and the generated reference (`docs/reference.md`, checked by a test).
 public enum PipelineSpecs {

@@ -1,3 +1,4 @@
+import GatherConfig
 import GatherCore
 import GatherHTTP
 import Synchronization

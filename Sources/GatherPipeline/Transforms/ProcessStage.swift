@@ -1,3 +1,4 @@
+public import GatherConfig
 import GatherCore
 public import GatherProcess
 
@@ -51,7 +52,8 @@ public struct ProcessStage: Sendable {
                     + "Default: no limit."),
             FieldSpec(
                 "max_restarts", .int, default: "10",
-                description: "Restarts allowed per worker; past them the worker stays stopped."),
+                description:
+                    "Failures in a row a worker may have (no answered batch between them) before it stays stopped."),
             FieldSpec(
                 "env", .map(.string), description: "Variables added to the workers' environment.",
                 example: "{ OMP_NUM_THREADS: \"1\" }"),

@@ -1,0 +1,16 @@
+# Shared by the process benchmarks (sourced): the release gather, a scratch folder removed on exit, and
+# make_tasks N: N small JSON records ({"id", "value", "name"}) in $work/tasks.jsonl.
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+swift build -c release --product gather 2>&1 | grep -E "error" || true
+gather=$(swift build -c release --show-bin-path)/gather
+root=$(pwd)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+make_tasks() {
+    python3 - "$1" > "$work/tasks.jsonl" <<'PY'
+import json, sys
+for i in range(int(sys.argv[1])):
+    print(json.dumps({"id": i, "value": i % 1000, "name": "record %d" % i}))
+PY
+}
