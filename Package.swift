@@ -81,7 +81,7 @@ let package = Package(
         // reaping. Pipeline `process` stages, `gather map` and serving use it.
         .target(
             name: "GatherProcess",
-            dependencies: ["GatherCore", "CProcessSpawn"],
+            dependencies: ["GatherCore", "GatherConfig", "CProcessSpawn"],
             swiftSettings: swiftSettings
         ),
         .target(name: "CProcessSpawn"),
@@ -162,6 +162,21 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Model serving: a model's worker processes behind an HTTP API with adaptive batching and shedding.
+        .target(
+            name: "GatherServe",
+            dependencies: [
+                "GatherCore",
+                "GatherConfig",
+                "GatherProcess",
+                "GatherServer",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "DequeModule", package: "swift-collections"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Pipelines: REST resources, transforms, the runner and its state.
         .target(
             name: "GatherPipeline",
@@ -186,7 +201,7 @@ let package = Package(
             name: "Gather",
             dependencies: [
                 "GatherCore", "GatherHTTP", "GatherSQLite", "GatherPostgres", "GatherJobs", "GatherFiles",
-                "GatherPipeline", "GatherHTML", "GatherCrawl", "GatherProcess", "GatherConfig",
+                "GatherPipeline", "GatherHTML", "GatherCrawl", "GatherProcess", "GatherConfig", "GatherServe",
             ],
             swiftSettings: swiftSettings
         ),

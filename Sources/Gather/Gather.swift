@@ -11,3 +11,4 @@
 @_exported import GatherPostgres
 @_exported import GatherProcess
 @_exported import GatherSQLite
+@_exported import GatherServe

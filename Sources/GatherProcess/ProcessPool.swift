@@ -8,8 +8,13 @@ import Synchronization
 /// What a worker made of one record: its result, or why it failed (the worker's message, or the exit status,
 /// signal and last stderr lines of a worker that died on the batch).
 public enum RecordOutcome: Sendable, Hashable {
+    /// What the worker answered for the record.
     case result(Value)
+    /// The worker's error for this record (or for its whole batch): the model rejected it.
     case error(String)
+    /// Two workers died on the record's batch (exit, signal, timeout, garbled output): why, with the last
+    /// stderr lines. Not the record's fault, as far as anyone can tell.
+    case lost(String)
 }
 
 /// N long-lived worker processes running one command (a Python model, a training script, any program), fed
@@ -192,7 +197,7 @@ public final class ProcessPool: Sendable {
                         stats.lost += 1
                     }
                     let message = "\(firstFailure); tried again on another worker: \(reason)"
-                    return Array(repeating: .error(message), count: records.count)
+                    return Array(repeating: .lost(message), count: records.count)
                 }
                 self.stats.withLock { $0.retried += 1 }
                 firstFailure = reason

@@ -20,9 +20,13 @@ public enum HTTPServer {
     ///
     /// - Throws: ``HTTPServerError`` when the server cannot listen (the port is taken, the host is not local),
     ///   or what `body` throws.
+    ///
+    /// `maxConnections` caps the connections open at once (more wait in the listen backlog); `grace` is how long
+    /// open requests may take to finish once `body` has ended.
     public static func run<T: Sendable>(
         router: Router<BasicRequestContext>, server: HTTPServerBuilder = .http1(), host: String = "127.0.0.1",
-        port: Int = 0, name: String, _ body: (Int) async throws -> T
+        port: Int = 0, name: String, maxConnections: Int? = nil, grace: Duration = .seconds(1),
+        _ body: (Int) async throws -> T
     ) async throws -> T {
         let (ports, portContinuation) = AsyncStream<Int>.makeStream()
         var logger = Logger(label: "gather.\(name)")
@@ -30,7 +34,9 @@ public enum HTTPServer {
         let app = Application(
             router: router,
             server: server,
-            configuration: .init(address: .hostname(host, port: port), serverName: "gather-\(name)"),
+            configuration: .init(
+                address: .hostname(host, port: port), serverName: "gather-\(name)",
+                availableConnectionsDelegate: maxConnections.map { MaximumAvailableConnections($0) }),
             onServerRunning: { channel in
                 portContinuation.yield(channel.localAddress?.port ?? 0)
                 portContinuation.finish()
@@ -68,7 +74,7 @@ public enum HTTPServer {
             }
             await services.triggerGracefulShutdown()
             group.addTask {
-                try? await Task.sleep(for: .seconds(1))
+                try? await Task.sleep(for: grace)
                 throw CancellationError()
             }
             _ = try? await group.next()

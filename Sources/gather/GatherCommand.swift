@@ -16,7 +16,7 @@ struct GatherCommand: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             DemoCommand.self, RunCommand.self, ValidateCommand.self, LoadCommand.self, FetchCommand.self,
-            CrawlCommand.self, MapCommand.self, WorkerTemplateCommand.self, FixtureCommand.self,
+            CrawlCommand.self, MapCommand.self, ServeCommand.self, WorkerTemplateCommand.self, FixtureCommand.self,
         ]
     )
 }

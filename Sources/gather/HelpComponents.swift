@@ -8,13 +8,15 @@ enum HelpComponents {
         guard arguments.count >= 2, arguments[0] == "help" else { return nil }
         let topic = arguments[1]
         if topic == "--markdown" {
-            Terminal.output(SpecDocs.markdown(for: PipelineSpecs.all, title: "Pipeline reference"))
+            Terminal.output(SpecDocs.markdown(for: Self.components, title: "Pipeline and model file reference"))
             return 0
         }
-        if ["run", "validate", "demo", "fetch", "fixture", "help"].contains(topic) { return nil }
-        let matches = PipelineSpecs.all.filter { $0.name == topic || $0.kind == topic }
+        // A subcommand's name asks for its usage (ArgumentParser's help), even where a component shares it.
+        let subcommands = GatherCommand.configuration.subcommands.map { $0.configuration.commandName ?? "" }
+        if subcommands.contains(topic) || topic == "help" { return nil }
+        let matches = Self.components.filter { $0.name == topic || $0.kind == topic }
         guard !matches.isEmpty else {
-            let names = Array(Set(PipelineSpecs.all.map(\.name) + PipelineSpecs.all.map(\.kind))).sorted()
+            let names = Array(Set(Self.components.map(\.name) + Self.components.map(\.kind))).sorted()
             let suggestion = Suggestions.didYouMean(topic, among: names).map { "; did you mean '\($0)'?" } ?? ""
             Terminal.error(
                 "gather: no component '\(topic)'\(suggestion)\nComponents: \(names.joined(separator: ", "))")
@@ -23,4 +25,7 @@ enum HelpComponents {
         Terminal.output(matches.map { $0.helpText() }.joined(separator: "\n\n") + "\n")
         return 0
     }
+
+    /// Every component of pipelines and model files.
+    static let components = PipelineSpecs.all + ModelFile.specs
 }

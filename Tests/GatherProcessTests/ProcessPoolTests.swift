@@ -132,8 +132,8 @@ import Testing
             #expect(pool.statistics.retried == 1)
             // Crashes every time: after two workers died on it, every record is an error that says why.
             let always = try await pool.process([["crash": true], ["x": 1]])
-            guard case .error(let message) = always[1] else {
-                Issue.record("expected errors, got \(always)")
+            guard case .lost(let message) = always[1] else {
+                Issue.record("expected lost records, got \(always)")
                 return
             }
             #expect(message.contains("SIGSEGV"), "\(message)")
@@ -195,8 +195,8 @@ import Testing
         configuration.maxRestarts = 1
         try await ProcessPool.withPool(configuration) { pool in
             let outcomes = try await pool.process(Self.records(0..<2))
-            guard case .error(let message) = outcomes[0] else {
-                Issue.record("expected an error, got \(outcomes)")
+            guard case .lost(let message) = outcomes[0] else {
+                Issue.record("expected lost records, got \(outcomes)")
                 return
             }
             #expect(message.contains("not a frame"), "\(message)")

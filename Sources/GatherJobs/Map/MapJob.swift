@@ -187,7 +187,7 @@ public final class MapJob: Sendable {
                 normalizer.normalize(record, key: "\(file):\(task.line)", into: &rows)
                 counts.written += 1
                 counts.rows += 1
-            case .error(let message):
+            case .error(let message), .lost(let message):
                 error(
                     line: task.line, code: "worker", message: message,
                     payload: String(JSONWriter.string(task.value).prefix(1024)))

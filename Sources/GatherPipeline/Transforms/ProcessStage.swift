@@ -37,31 +37,8 @@ public struct ProcessStage: Sendable {
         name: "process", kind: "transform",
         summary: "Sends records in batches to worker processes running a command (Python with `gather_worker`, "
             + "or any program that speaks its frames) and keeps what they answer, in input order.",
-        fields: [
-            FieldSpec(
-                "command", .stringOrList(.string), required: true,
-                description: "The program and its arguments: a list, or one line split like a shell would.",
-                example: "[python3, score.py]"),
-            FieldSpec(
-                "workers", .any, default: "auto",
-                description: "Worker processes: a number, or `auto` for one per core."),
-            FieldSpec("batch", .int, default: "256", description: "Records per message to a worker."),
-            FieldSpec(
-                "timeout", .duration,
-                description: "The longest one batch may take; past it the worker is killed (SIGTERM, then SIGKILL). "
-                    + "Default: no limit."),
-            FieldSpec(
-                "max_restarts", .int, default: "10",
-                description:
-                    "Failures in a row a worker may have (no answered batch between them) before it stays stopped."),
-            FieldSpec(
-                "env", .map(.string), description: "Variables added to the workers' environment.",
-                example: "{ OMP_NUM_THREADS: \"1\" }"),
-            FieldSpec("cwd", .string, description: "The workers' folder (default: the pipeline file's folder)."),
-            FieldSpec(
-                "memory_limit", .byteCount,
-                description: "A cap on each worker's address space (RLIMIT_AS), like 4GiB: past it, allocations "
-                    + "fail in the worker (Python raises MemoryError for the batch) instead of the OOM killer."),
+        fields: ProcessPool.Configuration.specFields + [
+            FieldSpec("batch", .int, default: "256", description: "Records per message to a worker.")
         ],
         examples: [
             "- process: { command: [python3, score.py], workers: auto, batch: 256, timeout: 30s }",
@@ -72,39 +49,7 @@ public struct ProcessStage: Sendable {
     static func build(
         _ object: ConfigObject, id: String, directory: String, errors: inout [ConfigError]
     ) -> ProcessStage? {
-        var command = object.strings("command")
-        if command.count == 1 {
-            do {
-                command = try ProcessPool.words(command[0])
-            } catch {
-                errors.append(object.error(at: "command", "\(error)"))
-                return nil
-            }
-        }
-        guard let program = command.first, !program.isEmpty else {
-            errors.append(object.error(at: "command", "give the program to run, like command: [python3, score.py]"))
-            return nil
-        }
-        var pool = ProcessPool.Configuration(command: command)
-        if let workers = object.value("workers") {
-            switch workers.value {
-            case .int(let count) where count >= 1: pool.workers = Int(count)
-            case .string("auto"): break
-            default:
-                errors.append(
-                    ConfigError(
-                        location: workers.location,
-                        message: "workers: give a number of processes (1 or more), or auto for one per core"))
-            }
-        }
-        pool.timeout = object.duration("timeout")
-        pool.maxRestarts = max(0, object.int("max_restarts") ?? pool.maxRestarts)
-        pool.environment = Dictionary(object.stringMap("env").map { ($0.key, $0.value) }, uniquingKeysWith: { $1 })
-        let cwd = object.string("cwd")
-        pool.workingDirectory =
-            cwd.map { $0.hasPrefix("/") || directory == "." ? $0 : directory + "/" + $0 }
-            ?? (directory == "." ? nil : directory)
-        pool.memoryLimit = object.byteCount("memory_limit")
+        guard let pool = ProcessPool.Configuration(object, directory: directory, errors: &errors) else { return nil }
         let batch = object.int("batch") ?? 256
         if batch < 1 {
             errors.append(object.error(at: "batch", "batch: give 1 or more records per message"))

@@ -117,7 +117,7 @@ public struct TransformChain: Sendable {
                         }
                     }
                 case .result(let value): next.append((item.origin, ["value": value]))
-                case .error(let message):
+                case .error(let message), .lost(let message):
                     outcomes[item.origin].failures.append(
                         ("process", "transform step \(position + 1) (process): \(message)", item.record))
                 }

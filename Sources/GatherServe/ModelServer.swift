@@ -1,0 +1,256 @@
+import GatherCore
+import GatherProcess
+import GatherServer
+import Hummingbird
+import HummingbirdCore
+import NIOCore
+import Synchronization
+
+/// `gather serve`: a model's worker processes behind an HTTP API, with adaptive batching (``Batcher``),
+/// deadlines, load shedding and self-healing workers (``ProcessPool``).
+///
+/// - `POST /predict`: one JSON record, or `{"instances": [...]}`; answers `{"predictions": [...]}` in the same
+///   order (the KServe / TF-Serving v1 shape). The header `X-Request-Deadline-Ms` sets the request's budget.
+/// - `GET /healthz` (the server is up), `GET /readyz` (every worker is running and loaded), `GET /metrics`.
+///
+/// Statuses: 400 invalid JSON; 413 a body over `max_body`; 422 a record the model rejected (`errors` names each
+/// instance's index, the other instances keep their predictions); 429 the queue is full (`Retry-After` in whole
+/// seconds and `X-Retry-After-Ms`, from the measured drain rate); 503 the workers failed on the batch twice, or
+/// the server is stopping; 504 the deadline cannot be met or has passed.
+public struct ModelServer: Sendable {
+    public let file: ModelFile
+
+    public init(_ file: ModelFile) {
+        self.file = file
+    }
+
+    /// Starts the workers (all loaded before the port opens), serves until `stop` is set, then stops accepting,
+    /// lets in-flight requests finish within `grace`, stops the workers and returns the summary.
+    ///
+    /// - Throws: ``ProcessPoolError`` when the workers cannot start, ``HTTPServerError`` when the address is taken.
+    public func run(
+        stop: ServeStop, grace: Duration = .seconds(10), announce: @Sendable (String) -> Void
+    ) async throws -> String {
+        _ = MetricsEndpoint.text()  // bootstraps swift-prometheus for this process
+        let metrics = ServeMetrics()
+        let started = ContinuousClock.now
+        let file = self.file
+        try await ProcessPool.withPool(file.pool) { pool in
+            let batcher = Batcher(configuration: file.batching, metrics: metrics)
+            let router = Self.router(file: file, batcher: batcher, pool: pool, metrics: metrics)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await batcher.run(on: pool) }
+                try await HTTPServer.run(
+                    router: router,
+                    server: .http1(
+                        configuration: .init(idleTimeout: .nanoseconds(file.readTimeout.nanosecondsClamped))),
+                    host: file.host, port: file.port,
+                    name: "serve", maxConnections: file.maxConnections, grace: grace
+                ) { port in
+                    let shown = file.host.contains(":") ? "[\(file.host)]" : file.host
+                    announce("http://\(shown):\(port)")
+                    await stop.wait()
+                }
+                // Every connection is closed: nothing more can arrive.
+                batcher.stop()
+                try await group.waitForAll()
+            }
+            metrics.restarts(total: pool.statistics.restarts)
+        }
+        return metrics.render(name: file.name, elapsed: started.duration(to: .now))
+    }
+
+    /// Starts the workers, sends the model file's `example` (or `{}`) through the batcher once, and returns the
+    /// latency and the answer.
+    public func check() async throws -> (latency: Duration, answer: String) {
+        let file = self.file
+        return try await ProcessPool.withPool(file.pool) { pool in
+            let batcher = Batcher(configuration: file.batching, metrics: ServeMetrics())
+            return try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await batcher.run(on: pool) }
+                let started = ContinuousClock.now
+                let answer = await batcher.submit(
+                    [file.example ?? .object([:])], bytes: 0, deadline: started + file.batching.deadline)
+                let latency = started.duration(to: .now)
+                batcher.stop()
+                try await group.waitForAll()
+                switch answer {
+                case .answered(let outcomes, _):
+                    switch outcomes.first {
+                    case .result(let value)?: return (latency, JSONWriter.string(value))
+                    case .error(let message)?, .lost(let message)?:
+                        throw ProcessPoolError("the model rejected the example: \(message)")
+                    case nil: throw ProcessPoolError("the model answered nothing")
+                    }
+                case .rejected(let rejection):
+                    throw ProcessPoolError("the example was not served: \(rejection)")
+                }
+            }
+        }
+    }
+
+    // MARK: - Routes
+
+    static let deadlineHeader = HTTPFields.Element.Name("X-Request-Deadline-Ms")!
+    static let retryAfterMillisecondsHeader = HTTPFields.Element.Name("X-Retry-After-Ms")!
+
+    static func router(file: ModelFile, batcher: Batcher, pool: ProcessPool, metrics: ServeMetrics)
+        -> Router<BasicRequestContext>
+    {
+        let router = Router()
+        router.post("/predict") { request, _ -> Response in
+            let response = await Self.predict(request, file: file, batcher: batcher)
+            metrics.answered(status: Int(response.status.code))
+            if response.status.code == 503 { metrics.restarts(total: pool.statistics.restarts) }
+            return response
+        }
+        router.get("/healthz") { _, _ in Self.json(.ok, ["status": "alive"]) }
+        router.get("/readyz") { _, _ -> Response in
+            let running = pool.pids.count
+            let ready = running == file.pool.workers
+            return Self.json(
+                ready ? .ok : .serviceUnavailable,
+                Record([
+                    ("status", .string(ready ? "ready" : "not ready")), ("workers", .int(Int64(running))),
+                    ("expected", .int(Int64(file.pool.workers))),
+                ]))
+        }
+        router.get("/metrics") { _, _ -> Response in
+            metrics.restarts(total: pool.statistics.restarts)
+            return Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: ResponseBody(byteBuffer: ByteBuffer(string: MetricsEndpoint.text())))
+        }
+        return router
+    }
+
+    /// Reads, checks, batches and answers one `/predict` request.
+    static func predict(_ request: Request, file: ModelFile, batcher: Batcher) async -> Response {
+        let arrived = ContinuousClock.now
+        var budget = file.batching.deadline
+        if let text = request.headers[Self.deadlineHeader] {
+            guard let milliseconds = Int(text), milliseconds > 0 else {
+                return Self.error(.badRequest, "X-Request-Deadline-Ms must be a whole number of milliseconds, like 250")
+            }
+            budget = .milliseconds(milliseconds)
+        }
+        let deadline = arrived + budget
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: file.maxBody)
+        } catch {
+            return Self.error(
+                .contentTooLarge, "the body is larger than max_body (\(file.maxBody) bytes); send fewer instances")
+        }
+        let bytes = Array(body.readableBytesView)
+        let parsed: Value
+        do {
+            parsed = try JSONReader.parse(bytes)
+        } catch {
+            return Self.error(.badRequest, "the body is not valid JSON: \(error)")
+        }
+        let records: [Value]
+        if case .object(let object) = parsed, let instances = object["instances"] {
+            guard case .array(let list) = instances, !list.isEmpty else {
+                return Self.error(.badRequest, "instances must be a non-empty list of records")
+            }
+            records = list
+        } else {
+            records = [parsed]
+        }
+        switch await batcher.submit(records, bytes: bytes.count, deadline: deadline) {
+        case .rejected(let rejection):
+            return Self.rejected(rejection)
+        case .answered(let outcomes, _):
+            if ContinuousClock.now > deadline {
+                batcher.metrics.shed(.deadline(""))
+                return Self.error(.gatewayTimeout, "the model answered after the request's deadline of \(budget)")
+            }
+            var predictions: [Value] = []
+            var errors: [Value] = []
+            var lost: String?
+            for (index, outcome) in outcomes.enumerated() {
+                switch outcome {
+                case .result(let value): predictions.append(value)
+                case .error(let message):
+                    predictions.append(.null)
+                    errors.append(.object(Record([("index", .int(Int64(index))), ("error", .string(message))])))
+                case .lost(let message):
+                    lost = message
+                }
+            }
+            if let lost {
+                batcher.metrics.shed(.workers(""))
+                return Self.error(.serviceUnavailable, "the workers failed on this batch twice: \(lost)")
+            }
+            guard errors.isEmpty else {
+                return Self.json(
+                    .unprocessableContent,
+                    Record([
+                        ("error", .string("the model rejected \(errors.count) of \(records.count) instances")),
+                        ("errors", .array(errors)), ("predictions", .array(predictions)),
+                    ]))
+            }
+            return Self.json(.ok, Record([("predictions", .array(predictions))]))
+        }
+    }
+
+    static func rejected(_ rejection: Batcher.Rejection) -> Response {
+        switch rejection {
+        case .queueFull(let retryAfter):
+            var response = Self.error(
+                .tooManyRequests, "the queue is full; retry after \(Batcher.milliseconds(retryAfter)) ms")
+            let seconds = max(1, Int((retryAfter.seconds).rounded(.up)))
+            response.headers[.retryAfter] = String(seconds)
+            response.headers[Self.retryAfterMillisecondsHeader] = String(Batcher.milliseconds(retryAfter))
+            return response
+        case .deadline(let reason):
+            return Self.error(.gatewayTimeout, "the deadline cannot be met: \(reason)")
+        case .workers(let reason):
+            return Self.error(.serviceUnavailable, "the workers could not serve it: \(reason)")
+        case .stopping:
+            var response = Self.error(.serviceUnavailable, "the server is stopping")
+            response.headers[.retryAfter] = "1"
+            return response
+        }
+    }
+
+    static func error(_ status: HTTPResponse.Status, _ message: String) -> Response {
+        Self.json(status, Record([("error", .string(message))]))
+    }
+
+    static func json(_ status: HTTPResponse.Status, _ record: Record) -> Response {
+        var bytes: [UInt8] = []
+        JSONWriter.write(.object(record), into: &bytes)
+        return Response(
+            status: status, headers: [.contentType: "application/json"],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+}
+
+/// Tells a running ``ModelServer`` to stop (SIGTERM, SIGINT, or a test).
+public final class ServeStop: Sendable {
+    private let state = Mutex<(stopped: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+
+    public init() {}
+
+    /// Stops the server: it stops accepting and drains.
+    public func stop() {
+        let waiters = self.state.withLock { state in
+            state.stopped = true
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    func wait() async {
+        await withCheckedContinuation { continuation in
+            let stopped = self.state.withLock { state in
+                if !state.stopped { state.waiters.append(continuation) }
+                return state.stopped
+            }
+            if stopped { continuation.resume() }
+        }
+    }
+}

@@ -1,0 +1,316 @@
+import Foundation
+import GatherCore
+import GatherHTTP
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `gather serve` end to end: a real Python worker (standard library: the model is not the point), real HTTP.
+@Suite struct ServeCommandTests {
+    /// Doubles `x`; rejects records without it; sleeps PAUSE seconds per batch; appends each batch's size to
+    /// MARKS/batches; dies by SIGSEGV on a record with "crash": "once" the first time (MARKS/crashed), and on
+    /// every record with "crash": "always".
+    static let worker = """
+        import os, signal, time
+        from gather_worker import serve, RecordError
+        marks = os.environ["MARKS"]
+        pause = float(os.environ.get("PAUSE", "0"))
+        def handle(records):
+            with open(os.path.join(marks, "batches"), "a") as f:
+                f.write("%d\\n" % len(records))
+            for r in records:
+                crash = r.get("crash")
+                if crash == "always" or (crash == "once" and not os.path.exists(os.path.join(marks, "crashed"))):
+                    open(os.path.join(marks, "crashed"), "w").close()
+                    os.kill(os.getpid(), signal.SIGSEGV)
+            time.sleep(pause)
+            return [{"y": r["x"] * 2} if "x" in r else RecordError("x is missing") for r in records]
+        serve(handle)
+        """
+
+    struct Server {
+        let url: String
+        let scratch: ScratchFolder
+
+        var batches: [Int] {
+            ((try? scratch.read("marks/batches")) ?? "").split(separator: "\n").compactMap { Int($0) }
+        }
+    }
+
+    /// Starts `gather serve` on a model file with `settings` (YAML lines after the model), runs `body` while it
+    /// serves, then stops it with SIGTERM and returns its result.
+    static func serving(
+        workers: Int = 2, pause: Double = 0, settings: String = "",
+        _ body: @escaping @Sendable (Server, Process) async throws -> Void
+    ) async throws -> ProcessResult {
+        let scratch = try ScratchFolder()
+        defer { scratch.remove() }
+        _ = try scratch.write("worker.py", Self.worker)
+        try FileManager.default.createDirectory(atPath: scratch.file("marks"), withIntermediateDirectories: true)
+        let port = try freeLoopbackPort()
+        let file = try scratch.write(
+            "model.yaml",
+            """
+            name: doubler
+            listen: 127.0.0.1:\(port)
+            model:
+              command: [python3, worker.py]
+              workers: \(workers)
+              env: { PYTHONPATH: "\(MapCommandTests.python)", MARKS: "\(scratch.file("marks"))", PAUSE: "\(pause)" }
+              example: { x: 21 }
+            \(settings)
+            """)
+        let url = "http://127.0.0.1:\(port)"
+        return try await runGather(["serve", file, "--grace", "5s"]) { process in
+            let ready = ContinuousClock.now + .seconds(20)
+            try await Fetcher.withFetcher { fetcher in
+                while ContinuousClock.now < ready {
+                    let answer = await fetcher.fetch(FetchRequest(url: url + "/readyz", retry: RetryPolicy.none))
+                    if answer.response?.status == 200 { break }
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+            }
+            do {
+                try await body(Server(url: url, scratch: scratch), process)
+            } catch {
+                kill(process.processIdentifier, SIGTERM)
+                throw error
+            }
+            if process.isRunning { kill(process.processIdentifier, SIGTERM) }
+        }
+    }
+
+    struct Answer {
+        var status: Int
+        var body: String
+        var headers: [String: String]
+        var elapsed: Duration
+    }
+
+    /// POSTs `body` to `/predict` once (no retries), with a deadline header when given.
+    static func predict(
+        _ url: String, _ body: String, deadlineMs: Int? = nil, fetcher: Fetcher
+    ) async -> Answer {
+        var headers = [(name: "Content-Type", value: "application/json")]
+        if let deadlineMs { headers.append((name: "X-Request-Deadline-Ms", value: String(deadlineMs))) }
+        let started = ContinuousClock.now
+        let result = await fetcher.fetch(
+            FetchRequest(
+                url: url + "/predict", method: "POST", headers: headers, body: Array(body.utf8),
+                timeout: .seconds(30), retry: RetryPolicy.none))
+        var fields: [String: String] = [:]
+        for header in result.response?.headers ?? [:] { fields[header.name.lowercased()] = header.value }
+        return Answer(
+            status: result.response?.status ?? -1, body: result.response.map { String(buffer: $0.body) } ?? "\(result)",
+            headers: fields, elapsed: started.duration(to: .now))
+    }
+
+    static func withClient<T: Sendable>(_ body: (Fetcher) async throws -> T) async throws -> T {
+        var configuration = Fetcher.Configuration()
+        configuration.limits = FlowLimits(maxConcurrency: 256)
+        return try await Fetcher.withFetcher(configuration: configuration, body)
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func predictionsInOrderWithPerInstanceErrorsAndClearBadInput() async throws {
+        let result = try await Self.serving(settings: "limits: { max_body: 2KiB }") { server, _ in
+            try await Self.withClient { fetcher in
+                let one = await Self.predict(server.url, #"{"x": 4}"#, fetcher: fetcher)
+                #expect(one.status == 200)
+                #expect(one.body == #"{"predictions":[{"y":8}]}"#)
+                let many = await Self.predict(
+                    server.url, #"{"instances": [{"x": 1}, {"z": 2}, {"x": 3}]}"#, fetcher: fetcher)
+                #expect(many.status == 422, "\(many.body)")
+                #expect(many.body.contains(#""errors":[{"index":1,"error":"#), "\(many.body)")
+                #expect(many.body.contains(#""predictions":[{"y":2},null,{"y":6}]"#), "\(many.body)")
+                let bad = await Self.predict(server.url, "{not json", fetcher: fetcher)
+                #expect(bad.status == 400)
+                #expect(bad.body.contains("line 1, column 2"), "\(bad.body)")
+                let huge = await Self.predict(
+                    server.url,
+                    #"{"instances": ["# + Array(repeating: #"{"x": 1}"#, count: 400).joined(separator: ",")
+                        + "]}", fetcher: fetcher)
+                #expect(huge.status == 413, "\(huge.body)")
+                #expect(huge.body.contains("max_body"))
+                let badDeadline = await Self.predict(server.url, #"{"x": 4}"#, deadlineMs: -5, fetcher: fetcher)
+                #expect(badDeadline.status == 400)
+                for path in ["/healthz", "/readyz"] {
+                    #expect(
+                        await fetcher.fetch(FetchRequest(url: server.url + path, retry: RetryPolicy.none)).response?
+                            .status == 200)
+                }
+                let metrics = await fetcher.fetch(FetchRequest(url: server.url + "/metrics", retry: RetryPolicy.none))
+                let text = metrics.response.map { String(buffer: $0.body) } ?? ""
+                #expect(text.contains(#"gather_serve_requests_total{status="200"} 1"#), "\(text)")
+                #expect(text.contains("gather_serve_batch_records"), "\(text)")
+            }
+        }
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("by status: 200 1, 400 2, 413 1, 422 1"), "\(result.stderr)")
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func concurrentRequestsAreBatchedByRecords() async throws {
+        // One worker at 50 ms a batch and 40 requests at once: they cannot each get a batch of their own.
+        _ = try await Self.serving(workers: 1, pause: 0.05, settings: "batch: { max_size: 16 }") { server, _ in
+            try await Self.withClient { fetcher in
+                let answers = try await Array(0..<40).concurrentMap(maxConcurrency: 40) { i in
+                    await Self.predict(server.url, #"{"x": \#(i)}"#, fetcher: fetcher)
+                }
+                for (i, answer) in answers.enumerated() {
+                    #expect(answer.status == 200)
+                    #expect(answer.body == #"{"predictions":[{"y":\#(i * 2)}]}"#)
+                }
+                let batches = server.batches
+                #expect(batches.reduce(0, +) == 40)
+                #expect(batches.count <= 10, "\(batches)")
+                #expect(batches.max() ?? 0 <= 16, "\(batches)")
+            }
+        }
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func deadlinesAreKeptAndHopelessRequestsNeverReachAWorker() async throws {
+        // One worker at 200 ms a batch of one. With a 300 ms budget, only the first request or two can be served
+        // in time; the rest get 504 at once, and no request is ever answered 200 after its deadline.
+        _ = try await Self.serving(workers: 1, pause: 0.2, settings: "batch: { max_size: 1 }") { server, _ in
+            try await Self.withClient { fetcher in
+                // A first request measures the service time.
+                let first = await Self.predict(server.url, #"{"x": 1}"#, fetcher: fetcher)
+                #expect(first.status == 200)
+                let answers = try await Array(0..<12).concurrentMap(maxConcurrency: 12) { i in
+                    await Self.predict(server.url, #"{"x": \#(i)}"#, deadlineMs: 300, fetcher: fetcher)
+                }
+                let ok = answers.filter { $0.status == 200 }
+                let late = answers.filter { $0.status == 504 }
+                #expect(ok.count + late.count == 12, "\(answers.map(\.status))")
+                #expect(ok.count >= 1 && ok.count <= 3, "\(answers.map(\.status))")
+                for answer in ok { #expect(answer.elapsed < .milliseconds(300) + .milliseconds(50)) }
+                // Shed at admission, without waiting for a worker: sooner than one batch takes (a 504 after the
+                // deadline passed would take 300 ms or more).
+                #expect(late.contains { $0.elapsed < .milliseconds(200) }, "\(late.map(\.elapsed))")
+                #expect(late.allSatisfy { $0.body.contains("deadline") })
+                #expect(server.batches.count <= 1 + 3, "\(server.batches)")
+            }
+        }
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func aFullQueueAnswers429WithRetryAfter() async throws {
+        _ = try await Self.serving(
+            workers: 1, pause: 0.3, settings: "batch: { max_size: 1 }\nlimits: { queue: 3, deadline: 30s }"
+        ) { server, _ in
+            try await Self.withClient { fetcher in
+                _ = await Self.predict(server.url, #"{"x": 1}"#, fetcher: fetcher)
+                let answers = try await Array(0..<12).concurrentMap(maxConcurrency: 12) { i in
+                    await Self.predict(server.url, #"{"x": \#(i)}"#, fetcher: fetcher)
+                }
+                let statuses = answers.map(\.status)
+                #expect(statuses.allSatisfy { $0 == 200 || $0 == 429 }, "\(statuses)")
+                let shed = answers.filter { $0.status == 429 }
+                #expect(shed.count >= 6, "\(statuses)")
+                for answer in shed {
+                    let retryAfter = Int(answer.headers["retry-after"] ?? "") ?? 0
+                    let milliseconds = Int(answer.headers["x-retry-after-ms"] ?? "") ?? 0
+                    // Three queued records at about 300 ms each: about a second to drain.
+                    #expect(retryAfter >= 1, "\(answer.headers)")
+                    #expect(milliseconds >= 300 && milliseconds <= 2000, "\(answer.headers)")
+                }
+            }
+        }
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func aWorkerKilledMidBatchCostsOneRetryAndAHopelessBatchGets503() async throws {
+        // A generous deadline: a restarting worker (backoff, then Python's start) must not turn into a 504 here.
+        let result = try await Self.serving(workers: 2, settings: "limits: { deadline: 20s }") { server, _ in
+            try await Self.withClient { fetcher in
+                // The worker holding it dies; the batch is tried again on the other worker, and answered.
+                let once = await Self.predict(server.url, #"{"x": 5, "crash": "once"}"#, fetcher: fetcher)
+                #expect(once.status == 200, "\(once.body)")
+                #expect(once.body == #"{"predictions":[{"y":10}]}"#)
+                // Both tries die: 503 with the reason, and other requests are served meanwhile.
+                async let hopeless = Self.predict(server.url, #"{"x": 5, "crash": "always"}"#, fetcher: fetcher)
+                let fine = await Self.predict(server.url, #"{"x": 7}"#, fetcher: fetcher)
+                #expect(fine.status == 200)
+                let lost = await hopeless
+                #expect(lost.status == 503, "\(lost.body)")
+                #expect(lost.body.contains("SIGSEGV"), "\(lost.body)")
+                // The workers come back.
+                let deadline = ContinuousClock.now + .seconds(10)
+                var after = await Self.predict(server.url, #"{"x": 8}"#, fetcher: fetcher)
+                while after.status != 200, ContinuousClock.now < deadline {
+                    try await Task.sleep(for: .milliseconds(100))
+                    after = await Self.predict(server.url, #"{"x": 8}"#, fetcher: fetcher)
+                }
+                #expect(after.status == 200)
+            }
+        }
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("worker restarts: 3"), "\(result.stderr)")
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func sigtermDrainsRequestsInFlightAndExitsZero() async throws {
+        nonisolated(unsafe) var answers: [Answer] = []
+        let result = try await Self.serving(
+            workers: 1, pause: 0.4, settings: "batch: { max_size: 2 }\nlimits: { deadline: 30s }"
+        ) {
+            server, process in
+            try await Self.withClient { fetcher in
+                async let inFlight = Array(0..<4).concurrentMap(maxConcurrency: 4) { i in
+                    await Self.predict(server.url, #"{"x": \#(i)}"#, fetcher: fetcher)
+                }
+                try await Task.sleep(for: .milliseconds(150))
+                kill(process.processIdentifier, SIGTERM)
+                answers = try await inFlight
+                // Stopped: nothing listens any more.
+                try await Task.sleep(for: .milliseconds(300))
+                let refused = await fetcher.fetch(FetchRequest(url: server.url + "/healthz", retry: RetryPolicy.none))
+                #expect(refused.response == nil)
+            }
+        }
+        #expect(answers.map(\.status) == [200, 200, 200, 200], "\(answers.map(\.body))")
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("SIGTERM"), "\(result.stderr)")
+    }
+
+    @Test func aBadModelFileOrAMissingCommandIsAUsageError() async throws {
+        let scratch = try ScratchFolder()
+        defer { scratch.remove() }
+        let bad = try scratch.write(
+            "bad.yaml", "name: m\nmodel: { comand: [python3, w.py] }\nbatch: { max_size: many }\n")
+        let result = try await runGather(["serve", bad, "--check"])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("bad.yaml:2:"), "\(result.stderr)")
+        #expect(result.stderr.contains("did you mean 'command'"), "\(result.stderr)")
+        #expect(result.stderr.contains("bad.yaml:3:"), "\(result.stderr)")
+        let missing = try scratch.write("missing.yaml", "name: m\nmodel: { command: [no-such-model-server-9] }\n")
+        let check = try await runGather(["serve", missing, "--check"])
+        #expect(check.status == 2)
+        #expect(check.stderr.contains("no-such-model-server-9"), "\(check.stderr)")
+    }
+
+    @Test func checkRunsTheExampleOnce() async throws {
+        let scratch = try ScratchFolder()
+        defer { scratch.remove() }
+        _ = try scratch.write("worker.py", Self.worker)
+        try FileManager.default.createDirectory(atPath: scratch.file("marks"), withIntermediateDirectories: true)
+        let file = try scratch.write(
+            "model.yaml",
+            """
+            name: doubler
+            model:
+              command: [python3, worker.py]
+              workers: 1
+              env: { PYTHONPATH: "\(MapCommandTests.python)", MARKS: "\(scratch.file("marks"))" }
+              example: { x: 21 }
+            """)
+        let result = try await runGather(["serve", file, "--check"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout == #"{"y":42}"# + "\n")
+        #expect(result.stderr.contains("doubler answered in"), "\(result.stderr)")
+    }
+}
