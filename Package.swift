@@ -257,6 +257,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "GatherConfigTests",
+            dependencies: ["GatherConfig"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "GatherProcessTests",
             dependencies: ["GatherProcess"],
             swiftSettings: swiftSettings

@@ -57,6 +57,9 @@ public struct FetchResult: Sendable {
     public var error: FetchError?
     /// Attempts made (1 = no retry).
     public var attempts: Int
+    /// Of ``elapsed``, the time spent waiting for admission (the host's concurrency slot, rate token or pause),
+    /// over all attempts: `elapsed - waited` is the time the requests were on the wire.
+    public var waited: Duration = .zero
     /// From the first admission request to the end of the last attempt, including waits.
     public var elapsed: Duration
     /// Where the body was written, when it went to a file.

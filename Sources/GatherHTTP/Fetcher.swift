@@ -143,6 +143,7 @@ public final class Fetcher: Sendable {
                 return result
             }
             let sent = clock.now
+            result.waited += asked.duration(to: sent)
             hostMetrics.admitted(after: asked.duration(to: sent))
             hostMetrics.inFlight.increment()
             let outcome = await self.attempt(prepared, client: client, savePath: savePath)

@@ -19,6 +19,9 @@ import Synchronization
 ///   spread over the workers, times the measured per-record service time) is past its deadline gets `deadline`
 ///   (504) at once. At dispatch, a request whose deadline has passed, or will before the batch can finish, is
 ///   dropped the same way. An answer that arrives after the deadline is a 504, never a 200.
+/// - **Disconnects are not seen.** Hummingbird's HTTP/1.1 pipeline stops reading a connection while a request
+///   is in flight, so a client that closes it is noticed only when the answer is written: its records are
+///   served and the answer dropped. (Its helper that watches for the close also ends keep-alive.)
 /// - **Shedding.** A full queue answers `queueFull` (429) with the time the queue needs to drain at the measured
 ///   rate.
 /// - What a batch costs is fitted to the answered ones (``ServiceCost``: a fixed part per batch and a part per
@@ -207,16 +210,17 @@ public final class Batcher: Sendable {
     private func dispatchLoop(_ pool: ProcessPool) async {
         while await self.waitForWork() {
             let release = await self.waitForCompany()
-            let (batch, expired) = self.takeBatch()
+            let (batch, dropped) = self.takeBatch()
             let now = self.clock.now
-            for request in expired {
-                self.metrics.shed(.deadline(""))
-                request.continuation.resume(
-                    returning: .rejected(
-                        .deadline(
-                            now > request.deadline
-                                ? "its deadline passed while it waited in the queue"
-                                : "it cannot be served before its deadline")))
+            for request in dropped {
+                let rejection: Rejection =
+                    if now > request.deadline {
+                        .deadline("its deadline passed while it waited in the queue")
+                    } else {
+                        .deadline("it cannot be served before its deadline")
+                    }
+                self.metrics.shed(rejection)
+                request.continuation.resume(returning: .rejected(rejection))
             }
             guard !batch.isEmpty else {
                 self.state.withLock { $0.busy -= 1 }
@@ -249,13 +253,13 @@ public final class Batcher: Sendable {
         }
     }
 
-    /// Takes the batch from the head of the queue (marking the loop busy) and the requests that can no longer
-    /// meet their deadline.
-    private func takeBatch() -> (batch: [Waiting], expired: [Waiting]) {
+    /// Takes the batch from the head of the queue (marking the loop busy), and the requests dropped on the way:
+    /// those that can no longer meet their deadline.
+    private func takeBatch() -> (batch: [Waiting], dropped: [Waiting]) {
         let now = self.clock.now
         return self.state.withLock { state in
             var batch: [Waiting] = []
-            var expired: [Waiting] = []
+            var dropped: [Waiting] = []
             var records = 0
             var bytes = 0
             let cost = state.cost
@@ -270,7 +274,7 @@ public final class Batcher: Sendable {
                 // Served in this batch, it would finish when a batch of the records so far and its own does.
                 let finish = now + .seconds(cost.measured ? cost.seconds(forBatchOf: records + next.records.count) : 0)
                 if now >= next.deadline || finish > next.deadline {
-                    expired.append(next)
+                    dropped.append(next)
                     continue
                 }
                 records += next.records.count
@@ -279,7 +283,7 @@ public final class Batcher: Sendable {
             }
             state.busy += 1
             self.metrics.queueDepth(state.queuedRecords)
-            return (batch, expired)
+            return (batch, dropped)
         }
     }
 

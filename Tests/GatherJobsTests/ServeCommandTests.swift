@@ -9,8 +9,8 @@ import Testing
 
 /// `gather serve` end to end: a real Python worker (standard library: the model is not the point), real HTTP.
 @Suite struct ServeCommandTests {
-    /// Doubles `x`; rejects records without it; sleeps PAUSE seconds per batch; appends each batch's size to
-    /// MARKS/batches; dies by SIGSEGV on a record with "crash": "once" the first time (MARKS/crashed), and on
+    /// Doubles `x`; rejects records without it; sleeps PAUSE seconds per batch; appends each batch's `x` values
+    /// (one line a batch) to MARKS/batches; dies by SIGSEGV on a record with "crash": "once" the first time (MARKS/crashed), and on
     /// every record with "crash": "always".
     static let worker = """
         import os, signal, time
@@ -19,7 +19,7 @@ import Testing
         pause = float(os.environ.get("PAUSE", "0"))
         def handle(records):
             with open(os.path.join(marks, "batches"), "a") as f:
-                f.write("%d\\n" % len(records))
+                f.write(" ".join(str(r.get("x")) for r in records) + "\\n")
             for r in records:
                 crash = r.get("crash")
                 if crash == "always" or (crash == "once" and not os.path.exists(os.path.join(marks, "crashed"))):
@@ -34,9 +34,15 @@ import Testing
         let url: String
         let scratch: ScratchFolder
 
-        var batches: [Int] {
-            ((try? scratch.read("marks/batches")) ?? "").split(separator: "\n").compactMap { Int($0) }
+        /// The `x` values of each batch a worker received.
+        var received: [[String]] {
+            ((try? scratch.read("marks/batches")) ?? "").split(separator: "\n").map {
+                $0.split(separator: " ").map(String.init)
+            }
         }
+
+        /// The size of each batch a worker received.
+        var batches: [Int] { self.received.map(\.count) }
     }
 
     /// Starts `gather serve` on a model file with `settings` (YAML lines after the model), runs `body` while it
@@ -263,7 +269,15 @@ import Testing
                 async let inFlight = Array(0..<4).concurrentMap(maxConcurrency: 4) { i in
                     await Self.predict(server.url, #"{"x": \#(i)}"#, fetcher: fetcher)
                 }
-                try await Task.sleep(for: .milliseconds(150))
+                // SIGTERM once all four are in: one at the worker, three queued behind it.
+                let deadline = ContinuousClock.now + .seconds(10)
+                while ContinuousClock.now < deadline {
+                    let metrics = await fetcher.fetch(
+                        FetchRequest(url: server.url + "/metrics", retry: RetryPolicy.none))
+                    let text = metrics.response.map { String(buffer: $0.body) } ?? ""
+                    if server.batches.count >= 1, text.contains("gather_serve_queue_records 3") { break }
+                    try await Task.sleep(for: .milliseconds(10))
+                }
                 kill(process.processIdentifier, SIGTERM)
                 answers = try await inFlight
                 // Stopped: nothing listens any more.

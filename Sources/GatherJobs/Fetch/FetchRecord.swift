@@ -30,6 +30,8 @@ public struct FetchRecord: Sendable {
     public var status: Int?
     /// Time from first admission request to the end of the last attempt.
     public var elapsedMs: Double
+    /// Of that, the time spent waiting for the host's slot, rate token or pause (written when 1 ms or more).
+    public var waitedMs: Double
     /// Attempts made (0 when the input line was unusable).
     public var attempts: Int
     /// The JSON body as compact text: validated, insignificant whitespace removed, otherwise as the server sent
@@ -61,6 +63,7 @@ public struct FetchRecord: Sendable {
         self.url = item.request?.url ?? item.url
         self.attempts = result?.attempts ?? 0
         self.elapsedMs = ((result?.elapsed.milliseconds ?? 0) * 1000).rounded() / 1000
+        self.waitedMs = ((result?.waited.milliseconds ?? 0) * 1000).rounded() / 1000
         self.bodyBytes = result?.response?.bodyBytes ?? 0
         self.file = result?.savedPath
         self.retryCauses = result?.retryCauses ?? [:]
@@ -134,6 +137,7 @@ public struct FetchRecord: Sendable {
         record.append("url", .string(self.url))
         record.append("status", self.status.map { .int(Int64($0)) } ?? .null)
         record.append("elapsed_ms", .double(self.elapsedMs))
+        if self.waitedMs >= 1 { record.append("waited_ms", .double(self.waitedMs)) }
         record.append("attempts", .int(Int64(self.attempts)))
         if self.ignored { record.append("ignored", .bool(true)) }
         if let data = self.data { record.append("data", data) }
@@ -174,6 +178,10 @@ public struct FetchRecord: Sendable {
         JSONWriter.write(self.status.map { .int(Int64($0)) } ?? .null, into: &buffer)
         key("elapsed_ms")
         JSONWriter.write(.double(self.elapsedMs), into: &buffer)
+        if self.waitedMs >= 1 {
+            key("waited_ms")
+            JSONWriter.write(.double(self.waitedMs), into: &buffer)
+        }
         key("attempts")
         JSONWriter.write(.int(Int64(self.attempts)), into: &buffer)
         if self.ignored {

@@ -3,7 +3,6 @@ import GatherCore
 import Testing
 
 @testable import GatherConfig
-@testable import GatherPipeline
 
 /// Sample specs: a small pipeline with resources, HTTP settings, paginators, auth and transforms.
 private enum SampleSpecs {
