@@ -103,8 +103,12 @@ for i in range(rate * seconds):
 PY
 }
 fetch() { # rate, out: gather fetch as an open-loop client (the rate's token bucket is the schedule)
+    local start end
+    start=$(date +%s.%N)
     "$gather" fetch "$work/requests.jsonl" --rate "$1/s" --concurrency 1000 --retries 0 --timeout 10s \
         --no-progress --out "$2" 2> /dev/null || true
+    end=$(date +%s.%N)
+    echo "$(basename "$2" .jsonl): $(wc -l < "$2") requests in $(echo "$end - $start" | bc) s (asked for $1/s)"
 }
 before=$(rss)
 requests $((capacity * 2)) "$duration"
