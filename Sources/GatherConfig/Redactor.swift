@@ -1,3 +1,5 @@
+import GatherCore
+
 /// Hides secret values in text: every occurrence of a secret becomes `***`.
 ///
 /// Validation collects the secrets (``ConfigObject/secrets``):
@@ -42,7 +44,7 @@ public struct Redactor: Sendable {
         var all = secrets
         for secret in newSecrets where !secret.isEmpty {
             all.append(secret)
-            let encoded = Self.percentEncoded(secret)
+            let encoded = PercentEncoding.component(secret)
             if encoded != secret { all.append(encoded) }
         }
         secrets = Self.normalize(all)
@@ -137,22 +139,5 @@ public struct Redactor: Sendable {
         }
         if !current.isEmpty { words.append(current) }
         return words
-    }
-
-    /// RFC 3986 percent-encoding of everything but unreserved characters.
-    static func percentEncoded(_ text: String) -> String {
-        let hex = Array("0123456789ABCDEF".utf8)
-        var out: [UInt8] = []
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
-                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
-                UInt8(ascii: "~"):
-                out.append(byte)
-            default:
-                out += [UInt8(ascii: "%"), hex[Int(byte >> 4)], hex[Int(byte & 15)]]
-            }
-        }
-        return String(decoding: out, as: UTF8.self)
     }
 }

@@ -113,43 +113,19 @@ public final class Crawler: Sendable {
     public func run() async throws -> CrawlSummary {
         let clock = ContinuousClock()
         let started = clock.now
-        var resumed = false
-        var runID = RunRow.newID()
-        var startedAt = Timestamp.now()
-        var batch = SinkBatch()
+        // On its own the crawl keeps its runs in the ledger; inside a pipeline, the pipeline's run is its run.
+        let runID: String
+        let resumed: Bool
+        var ledger: RunLedger?
         if let embedded = self.options.pipelineRun {
-            runID = embedded.runID
-            resumed = embedded.resumed
-        } else if let last = try await self.sink.lastRun(pipeline: self.pipeline),
-            last.outcome == "running" || last.outcome == "interrupted"
-        {
-            if self.options.fresh {
-                var abandoned = last
-                abandoned.outcome = "abandoned"
-                abandoned.finishedAt = startedAt
-                batch.run = abandoned
-                try await self.sink.commit(batch)
-                batch = SinkBatch()
-            } else {
-                resumed = true
-                runID = last.runID
-                startedAt = last.startedAt
+            (runID, resumed) = (embedded.runID, embedded.resumed)
+            if !resumed { try await self.sink.commit(try await self.seeds()) }
+        } else {
+            let begun = try await RunLedger.begin(sink: self.sink, pipeline: self.pipeline, fresh: self.options.fresh) {
+                try await self.seeds()
             }
+            (runID, resumed, ledger) = (begun.runID, begun.resumed, begun)
         }
-        if !resumed {
-            batch.frontier.append(.reset(scope: self.scope))
-            var seeds = self.options.start
-            for sitemap in self.options.sitemaps { seeds += await self.sitemapURLs(sitemap) }
-            for url in seeds {
-                if let canonical = self.options.scope.canonical(url) {
-                    batch.frontier.append(.discover(scope: self.scope, url: canonical, depth: 0))
-                }
-            }
-        }
-        if self.options.pipelineRun == nil {
-            batch.run = RunRow(runID: runID, pipeline: self.pipeline, startedAt: startedAt, outcome: "running")
-        }
-        try await self.sink.commit(batch)
         let already = try await self.sink.counts(runID: runID).first { $0.resource == self.options.name }
         self.tally.withLock {
             $0.runID = runID
@@ -164,17 +140,27 @@ public final class Crawler: Sendable {
 
         var summary = self.tally.withLock { $0 }
         let stopped = self.shouldStop()
-        summary.outcome = stopped ? "interrupted" : summary.errors > 0 ? "completed_with_errors" : "completed"
         summary.elapsed = started.duration(to: clock.now)
-        if self.options.pipelineRun != nil { return summary }
-        var finish = SinkBatch()
-        finish.run = RunRow(
-            runID: runID, pipeline: self.pipeline, startedAt: startedAt,
-            finishedAt: stopped ? nil : Timestamp.now(), outcome: summary.outcome,
-            requests: summary.pages, pages: summary.pages, rowsWritten: summary.records, filtered: summary.disallowed,
-            errors: summary.errors)
-        try await self.sink.commit(finish)
+        if let ledger {
+            summary.outcome = try await ledger.finish(stopped: stopped).rawValue
+        } else {
+            summary.outcome = stopped ? "interrupted" : summary.errors > 0 ? "completed_with_errors" : "completed"
+        }
         return summary
+    }
+
+    /// A new crawl's first batch: the frontier emptied, then the start URLs and the sitemaps' URLs at depth 0.
+    private func seeds() async throws -> SinkBatch {
+        var batch = SinkBatch()
+        batch.frontier.append(.reset(scope: self.scope))
+        var seeds = self.options.start
+        for sitemap in self.options.sitemaps { seeds += await self.sitemapURLs(sitemap) }
+        for url in seeds {
+            if let canonical = self.options.scope.canonical(url) {
+                batch.frontier.append(.discover(scope: self.scope, url: canonical, depth: 0))
+            }
+        }
+        return batch
     }
 
     /// The scheduler: reads the queue from disk a window at a time, keeps `concurrency` pages in flight, and

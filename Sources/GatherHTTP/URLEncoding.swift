@@ -1,23 +1,10 @@
+import GatherCore
+
 /// Percent-encoding for URL components (RFC 3986 unreserved characters stay as they are).
 public enum URLEncoding {
     /// Encodes everything but `A-Z a-z 0-9 - . _ ~`.
     public static func component(_ text: String) -> String {
-        var out = ""
-        out.reserveCapacity(text.utf8.count)
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
-                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
-                UInt8(ascii: "~"):
-                out.unicodeScalars.append(Unicode.Scalar(byte))
-            default:
-                let hex = Array("0123456789ABCDEF".utf8)
-                out.unicodeScalars.append("%")
-                out.unicodeScalars.append(Unicode.Scalar(hex[Int(byte >> 4)]))
-                out.unicodeScalars.append(Unicode.Scalar(hex[Int(byte & 0xF)]))
-            }
-        }
-        return out
+        PercentEncoding.component(text)
     }
 
     /// Encodes a path placeholder's value: like ``component(_:)`` but keeps `/` (so `{full_name}` = `a/b` works).

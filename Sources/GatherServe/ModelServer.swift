@@ -138,9 +138,15 @@ public struct ModelServer: Sendable {
         let body: ByteBuffer
         do {
             body = try await request.body.collect(upTo: file.maxBody)
-        } catch {
+        } catch is NIOTooManyBytesError {
             return Self.error(
                 .contentTooLarge, "the body is larger than max_body (\(file.maxBody) bytes); send fewer instances")
+        } catch let error as HTTPError where error.status == .contentTooLarge {
+            return Self.error(
+                .contentTooLarge, "the body is larger than max_body (\(file.maxBody) bytes); send fewer instances")
+        } catch {
+            // A client that stopped sending (read_timeout closed it) or reset the connection.
+            return Self.error(.badRequest, "the body could not be read: \(error)")
         }
         let bytes = Array(body.readableBytesView)
         let parsed: Value

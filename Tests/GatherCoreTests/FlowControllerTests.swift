@@ -22,10 +22,14 @@ import Testing
     @Test func keysAreIndependent() async throws {
         let flow = FlowController(limits: FlowLimits(maxConcurrency: 1))
         let a = try await flow.acquire(key: "a")
-        // "b" is not held back by "a".
-        let b = try await withTimeout(.seconds(2)) { try await flow.acquire(key: "b") }
+        // "b" is not held back by "a": admitted while "a" holds its only slot (a wait would never end).
+        let b = try await withTimeout(.seconds(10)) { try await flow.acquire(key: "b") }
+        #expect(flow.inFlight(key: "a") == 1)
+        #expect(flow.inFlight(key: "b") == 1)
         flow.release(a)
         flow.release(b)
+        #expect(flow.inFlight(key: "a") == 0)
+        #expect(flow.inFlight(key: "b") == 0)
     }
 
     @Test func overridesApplyPerKey() async throws {
@@ -75,7 +79,10 @@ import Testing
         limits.obeyServerHints = false
         let flow = FlowController(limits: limits)
         flow.pause(key: "h", for: .seconds(30))
-        let permit = try await withTimeout(.seconds(1)) { try await flow.acquire(key: "h") }
+        // The 30 s pause does not hold the request back (10 s, well under it, also allows for a busy machine).
+        let permit = try await withTimeout(.seconds(10)) { try await flow.acquire(key: "h") }
+        #expect(flow.inFlight(key: "h") == 1)
         flow.release(permit)
+        #expect(flow.inFlight(key: "h") == 0)
     }
 }

@@ -73,7 +73,7 @@ import Testing
             // machine (the whole suite runs in parallel on 2 cores) a stalled scheduler can fall behind, so the
             // floor only says the limiter does not throttle far below what it was given.
             #expect(rate <= 22, "measured \(rate)/s over \(span): above the 20/s limit")
-            #expect(rate >= 15, "measured \(rate)/s over \(span): far below the 20/s limit")
+            #expect(rate >= 10, "measured \(rate)/s over \(span): far below the 20/s limit")
             // And no one-second window holds more than the rate allows, within the same 10 % (plus the window edge):
             // a late start is not followed by a catch-up burst.
             for (index, start) in arrivals.enumerated() {

@@ -192,13 +192,17 @@ import Testing
                 let ok = answers.filter { $0.status == 200 }
                 let late = answers.filter { $0.status == 504 }
                 #expect(ok.count + late.count == 12, "\(answers.map(\.status))")
-                #expect(ok.count >= 1 && ok.count <= 3, "\(answers.map(\.status))")
-                for answer in ok { #expect(answer.elapsed < .milliseconds(300) + .milliseconds(50)) }
-                // Shed at admission, without waiting for a worker: sooner than one batch takes (a 504 after the
-                // deadline passed would take 300 ms or more).
-                #expect(late.contains { $0.elapsed < .milliseconds(200) }, "\(late.map(\.elapsed))")
+                #expect(ok.count <= 3, "\(answers.map(\.status))")
                 #expect(late.allSatisfy { $0.body.contains("deadline") })
-                #expect(server.batches.count <= 1 + 3, "\(server.batches)")
+                // The server keeps deadlines by its own clock; the client adds the wire and, on a busy machine,
+                // its own scheduling. A 200 far past the budget would be a bug.
+                for answer in ok { #expect(answer.elapsed < .seconds(1), "\(answer.elapsed)") }
+                // Every request a worker saw is accounted for: the first, the 200s, and 504s that the worker
+                // answered too late ("answered after"). All other 504s were shed before reaching a worker.
+                let workedLate = late.filter { $0.body.contains("answered after") }.count
+                let shedBefore = late.count - workedLate
+                #expect(server.batches.count == 1 + ok.count + workedLate, "\(server.batches) \(late.map(\.body))")
+                #expect(shedBefore >= 6, "\(late.map(\.body))")
             }
         }
     }
@@ -291,6 +295,29 @@ import Testing
         #expect(result.stderr.contains("SIGTERM"), "\(result.stderr)")
     }
 
+    @Test(.timeLimit(.minutes(1)))
+    func slowBodiesAreCutOffAndOtherClientsAreServedMeanwhile() async throws {
+        _ = try await Self.serving(workers: 1, settings: "limits: { read_timeout: 1s, max_connections: 8 }") {
+            server, _ in
+            let port = UInt16(server.url.split(separator: ":").last!)!
+            // Three slowloris clients: headers promise 100 bytes of body, one byte arrives, then nothing.
+            let slow = try (0..<3).map { _ in try RawConnection(port: port) }
+            for connection in slow {
+                connection.send("POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+            }
+            try await Self.withClient { fetcher in
+                for i in 0..<5 {
+                    let answer = await Self.predict(server.url, #"{"x": \#(i)}"#, fetcher: fetcher)
+                    #expect(answer.status == 200)
+                    #expect(answer.elapsed < .milliseconds(500), "\(answer.elapsed)")
+                }
+            }
+            // Past read_timeout the server closes them.
+            try await Task.sleep(for: .milliseconds(2000))
+            for connection in slow { #expect(connection.isClosedByPeer(), "a slow connection is still open") }
+        }
+    }
+
     @Test func aBadModelFileOrAMissingCommandIsAUsageError() async throws {
         let scratch = try ScratchFolder()
         defer { scratch.remove() }
@@ -326,5 +353,44 @@ import Testing
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout == #"{"y":42}"# + "\n")
         #expect(result.stderr.contains("doubler answered in"), "\(result.stderr)")
+    }
+}
+
+/// A plain TCP connection to 127.0.0.1, for clients that misbehave on purpose.
+final class RawConnection: @unchecked Sendable {
+    // @unchecked: `fd` is set once in init and only read after; each test uses a connection from one task.
+    let fd: Int32
+
+    init(port: UInt16) throws {
+        self.fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(self.fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard connected == 0 else { throw POSIXError(.ECONNREFUSED) }
+    }
+
+    deinit { close(self.fd) }
+
+    func send(_ text: String) {
+        let bytes = Array(text.utf8)
+        _ = bytes.withUnsafeBytes { Glibc.send(self.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+    }
+
+    /// `true` when the server has closed the connection: a read returns end of file (or a reset), after any
+    /// answer it sent first.
+    func isClosedByPeer() -> Bool {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            var poller = pollfd(fd: self.fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&poller, 1, 100) == 1 else { return false }
+            let count = recv(self.fd, &buffer, buffer.count, 0)
+            if count <= 0 { return true }
+        }
     }
 }

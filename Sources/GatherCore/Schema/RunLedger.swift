@@ -32,8 +32,13 @@ public struct RunLedger: Sendable {
     public let previous: RunRow?
 
     /// Begins a run of `pipeline`: continues the newest one if it is unfinished (unless `fresh`, which marks it
-    /// abandoned), or starts a new one, and commits its `running` row.
-    public static func begin(sink: any Sink, pipeline: String, fresh: Bool) async throws -> RunLedger {
+    /// abandoned), or starts a new one, and commits its `running` row. A new run commits what `newRun` builds
+    /// (the old run's state cleared, `replace` tables emptied, a crawl's seeds) in the same transaction as that
+    /// row, so a kill can never leave a new run beside the old run's state.
+    public static func begin(
+        sink: any Sink, pipeline: String, fresh: Bool,
+        newRun: @Sendable () async throws -> SinkBatch = { SinkBatch() }
+    ) async throws -> RunLedger {
         let previous = try await sink.lastRun(pipeline: pipeline)
         let unfinished = previous.flatMap { RunOutcome(rawValue: $0.outcome) }?.isUnfinished ?? false
         let ledger: RunLedger
@@ -52,26 +57,27 @@ public struct RunLedger: Sendable {
                 sink: sink, pipeline: pipeline, runID: RunRow.newID(), startedAt: Timestamp.now(), resumed: false,
                 previous: previous)
         }
-        try await sink.commit(
-            SinkBatch(
-                run: RunRow(
-                    runID: ledger.runID, pipeline: pipeline, startedAt: ledger.startedAt,
-                    outcome: RunOutcome.running.rawValue)))
+        var opening = ledger.resumed ? SinkBatch() : try await newRun()
+        opening.run = RunRow(
+            runID: ledger.runID, pipeline: pipeline, startedAt: ledger.startedAt, outcome: RunOutcome.running.rawValue)
+        try await sink.commit(opening)
         return ledger
     }
 
     /// Records the end of the run from its committed counters: `interrupted` when `stopped`, else `completed`
-    /// or `completed_with_errors`.
-    public func finish(stopped: Bool, summary: String = "{}") async throws -> RunOutcome {
+    /// or `completed_with_errors`; `closing` (state the finished run no longer needs) commits with it.
+    public func finish(stopped: Bool, summary: String = "{}", closing: SinkBatch = SinkBatch()) async throws
+        -> RunOutcome
+    {
         let counts = try await self.sink.counts(runID: self.runID)
         var total = ResourceCounts(runID: self.runID, resource: "total")
         for resource in counts { total.add(resource) }
         let outcome: RunOutcome = stopped ? .interrupted : total.errors > 0 ? .completedWithErrors : .completed
-        var closing = SinkBatch()
+        var closing = closing
         closing.run = RunRow(
             runID: self.runID, pipeline: self.pipeline, startedAt: self.startedAt,
             finishedAt: stopped ? nil : Timestamp.now(), outcome: outcome.rawValue, requests: total.requests,
-            pages: total.pages, rowsWritten: total.written, filtered: total.filtered, errors: total.errors,
+            pages: total.pages, rowsWritten: total.rows, filtered: total.filtered, errors: total.errors,
             retries: total.retries, summary: summary)
         try await self.sink.commit(closing)
         return outcome

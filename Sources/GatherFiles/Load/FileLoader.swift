@@ -55,47 +55,27 @@ public final class FileLoader: Sendable {
     public func run(_ files: [LoadFile]) async throws -> LoadSummary {
         let clock = ContinuousClock()
         let started = clock.now
-        var runID = RunRow.newID()
-        var startedAt = Timestamp.now()
+        // A new run forgets the last run's checkpoints and empties `replace` tables, with its `running` row;
+        // an unfinished run is continued from its checkpoints (`--fresh` marks it abandoned instead).
+        var newRun = SinkBatch()
+        newRun.state = [.clear(scope: LoadCheckpoint.scope)]
+        if options.mode == .replace { newRun.truncate = Array(Set(files.map(\.table))).sorted() }
+        let ledger = try await RunLedger.begin(sink: sink, pipeline: Self.pipelineName, fresh: options.fresh) {
+            [newRun] in
+            newRun
+        }
         var checkpoints: [String: LoadCheckpoint] = [:]
-        var resumed = false
-        if !options.fresh, let last = try await sink.lastRun(pipeline: Self.pipelineName),
-            last.outcome == "running" || last.outcome == "interrupted"
-        {
-            runID = last.runID
-            startedAt = last.startedAt
-            resumed = true
+        if ledger.resumed {
             for entry in try await sink.state(scopePrefix: LoadCheckpoint.scope)
             where entry.scope == LoadCheckpoint.scope {
                 checkpoints[entry.key] = LoadCheckpoint(json: entry.value)
             }
         }
-        var opening = SinkBatch()
-        opening.run = RunRow(
-            runID: runID, pipeline: Self.pipelineName, startedAt: startedAt, finishedAt: nil, outcome: "running",
-            requests: 0, pages: 0, rowsWritten: 0, filtered: 0, errors: 0, retries: 0, summary: "{}")
-        if !resumed {
-            opening.state = [.clear(scope: LoadCheckpoint.scope)]
-            if options.mode == .replace { opening.truncate = Array(Set(files.map(\.table))).sorted() }
-        }
-        try await sink.commit(opening)
-
-        let results = try await self.load(files, context: LoadContext(runID: runID), checkpoints: checkpoints)
-
-        let stopped = shouldStop()
-        let counts = try await sink.counts(runID: runID)
-        let errors = counts.reduce(0) { $0 + $1.errors }
-        let written = counts.reduce(0) { $0 + $1.written }
-        let outcome = stopped ? "interrupted" : errors > 0 ? "completed_with_errors" : "completed"
-        var closing = SinkBatch()
-        closing.run = RunRow(
-            runID: runID, pipeline: Self.pipelineName, startedAt: startedAt,
-            finishedAt: stopped ? nil : Timestamp.now(), outcome: outcome, requests: 0,
-            pages: 0, rowsWritten: written, filtered: 0, errors: errors, retries: 0, summary: "{}")
-        try await sink.commit(closing)
+        let results = try await self.load(files, context: LoadContext(runID: ledger.runID), checkpoints: checkpoints)
+        let outcome = try await ledger.finish(stopped: shouldStop())
         return LoadSummary(
-            runID: runID, resumed: resumed, outcome: outcome, files: results, totals: counts,
-            seconds: Self.seconds(clock.now - started))
+            runID: ledger.runID, resumed: ledger.resumed, outcome: outcome.rawValue, files: results,
+            totals: try await sink.counts(runID: ledger.runID), seconds: Self.seconds(clock.now - started))
     }
 
     /// Loads `files` into the sink under `context` (at most ``LoadOptions/maxOpenFiles`` at once), each from its

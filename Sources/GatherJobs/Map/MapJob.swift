@@ -99,7 +99,10 @@ public final class MapJob: Sendable {
             summary.totals = try await sink.counts(runID: last.runID).first ?? summary.totals
             return summary
         }
-        let ledger = try await RunLedger.begin(sink: sink, pipeline: pipeline, fresh: options.fresh)
+        var reset = SinkBatch()
+        reset.state = [.clear(scope: pipeline)]
+        let ledger = try await RunLedger.begin(sink: sink, pipeline: pipeline, fresh: options.fresh) { [reset] in reset
+        }
         summary.runID = ledger.runID
         summary.resumed = ledger.resumed
         var finished: Set<Int> = []
@@ -107,10 +110,6 @@ public final class MapJob: Sendable {
             for entry in try await sink.state(scopePrefix: pipeline) where entry.scope == pipeline {
                 finished.formUnion(MapBatch.lines(fromState: entry.value))
             }
-        } else {
-            var reset = SinkBatch()
-            reset.state = [.clear(scope: pipeline)]
-            try await sink.commit(reset)
         }
         summary.skipped = finished.count
 

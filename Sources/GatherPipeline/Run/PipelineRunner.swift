@@ -86,37 +86,17 @@ public struct PipelineRunner: Sendable {
     ) async throws -> RunSummary {
         let selected = try self.selectedResources()
         let now = Timestamp.now()
-        var resumed = false
-        var runID = RunRow.newID()
-        var batch = SinkBatch()
-        if self.options.fresh {
-            batch.state.append(.clearPrefix(""))
+        // A new run forgets the previous run's positions and empties `replace` tables (`fresh` also forgets the
+        // incremental cursors), in the transaction that records it running.
+        var newRun = SinkBatch()
+        if self.options.fresh { newRun.state.append(.clearPrefix("")) }
+        newRun.state += [.clearPrefix("work:"), .clearPrefix("pages:"), .clearPrefix("files:")]
+        newRun.truncate = selected.filter { $0.write == .replace }.map(\.table)
+        let ledger = try await RunLedger.begin(sink: sink, pipeline: self.pipeline.name, fresh: self.options.fresh) {
+            [newRun] in
+            newRun
         }
-        if let last = try await sink.lastRun(pipeline: self.pipeline.name),
-            last.outcome == "running" || last.outcome == "interrupted"
-        {
-            if self.options.fresh {
-                var abandoned = last
-                abandoned.outcome = "abandoned"
-                abandoned.finishedAt = now
-                var mark = SinkBatch()
-                mark.run = abandoned
-                try await sink.commit(mark)
-            } else {
-                resumed = true
-                runID = last.runID
-            }
-        }
-        if !resumed {
-            // A new run: forget the previous run's positions, empty `replace` tables.
-            batch.state.append(.clearPrefix("work:"))
-            batch.state.append(.clearPrefix("pages:"))
-            batch.state.append(.clearPrefix("files:"))
-            batch.truncate = selected.filter { $0.write == .replace }.map(\.table)
-        }
-        let startedAt = resumed ? (try await sink.lastRun(pipeline: self.pipeline.name)?.startedAt ?? now) : now
-        batch.run = RunRow(runID: runID, pipeline: self.pipeline.name, startedAt: startedAt, outcome: "running")
-        try await sink.commit(batch)
+        let (runID, resumed) = (ledger.runID, ledger.resumed)
 
         var cursors: [String: [String: Value]] = [:]
         for entry in try await sink.state(scopePrefix: "incremental:") {
@@ -136,7 +116,7 @@ public struct PipelineRunner: Sendable {
         if let retry = self.pipeline.defaults.retry { configuration.retry = retry }
         if let actions = self.pipeline.defaults.responseActions { configuration.responseActions = actions }
         let progress = RunProgress(enabled: self.options.progress)
-        let secrets = Self.secretForms(self.pipeline.secrets)
+        let secrets = self.pipeline.secrets
         let pipeline = self.pipeline
         let outcome: (String, [String: Int]) = try await Fetcher.withFetcher(configuration: configuration) { fetcher in
             let shared = RunShared(
@@ -180,7 +160,7 @@ public struct PipelineRunner: Sendable {
             return (shared.stopping ? "interrupted" : "completed", shared.retryCauses.withLock { $0 })
         }
         var summary = try await self.finish(
-            outcome: outcome.0, sink: sink, runID: runID, startedAt: startedAt, resumed: resumed, selected: selected,
+            outcome: outcome.0, ledger: ledger, selected: selected,
             progress: progress, started: started, clock: clock)
         summary.retryCauses = outcome.1
         return summary
@@ -225,32 +205,23 @@ public struct PipelineRunner: Sendable {
         }
     }
 
-    /// Records the run's outcome and summary.
+    /// Records the run's outcome and summary; a run that ended drops its resume positions with it.
     private func finish(
-        outcome: String, sink: any Sink, runID: String, startedAt: String, resumed: Bool,
-        selected: [ResourceDefinition], progress: RunProgress, started: ContinuousClock.Instant, clock: ContinuousClock
+        outcome: String, ledger: RunLedger, selected: [ResourceDefinition], progress: RunProgress,
+        started: ContinuousClock.Instant, clock: ContinuousClock
     ) async throws -> RunSummary {
         progress.finish()
-        let counts = try await sink.counts(runID: runID)
+        let counts = try await ledger.sink.counts(runID: ledger.runID)
         let byName = Dictionary(counts.map { ($0.resource, $0) }, uniquingKeysWith: { a, _ in a })
         var summary = RunSummary(
-            runID: runID, pipeline: self.pipeline.name, destination: self.pipeline.destination.description,
-            outcome: outcome, resumed: resumed,
-            resources: selected.map { byName[$0.name] ?? ResourceCounts(runID: runID, resource: $0.name) },
+            runID: ledger.runID, pipeline: self.pipeline.name, destination: self.pipeline.destination.description,
+            outcome: outcome, resumed: ledger.resumed,
+            resources: selected.map { byName[$0.name] ?? ResourceCounts(runID: ledger.runID, resource: $0.name) },
             elapsed: started.duration(to: clock.now))
-        let total = summary.total
-        if outcome == "completed", total.errors > 0 { summary.outcome = "completed_with_errors" }
-        var finish = SinkBatch()
-        finish.run = RunRow(
-            runID: runID, pipeline: self.pipeline.name, startedAt: startedAt,
-            finishedAt: outcome == "interrupted" ? nil : Timestamp.now(), outcome: summary.outcome,
-            requests: total.requests, pages: total.pages, rowsWritten: total.rows, filtered: total.filtered,
-            errors: total.errors, retries: total.retries, summary: summary.json)
-        if outcome != "interrupted" {
-            finish.state.append(.clearPrefix("work:"))
-            finish.state.append(.clearPrefix("pages:"))
-        }
-        try await sink.commit(finish)
+        let stopped = outcome == RunOutcome.interrupted.rawValue
+        var closing = SinkBatch()
+        if !stopped { closing.state = [.clearPrefix("work:"), .clearPrefix("pages:")] }
+        summary.outcome = try await ledger.finish(stopped: stopped, summary: summary.json, closing: closing).rawValue
         return summary
     }
 
@@ -292,15 +263,6 @@ public struct PipelineRunner: Sendable {
         }
     }
 
-    /// Each secret plus the forms it takes on the wire (URL-encoded), so redaction catches them in URLs too.
-    static func secretForms(_ secrets: [String]) -> [String] {
-        var forms = Set<String>()
-        for secret in secrets where !secret.isEmpty {
-            forms.insert(secret)
-            forms.insert(URLEncoding.component(secret))
-        }
-        return Array(forms)
-    }
 }
 
 /// Stops a running pipeline gracefully: no new request starts, what is in flight finishes and commits, and the
@@ -335,24 +297,44 @@ struct PrefixedSequence: AsyncSequence, Sendable {
     let prefix: [WorkItem]
     let rest: AsyncStream<WorkItem>
 
+    /// How many of the latest live keys are remembered to drop repeats (overlapping pages of a parent).
+    static let recentKeys = 65_536
+
     struct AsyncIterator: AsyncIteratorProtocol {
         var prefix: IndexingIterator<[WorkItem]>
         var rest: AsyncStream<WorkItem>.AsyncIterator
-        var seen: Set<String>
+        /// The saved items' keys: a parent that emits one of them again is not run twice.
+        let saved: Set<String>
+        /// The latest live keys (at most ``recentKeys``, oldest first in `order`): a parent record repeated by
+        /// overlapping pages is run once. Memory is bounded by the saved items and this window, not by the
+        /// parent's record count.
+        var recent: Set<String> = []
+        var order: [String] = []
+        var oldest = 0
 
         mutating func next() async -> WorkItem? {
-            if let item = self.prefix.next() {
-                self.seen.insert(item.key)
-                return item
-            }
+            if let item = self.prefix.next() { return item }
             while let item = await self.rest.next() {
-                if self.seen.insert(item.key).inserted { return item }
+                guard !self.saved.contains(item.key), self.recent.insert(item.key).inserted else { continue }
+                if self.order.count < PrefixedSequence.recentKeys {
+                    self.order.append(item.key)
+                } else {
+                    self.recent.remove(self.order[self.oldest])
+                    self.order[self.oldest] = item.key
+                    self.oldest = (self.oldest + 1) % self.order.count
+                }
+                return item
             }
             return nil
         }
+
+        /// Keys held in memory now (for the bound's test).
+        var keysHeld: Int { self.saved.count + self.recent.count }
     }
 
     func makeAsyncIterator() -> AsyncIterator {
-        AsyncIterator(prefix: self.prefix.makeIterator(), rest: self.rest.makeAsyncIterator(), seen: [])
+        AsyncIterator(
+            prefix: self.prefix.makeIterator(), rest: self.rest.makeAsyncIterator(),
+            saved: Set(self.prefix.map(\.key)))
     }
 }

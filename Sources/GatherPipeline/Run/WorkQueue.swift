@@ -34,7 +34,8 @@ final class RunShared: Sendable {
     let progress: RunProgress
     /// Incremental cursors committed by earlier runs: resource → item key → cursor.
     let incrementalCursors: [String: [String: Value]]
-    private let secrets: [String]
+    /// Hides the pipeline's secrets (and their percent-encoded forms) in error rows and messages.
+    private let redactor: Redactor
     private let stop = Atomic<Bool>(false)
     /// Retries by cause in this process (`http_500`, `connection_reset`…), for the summary.
     let retryCauses = Mutex<[String: Int]>([:])
@@ -51,7 +52,7 @@ final class RunShared: Sendable {
         self.pipeline = pipeline
         self.sink = sink
         self.fetcher = fetcher
-        self.secrets = secrets.filter { !$0.isEmpty }.sorted { $0.count > $1.count }
+        self.redactor = Redactor(secrets: secrets)
         self.incrementalCursors = incrementalCursors
         self.progress = progress
         self.expressionContext = ExpressionContext(now: now)
@@ -72,18 +73,6 @@ final class RunShared: Sendable {
 
     /// `text` with every secret replaced by `***`.
     func redact(_ text: String) -> String {
-        Redaction.redact(text, secrets: self.secrets)
-    }
-}
-
-/// Replaces secrets in text.
-public enum Redaction {
-    /// `text` with every occurrence of each secret (longest first) replaced by `***`.
-    public static func redact(_ text: String, secrets: [String]) -> String {
-        var text = text
-        for secret in secrets where !secret.isEmpty && text.contains(secret) {
-            text = text.replacing(secret, with: "***")
-        }
-        return text
+        self.redactor.redact(text)
     }
 }

@@ -1,0 +1,64 @@
+import Foundation
+import GatherCore
+import GatherSQLite
+import Testing
+
+@testable import GatherFiles
+
+/// `gather load`'s runs go through the one run ledger: an unfinished run is continued, `fresh` abandons it, a
+/// finished one is followed by a new run (the outcome of each, as `_gather_runs` records it).
+@Suite struct LoadRunLedgerTests {
+    static func setUp() throws -> (folder: String, csv: String, store: SQLiteStore, database: SQLiteDatabase) {
+        var template = Array("/tmp/gather-load-ledger-XXXXXX".utf8CString)
+        let folder = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
+        let csv = folder + "/items.csv"
+        try "id,name\n1,a\n2,b\n3,c\n".write(toFile: csv, atomically: true, encoding: .utf8)
+        let store = try SQLiteStore(path: folder + "/out.db")
+        return (folder, csv, store, try SQLiteDatabase(path: folder + "/out.db"))
+    }
+
+    /// A run left `running`, as a SIGKILL leaves it.
+    static func killedRun(_ id: String, into store: SQLiteStore) async throws {
+        var batch = SinkBatch()
+        batch.run = RunRow(runID: id, pipeline: FileLoader.pipelineName, startedAt: Timestamp.now(), outcome: "running")
+        try await store.commit(batch)
+    }
+
+    static func load(_ csv: String, into store: SQLiteStore, fresh: Bool) async throws -> LoadSummary {
+        var options = LoadOptions()
+        options.fresh = fresh
+        let loader = FileLoader(sink: store, options: options)
+        return try await loader.run(try loader.files(for: [csv]))
+    }
+
+    static func outcomes(_ database: SQLiteDatabase) throws -> [String: String] {
+        var outcomes: [String: String] = [:]
+        for row in try database.query("SELECT run_id, outcome FROM _gather_runs") {
+            outcomes[row[0].stringValue ?? ""] = row[1].stringValue
+        }
+        return outcomes
+    }
+
+    @Test func freshAbandonsTheUnfinishedRun() async throws {
+        let (folder, csv, store, database) = try Self.setUp()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try await Self.killedRun("killed-1", into: store)
+        let summary = try await Self.load(csv, into: store, fresh: true)
+        #expect(!summary.resumed)
+        #expect(summary.outcome == "completed")
+        #expect(try Self.outcomes(database) == ["killed-1": "abandoned", summary.runID: "completed"])
+    }
+
+    @Test func anUnfinishedRunIsContinuedAndAFinishedOneIsNot() async throws {
+        let (folder, csv, store, database) = try Self.setUp()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try await Self.killedRun("killed-2", into: store)
+        let resumed = try await Self.load(csv, into: store, fresh: false)
+        #expect(resumed.resumed)
+        #expect(resumed.runID == "killed-2")
+        let next = try await Self.load(csv, into: store, fresh: false)
+        #expect(!next.resumed)
+        #expect(next.runID != "killed-2")
+        #expect(try Self.outcomes(database) == ["killed-2": "completed", next.runID: "completed"])
+    }
+}
