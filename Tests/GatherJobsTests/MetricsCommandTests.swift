@@ -83,7 +83,8 @@ import Testing
         let result = try await runGather(
             [
                 "load", csv, "--into", scratch.file("out.db"), "--quiet", "--batch-rows", "100", "--metrics",
-                "127.0.0.1:\(port)", "--metrics-linger", "2s", "--summary-json", summaryPath,
+                // A long linger: on a busy CI machine the scrape below can start late.
+                "127.0.0.1:\(port)", "--metrics-linger", "6s", "--summary-json", summaryPath,
             ]
         ) { _ in
             try await Fetcher.withFetcher { fetcher in

@@ -77,39 +77,42 @@ import Testing
         return scratch
     }
 
-    @Test(.timeLimit(.minutes(2)))
+    @Test(.timeLimit(.minutes(15)))
     func recordsComeBackInOrderWithErrorRowsAndACrashedBatchRetried() async throws {
         let scratch = try Self.setUp()
         defer { scratch.remove() }
         let pipeline = try scratch.write("scored.yaml", Self.pipeline(items: 300))
-        try await SampleAPI.withServer(.init(itemCount: 300)) { api in
-            let result = try await runGather(
-                ["run", pipeline, "--summary-json", scratch.file("summary.json")],
-                environment: Self.environment(scratch, api: api.baseURL))
-            // One record failed in the worker: an error row, so the run exits 1 and says so.
-            #expect(result.status == 1, "\(result.stderr)")
-            #expect(result.stderr.contains("completed_with_errors"), "\(result.stderr)")
-            #expect(result.stderr.contains("items.transform[2]: 45 batches; workers: 1 failures"), "\(result.stderr)")
-            let db = try SQLiteDatabase(path: scratch.file("out.db"))
-            // 300 items, 6 dropped by the worker (ids 50…300), id 77 an error: 293 rows, each scored from its
-            // own record (a mix-up of order between records and answers would break `score = id * 3`).
-            #expect(
-                try db.query("SELECT count(*), sum(score = id * 3), count(DISTINCT id) FROM items") == [
-                    [293, 293, 293]
-                ])
-            #expect(try db.query("SELECT count(*) FROM items WHERE id % 50 = 0 OR id = 77") == [[0]])
-            let errors = try db.query("SELECT code, message, payload FROM _gather_errors")
-            #expect(errors.count == 1)
-            #expect(errors.first?[0].stringValue == "process")
-            #expect(errors.first?[1].stringValue?.contains("RecordError: id 77 cannot be scored") == true)
-            #expect(errors.first?[2].stringValue?.contains(#""id":77"#) == true)
-            let counts = try db.query("SELECT records, written, filtered, errors FROM _gather_resource_runs")
-            #expect(counts == [[300, 293, 6, 1]])
-            // The SIGSEGV: one failure, a restart, one batch retried and none lost.
-            let summary = try String(contentsOfFile: scratch.file("summary.json"), encoding: .utf8)
-            #expect(summary.contains(#""failures":1"#), "\(summary)")
-            #expect(summary.contains(#""retried_batches":1"#), "\(summary)")
-            #expect(summary.contains(#""lost_batches":0"#), "\(summary)")
+        try await oneKillTestAtATime {
+            try await SampleAPI.withServer(.init(itemCount: 300)) { api in
+                let result = try await runGather(
+                    ["run", pipeline, "--summary-json", scratch.file("summary.json")],
+                    environment: Self.environment(scratch, api: api.baseURL))
+                // One record failed in the worker: an error row, so the run exits 1 and says so.
+                #expect(result.status == 1, "\(result.stderr)")
+                #expect(result.stderr.contains("completed_with_errors"), "\(result.stderr)")
+                #expect(
+                    result.stderr.contains("items.transform[2]: 45 batches; workers: 1 failures"), "\(result.stderr)")
+                let db = try SQLiteDatabase(path: scratch.file("out.db"))
+                // 300 items, 6 dropped by the worker (ids 50…300), id 77 an error: 293 rows, each scored from its
+                // own record (a mix-up of order between records and answers would break `score = id * 3`).
+                #expect(
+                    try db.query("SELECT count(*), sum(score = id * 3), count(DISTINCT id) FROM items") == [
+                        [293, 293, 293]
+                    ])
+                #expect(try db.query("SELECT count(*) FROM items WHERE id % 50 = 0 OR id = 77") == [[0]])
+                let errors = try db.query("SELECT code, message, payload FROM _gather_errors")
+                #expect(errors.count == 1)
+                #expect(errors.first?[0].stringValue == "process")
+                #expect(errors.first?[1].stringValue?.contains("RecordError: id 77 cannot be scored") == true)
+                #expect(errors.first?[2].stringValue?.contains(#""id":77"#) == true)
+                let counts = try db.query("SELECT records, written, filtered, errors FROM _gather_resource_runs")
+                #expect(counts == [[300, 293, 6, 1]])
+                // The SIGSEGV: one failure, a restart, one batch retried and none lost.
+                let summary = try String(contentsOfFile: scratch.file("summary.json"), encoding: .utf8)
+                #expect(summary.contains(#""failures":1"#), "\(summary)")
+                #expect(summary.contains(#""retried_batches":1"#), "\(summary)")
+                #expect(summary.contains(#""lost_batches":0"#), "\(summary)")
+            }
         }
         // Two workers (and the one started after the crash, when its backoff ended before the run); none outlives gather.
         let pids = MapCommandTests.workerPIDs(scratch)
@@ -154,7 +157,7 @@ import Testing
     }
 
     /// SIGKILL mid-run, then run again: the table equals an uninterrupted run's, and no worker survives a kill.
-    @Test(.timeLimit(.minutes(5)))
+    @Test(.timeLimit(.minutes(15)))
     func killedRunsWithAProcessStageResumeToTheCleanResult() async throws {
         try await oneKillTestAtATime {
             let scratch = try Self.setUp()

@@ -73,7 +73,8 @@ func lastRunCompleted(_ url: PostgresURL) async throws -> Bool {
 
 /// Kill tests measure a clean run, then kill later runs at points drawn from its duration; two at once on a
 /// 2-core machine make every duration wrong (the clean run slow, the killed ones finishing before their kill).
-/// They take turns.
+/// They take turns, and so do the tests that keep Python worker processes busy (serve, process stages), which
+/// would skew a kill test's clean run the same way.
 private let killTestGate = AsyncLock()
 
 /// Runs a kill test's `body` while no other kill test runs.
