@@ -21,9 +21,11 @@ struct LoadCommand: AsyncParsableCommand {
 
             A load that was killed or interrupted is continued by the next `gather load` into the same \
             destination: each file resumes at its last committed checkpoint, and no row is written twice. \
-            --fresh starts over.
+            After a completed load the same command does nothing (already loaded); a new file, or one whose \
+            size or modification time changed, loads in a new run by --mode. --fresh loads every file again.
 
-            Exit codes: 0 loaded; 1 loaded with error rows; 2 usage error; 3 fatal error; 130 interrupted.
+            Exit codes: 0 loaded (or already loaded); 1 loaded with error rows; 2 usage error; 3 fatal error; \
+            130 interrupted.
             """
     )
 
@@ -190,6 +192,7 @@ struct LoadCommand: AsyncParsableCommand {
         try await destination.close(sink)
         if !quiet { Terminal.error(summary.render(destination: destination.description)) }
         if summary.outcome == "interrupted" { throw ExitCode(130) }
+        if summary.outcome == LoadSummary.alreadyLoaded { return }
         if summary.errors > 0 { throw ExitCode(1) }
     }
 }

@@ -56,9 +56,44 @@ import Testing
         let resumed = try await Self.load(csv, into: store, fresh: false)
         #expect(resumed.resumed)
         #expect(resumed.runID == "killed-2")
-        let next = try await Self.load(csv, into: store, fresh: false)
-        #expect(!next.resumed)
-        #expect(next.runID != "killed-2")
-        #expect(try Self.outcomes(database) == ["killed-2": "completed", next.runID: "completed"])
+        #expect(try Self.outcomes(database) == ["killed-2": "completed"])
+        #expect(try database.query("SELECT count(*) FROM items") == [[3]])
+    }
+
+    /// Run twice, same rows: a completed load of unchanged files does nothing; a changed or new file loads
+    /// (append mode: the changed file's rows again), and the unchanged one stays as it was.
+    @Test func aCompletedLoadOfUnchangedFilesDoesNothing() async throws {
+        let (folder, csv, store, database) = try Self.setUp()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let first = try await Self.load(csv, into: store, fresh: false)
+        #expect(first.outcome == "completed")
+        let again = try await Self.load(csv, into: store, fresh: false)
+        #expect(again.outcome == LoadSummary.alreadyLoaded)
+        #expect(again.runID == first.runID)
+        #expect(again.rows == 3)
+        #expect(again.render(destination: "out.db").contains("already loaded"))
+        #expect(try database.query("SELECT count(*) FROM items") == [[3]])
+        #expect(try Self.outcomes(database).count == 1)
+
+        // A second file, and the first unchanged: only the new one loads.
+        let other = folder + "/more.csv"
+        try "id,name\n4,d\n".write(toFile: other, atomically: true, encoding: .utf8)
+        var options = LoadOptions()
+        options.table = "items"
+        let loader = FileLoader(sink: store, options: options)
+        let both = try await loader.run(try loader.files(for: [csv, other]))
+        #expect(both.outcome == "completed")
+        #expect(both.files.map(\.status.text) == ["already loaded", "loaded"])
+        #expect(try database.query("SELECT count(*) FROM items") == [[4]])
+        let bothAgain = try await loader.run(try loader.files(for: [csv, other]))
+        #expect(bothAgain.outcome == LoadSummary.alreadyLoaded)
+
+        // --fresh loads every file again.
+        var fresh = options
+        fresh.fresh = true
+        let freshLoader = FileLoader(sink: store, options: fresh)
+        let forced = try await freshLoader.run(try freshLoader.files(for: [csv, other]))
+        #expect(forced.outcome == "completed")
+        #expect(try database.query("SELECT count(*) FROM items") == [[8]])
     }
 }

@@ -55,27 +55,83 @@ public final class FileLoader: Sendable {
     public func run(_ files: [LoadFile]) async throws -> LoadSummary {
         let clock = ContinuousClock()
         let started = clock.now
-        // A new run forgets the last run's checkpoints and empties `replace` tables, with its `running` row;
-        // an unfinished run is continued from its checkpoints (`--fresh` marks it abandoned instead).
+        // After a completed load, files done then and unchanged since (same size and modification time) are not
+        // loaded again: when that is every file, nothing runs.
+        let prints = Dictionary(
+            files.map { ($0.identity, self.fingerprint($0)) }, uniquingKeysWith: { a, _ in a })
+        var carried: [StateChange] = []
+        if !options.fresh, let last = try await sink.lastRun(pipeline: Self.pipelineName),
+            RunOutcome(rawValue: last.outcome)?.isFinished == true
+        {
+            var done: [String: String] = [:]
+            for entry in try await sink.state(scopePrefix: LoadCheckpoint.scope)
+            where entry.scope == LoadCheckpoint.scope && LoadCheckpoint(json: entry.value)?.done == true {
+                done[entry.key] = entry.value
+            }
+            var known: [String: String] = [:]
+            for entry in try await sink.state(scopePrefix: Self.fingerprintScope)
+            where entry.scope == Self.fingerprintScope {
+                known[entry.key] = entry.value
+            }
+            let unchanged = files.filter { file in
+                done[file.identity] != nil && prints[file.identity].map { $0 == known[file.identity] } == true
+            }
+            if unchanged.count == files.count {
+                return LoadSummary(
+                    runID: last.runID, resumed: false, outcome: LoadSummary.alreadyLoaded,
+                    files: files.map { LoadSummary.FileResult(file: $0, status: .alreadyLoaded) },
+                    totals: try await sink.counts(runID: last.runID), seconds: Self.seconds(clock.now - started))
+            }
+            // `replace` empties the tables, so everything loads again; otherwise what is done stays done.
+            if options.mode != .replace {
+                carried = unchanged.map {
+                    .put(scope: LoadCheckpoint.scope, key: $0.identity, value: done[$0.identity]!)
+                }
+            }
+        }
+        // A new run forgets the last run's checkpoints (but those carried over), records its files' fingerprints
+        // and empties `replace` tables, with its `running` row; an unfinished run is continued from its
+        // checkpoints (`--fresh` marks it abandoned instead).
         var newRun = SinkBatch()
-        newRun.state = [.clear(scope: LoadCheckpoint.scope)]
+        newRun.state = [.clear(scope: LoadCheckpoint.scope), .clear(scope: Self.fingerprintScope)] + carried
+        newRun.state += prints.compactMap { entry in
+            entry.value.map { .put(scope: Self.fingerprintScope, key: entry.key, value: $0) }
+        }
         if options.mode == .replace { newRun.truncate = Array(Set(files.map(\.table))).sorted() }
         let ledger = try await RunLedger.begin(sink: sink, pipeline: Self.pipelineName, fresh: options.fresh) {
             [newRun] in
             newRun
         }
+        // A continued run's checkpoints, or the ones a new run carried over.
         var checkpoints: [String: LoadCheckpoint] = [:]
-        if ledger.resumed {
-            for entry in try await sink.state(scopePrefix: LoadCheckpoint.scope)
-            where entry.scope == LoadCheckpoint.scope {
-                checkpoints[entry.key] = LoadCheckpoint(json: entry.value)
-            }
+        for entry in try await sink.state(scopePrefix: LoadCheckpoint.scope) where entry.scope == LoadCheckpoint.scope {
+            checkpoints[entry.key] = LoadCheckpoint(json: entry.value)
         }
         let results = try await self.load(files, context: LoadContext(runID: ledger.runID), checkpoints: checkpoints)
         let outcome = try await ledger.finish(stopped: shouldStop())
         return LoadSummary(
             runID: ledger.runID, resumed: ledger.resumed, outcome: outcome.rawValue, files: results,
             totals: try await sink.counts(runID: ledger.runID), seconds: Self.seconds(clock.now - started))
+    }
+
+    /// The state scope of the fingerprints of a run's files.
+    static let fingerprintScope = "load:fingerprints"
+
+    /// The file's size and modification time, with the settings that shape its rows (table, format, mode, key,
+    /// source columns), as JSON text (`nil` when it cannot be read): a file whose fingerprint changed since a
+    /// completed load is loaded again.
+    func fingerprint(_ file: LoadFile) -> String? {
+        var info = stat()
+        guard stat(file.path, &info) == 0 else { return nil }
+        let modified = Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec)
+        return JSONWriter.string(
+            .object(
+                Record([
+                    ("size", .int(Int64(info.st_size))), ("mtime_ns", .int(modified)), ("table", .string(file.table)),
+                    ("format", .string("\(file.format)")), ("mode", .string(self.options.mode.rawValue)),
+                    ("key", .array(self.options.key.map(Value.string))),
+                    ("source_columns", .bool(self.options.sourceColumns)),
+                ])))
     }
 
     /// Loads `files` into the sink under `context` (at most ``LoadOptions/maxOpenFiles`` at once), each from its

@@ -35,8 +35,9 @@ public struct LoadSummary: Sendable {
         public var errors = 0
         public var seconds = 0.0
 
-        init(file: LoadFile) {
+        init(file: LoadFile, status: Status = .loaded) {
             self.file = file
+            self.status = status
         }
 
         mutating func add(_ unit: LoadUnit) {
@@ -48,8 +49,11 @@ public struct LoadSummary: Sendable {
 
     public var runID: String
     public var resumed: Bool
-    /// `completed`, `completed_with_errors` or `interrupted`.
+    /// `completed`, `completed_with_errors`, `interrupted`, or ``alreadyLoaded`` (nothing ran).
     public var outcome: String
+
+    /// The outcome when every file was loaded by the last, completed run and is unchanged since.
+    public static let alreadyLoaded = "already loaded"
     public var files: [FileResult]
     /// Per table, for the whole run.
     public var totals: [ResourceCounts]
@@ -85,6 +89,11 @@ public struct LoadSummary: Sendable {
 
     /// The summary as text: a line, a table of files, and the first error of each failed file.
     public func render(destination: String) -> String {
+        if self.outcome == Self.alreadyLoaded {
+            return "gather load: already loaded (run \(runID)): \(files.count) file\(files.count == 1 ? "" : "s"), "
+                + "\(rows) rows, \(errors) error rows in \(destination); a file that changes loads again, "
+                + "--fresh loads every file again"
+        }
         var lines = [
             "gather load: \(outcome)\(resumed ? " (resumed)" : "") in \(TextTable.decimal(seconds)) s → "
                 + "\(destination) (run \(runID))"
