@@ -198,9 +198,11 @@ import Testing
             // (Bounded loosely: the parallel suite on 2 cores can stall the scheduler for a few hundred ms.)
             #expect((first.max()! - first.min()!) < .milliseconds(1500))
             #expect(hops.last! - hops.first! >= .milliseconds(1800))
-            // No second holds more than 5 hops (+1 for where a window's edge falls): nominally 6 take 1.2 s.
-            for index in 6..<hops.count {
-                #expect(hops[index] - hops[index - 6] >= .seconds(1), "more than 6 hops within one second")
+            // No second holds a burst: nominally 8 hops take 1.4 s. (The server stamps arrivals, and a stalled
+            // server thread on the busy 2-core CI bunches its stamps by a few hundred ms, so 7 within a second
+            // is tolerated; a limiter that let the queue through at once would put all 11 within one.)
+            for index in 7..<hops.count {
+                #expect(hops[index] - hops[index - 7] >= .seconds(1), "more than 7 hops within one second")
             }
         }
     }

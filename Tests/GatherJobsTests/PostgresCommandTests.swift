@@ -78,9 +78,21 @@ import Testing
             ])
         #expect(errors.count == 1)
         #expect(errors.first?.first?.stringValue?.hasSuffix("people.csv:5:1") == true, "\(errors)")
-        // A finished load run again is a new load, which appends (as on SQLite); the same error row again.
-        let again = try await runGather(["load", file, "--into", text, "--quiet"])
-        #expect(again.status == 1)
+        // The same load again, the file unchanged: nothing is written, and the summary says so (exit 0).
+        let again = try await runGather(["load", file, "--into", text])
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(again.stderr.contains("already loaded"), "\(again.stderr)")
+        #expect(!again.stderr.contains("Sup3r-s3cret"), "\(again.stderr)")
+        let unchanged = try await TestPostgres.withServer(url) { server in
+            (
+                try await server.query("SELECT count(*) FROM people"),
+                try await server.query("SELECT count(*) FROM _gather_errors")
+            )
+        }
+        #expect(unchanged.0 == [[4]] && unchanged.1 == [[1]], "\(unchanged)")
+        // --fresh starts over: a new load, which appends (the default --mode); the same error row again.
+        let fresh = try await runGather(["load", file, "--into", text, "--fresh", "--quiet"])
+        #expect(fresh.status == 1, "\(fresh.stderr)")
         let count = try await TestPostgres.withServer(url) { try await $0.query("SELECT count(*) FROM people") }
         #expect(count == [[8]])
     }
