@@ -177,6 +177,19 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Live streams: sources (SSE, file tail) with resume positions, event time and watermarks, keyed
+        // windows and aggregates, and a job that commits rows, window state and positions in one transaction.
+        .target(
+            name: "GatherStream",
+            dependencies: [
+                "GatherCore",
+                "GatherConfig",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Pipelines: REST resources, transforms, the runner and its state.
         .target(
             name: "GatherPipeline",
@@ -191,6 +204,7 @@ let package = Package(
                 "GatherHTML",
                 "GatherCrawl",
                 "GatherProcess",
+                "GatherStream",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -202,6 +216,7 @@ let package = Package(
             dependencies: [
                 "GatherCore", "GatherHTTP", "GatherSQLite", "GatherPostgres", "GatherJobs", "GatherFiles",
                 "GatherPipeline", "GatherHTML", "GatherCrawl", "GatherProcess", "GatherConfig", "GatherServe",
+                "GatherStream",
             ],
             swiftSettings: swiftSettings
         ),
@@ -289,6 +304,11 @@ let package = Package(
         .testTarget(
             name: "GatherPostgresTests",
             dependencies: ["GatherPostgres", "GatherTesting"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "GatherStreamTests",
+            dependencies: ["GatherStream", "GatherSQLite"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -12,3 +12,4 @@
 @_exported import GatherProcess
 @_exported import GatherSQLite
 @_exported import GatherServe
+@_exported import GatherStream

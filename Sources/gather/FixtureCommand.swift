@@ -24,6 +24,19 @@ struct FixtureCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Serve a generated web site of this many pages for crawling instead (CrawlSite).")
     var crawlSite: Int?
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Serve this many sensor readings as server-sent events at /events instead (SensorStream: ids 1…N, "
+                + "resumable with Last-Event-ID, event times out of order by up to 5 s)."))
+    var sensorStream: Int?
+
+    @Option(name: .long, help: "Sensor stream: number of sensors (keys).")
+    var sensors: Int = 10_000
+
+    @Option(name: .long, help: "Sensor stream: events per second (default: as fast as the client reads).")
+    var rate: Double?
+
     @Option(name: .long, help: "Sample API: number of items.")
     var items: Int = 250
 
@@ -37,6 +50,17 @@ struct FixtureCommand: AsyncParsableCommand {
     var failEvery: Int?
 
     func run() async throws {
+        if let count = self.sensorStream {
+            // 600 ms of event time per event over 1M events is 10 minutes; 1,000 events per write keeps the
+            // generator well ahead of any single client on this machine.
+            let configuration = SensorStream.Configuration(
+                count: max(1, count), keys: max(1, self.sensors), microsPerEvent: 600_000_000 / Int64(max(1, count)),
+                jitter: 5_000, batch: 1_000, rate: self.rate, retry: 1_000)
+            try await SensorStream.withServer(configuration) { stream in
+                try await self.serve(stream.url)
+            }
+            return
+        }
         if let pages = self.crawlSite {
             let configuration = CrawlSite.Configuration(
                 pageCount: max(1, pages), latency: try Duration(parsing: self.latency))

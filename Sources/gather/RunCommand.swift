@@ -11,6 +11,10 @@ struct RunCommand: AsyncParsableCommand {
             same pipeline: finished pages are not fetched again and no row is written twice. --fresh starts over \
             and forgets incremental cursors too.
 
+            Stream resources (`stream:`) run until Ctrl-C or SIGTERM: what was read is committed with the open \
+            windows and the source position, and the next run continues from there (exit 130). --idle-exit 10s \
+            stops after 10 s without an event (exit 0); --flush-windows closes the open windows at the stop.
+
             See `gather help pipeline` for the file format and `gather help COMPONENT` for each component.
 
             Exit codes: 0 completed; 1 completed with error rows (in _gather_errors); 2 configuration error; \
@@ -30,6 +34,15 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(name: [.short, .long], help: "No progress and no summary on stderr.")
     var quiet = false
 
+    @Option(
+        name: .long,
+        help: "Stream resources: stop after this long without an event, and exit 0 (like 10s).",
+        transform: { try Duration(parsing: $0) })
+    var idleExit: Duration?
+
+    @Flag(name: .long, help: "Stream resources: at the stop, close every open window as if the watermark had passed.")
+    var flushWindows = false
+
     @OptionGroup(title: "Watching")
     var observability: ObservabilityOptions
 
@@ -38,6 +51,8 @@ struct RunCommand: AsyncParsableCommand {
         var options = PipelineRunner.Options()
         options.resources = self.resource
         options.fresh = self.fresh
+        options.idleExit = self.idleExit
+        options.flushWindows = self.flushWindows
         options.progress = !self.quiet
         options.workerStderr = { stage, worker, line in Terminal.error("[\(stage) worker \(worker)] \(line)") }
         let summary = try await self.observability.run(
@@ -67,7 +82,8 @@ struct ValidateCommand: AsyncParsableCommand {
         }
         Terminal.output(
             "\(self.file): OK — pipeline '\(pipeline.name)' into \(pipeline.destination), "
-                + "\(pipeline.resources.count) resources:\n" + resources.joined(separator: "\n") + "\n")
+                + "\(pipeline.resources.count) resource\(pipeline.resources.count == 1 ? "" : "s"):\n"
+                + resources.joined(separator: "\n") + "\n")
     }
 }
 

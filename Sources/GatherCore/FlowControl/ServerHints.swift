@@ -115,17 +115,8 @@ enum HTTPDate {
         guard let d = day, let m = month, var y = year, let t = time else { return nil }
         if y < 100 { y += y < 70 ? 2000 : 1900 }
         guard (1900...9999).contains(y), (1...31).contains(d), t[0] < 24, t[1] < 60, t[2] <= 60 else { return nil }
-        return Self.daysFromCivil(year: y, month: m, day: d) * 86400 + t[0] * 3600 + t[1] * 60 + t[2]
+        return Int(CivilDate.days(year: Int64(y), month: Int64(m), day: Int64(d))) * 86400 + t[0] * 3600 + t[1] * 60
+            + t[2]
     }
 
-    /// Days since 1970-01-01 for a proleptic Gregorian date (Howard Hinnant's algorithm).
-    static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let mp = (month + 9) % 12
-        let doy = (153 * mp + 2) / 5 + day - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        return era * 146097 + doe - 719468
-    }
 }

@@ -69,16 +69,6 @@ public struct LoadFile: Sendable, Hashable {
     }
 }
 
-/// What a pipeline does to each record of a `files` resource before it is written.
-public enum RecordTransformResult: Sendable {
-    /// Write these records (none, one, or several).
-    case records([Record])
-    /// A filter dropped the record.
-    case filtered
-    /// The record failed; it becomes an error row with this code and message.
-    case failed(code: String, message: String)
-}
-
 /// Where a load's bookkeeping goes: its run, its checkpoints' state scope, the name its counts and error rows
 /// carry, and an optional transform (records mode: CSV rows become records instead of typed blocks).
 public struct LoadContext: Sendable {

@@ -3,6 +3,7 @@ public import GatherCrawl
 public import GatherFiles
 public import GatherHTTP
 public import GatherPostgres
+public import GatherStream
 
 /// A whole pipeline: where rows go, HTTP defaults, per-host limits, and the resources, as a YAML file declares
 /// them (``PipelineLoader``) or as Swift code builds them.
@@ -223,6 +224,8 @@ public struct ResourceDefinition: Sendable {
     public var sql: SQLSource?
     /// Crawl web pages instead of calling an endpoint (a `crawl` resource).
     public var crawl: CrawlOptions?
+    /// Read a live stream instead of calling an endpoint (a `stream` resource), with its windows, if any.
+    public var stream: StreamDefinition?
 
     public init(name: String) {
         self.name = name
@@ -242,6 +245,7 @@ public struct ResourceDefinition: Sendable {
         self.files = nil
         self.sql = nil
         self.crawl = nil
+        self.stream = nil
     }
 }
 

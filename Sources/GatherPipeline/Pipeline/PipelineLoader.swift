@@ -5,6 +5,7 @@ import GatherFiles
 import GatherHTML
 import GatherHTTP
 import GatherPostgres
+import GatherStream
 
 /// Reads a pipeline file into a ``PipelineDefinition``: YAML with positions, `${VAR}` from the environment and a
 /// `.env` beside the file, validation against ``PipelineSpecs``, and the checks specs cannot make (placeholders,
@@ -116,7 +117,7 @@ public enum PipelineLoader {
             }
             for index in resources.indices
             where resources[index].files == nil && resources[index].sql == nil && resources[index].crawl == nil
-                && resources[index].http.path == nil && defaults.path == nil
+                && resources[index].stream == nil && resources[index].http.path == nil && defaults.path == nil
             {
                 errors.append(
                     resourceObjects[index].error(
@@ -149,6 +150,25 @@ public enum PipelineLoader {
                             at: "sql",
                             "the query has {placeholders}; pass values as params and write $1, $2 (PostgreSQL) or "
                                 + "?1, ?2 (SQLite) in the query, so they are bound, never pasted into SQL"))
+                }
+            }
+            for (object, resource) in zip(resourceObjects, resources) where resource.stream != nil {
+                let others = ["http", "files", "sql", "crawl", "select", "for_each", "from", "incremental"]
+                if let other = others.first(where: { object.has($0) }) {
+                    errors.append(object.error(at: other, "a stream resource takes no \(other); split it in two"))
+                }
+                if resources.contains(where: { $0.parent == resource.name }) {
+                    errors.append(object.error(at: "stream", "a stream resource cannot be another resource's parent"))
+                }
+                if resource.transforms.contains(where: { if case .process = $0 { true } else { false } }) {
+                    errors.append(
+                        object.error(at: "transform", "process stages run in http and sql resources, not streams yet"))
+                }
+            }
+            for (object, resource) in zip(resourceObjects, resources) where resource.stream == nil {
+                for key in ["event_time", "watermark", "window"] where object.has(key) {
+                    errors.append(
+                        object.error(at: key, "\(key) belongs to stream resources; add stream: { type: sse, url: … }"))
                 }
             }
             for (object, resource) in zip(resourceObjects, resources) where resource.files != nil {
@@ -346,6 +366,7 @@ public enum PipelineLoader {
             if let files = object.object("files") { resource.files = self.files(files, directory: directory) }
             if let sql = object.object("sql") { resource.sql = self.sql(sql, directory: directory) }
             if let crawl = object.object("crawl") { resource.crawl = self.crawl(crawl, resource: resource) }
+            resource.stream = StreamDefinition(resource: object, directory: directory, errors: &self.errors)
             resource.forEach = object.map("for_each").map { entry in
                 (name: entry.key, values: (entry.value.listValue ?? [entry.value]).map { $0.value })
             }
@@ -361,7 +382,15 @@ public enum PipelineLoader {
             }
             resource.primaryKey = object.strings("primary_key")
             resource.write = object.enumeration("write", as: WriteMode.self) ?? .append
-            if resource.write == .merge, resource.primaryKey.isEmpty {
+            if resource.stream?.window != nil {
+                // Window rows are keyed by their key fields and window_start: a late event updates its row.
+                if object.value("write")?.isDefault == false, resource.write != .merge {
+                    errors.append(
+                        object.error(
+                            at: "write", "window rows are merged on (key, window_start); write: merge or leave it out"))
+                }
+                resource.write = .merge
+            } else if resource.write == .merge, resource.primaryKey.isEmpty {
                 errors.append(object.error(at: "write", "merge needs a primary_key, like primary_key: id"))
             }
             if let incremental = object.object("incremental") {

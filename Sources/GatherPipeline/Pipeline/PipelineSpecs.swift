@@ -1,4 +1,5 @@
 public import GatherConfig
+import GatherStream
 
 /// The declarative specs of every pipeline component. They drive validation (`gather validate`), help
 /// (`gather help COMPONENT`) and the generated reference (`docs/reference.md`, checked by a test).
@@ -463,7 +464,7 @@ public enum PipelineSpecs {
             FieldSpec(
                 "parallel_pages", .bool, default: "true",
                 description: "Fetch pages in parallel when their number is known."),
-        ])
+        ] + StreamSpecs.resourceFields)
 
     public static let defaults = ComponentSpec(
         name: "defaults", kind: "defaults", summary: "Settings every resource starts from.",
@@ -512,5 +513,5 @@ public enum PipelineSpecs {
             pipeline, defaults, resource, http, files, sql, crawl, ExtractionConfig.spec, ExtractionConfig.field, limit,
             retry, responseAction, incremental,
         ]
-        + paginators + auths + transforms
+        + paginators + auths + transforms + StreamSpecs.all
 }

@@ -39,13 +39,7 @@ enum FilesResourceRun {
         if !resource.transforms.isEmpty {
             let chain = TransformChain(resource.transforms)
             let context = shared.expressionContext
-            transform = { record in
-                switch chain.apply(record, context: context) {
-                case .records(let records): .records(records)
-                case .filtered: .filtered
-                case .failed(let code, let message): .failed(code: code, message: message)
-                }
-            }
+            transform = { record in chain.apply(record, context: context) }
         }
         _ = try await loader.load(
             files,

@@ -24,6 +24,10 @@ public struct PipelineRunner: Sendable {
         public var fresh = false
         /// Show progress on standard error.
         public var progress = false
+        /// Stream resources stop after this long without an event (`--idle-exit`); default: at SIGINT/SIGTERM.
+        public var idleExit: Duration?
+        /// Stream resources close every open window when they stop (`--flush-windows`).
+        public var flushWindows = false
         /// Where the lines that `process` workers write to stderr go, with the stage and worker; default: nowhere.
         public var workerStderr: (@Sendable (_ stage: String, _ worker: Int, _ line: String) -> Void)?
         public init() {}
@@ -127,7 +131,7 @@ public struct PipelineRunner: Sendable {
             var queues: [String: WorkQueue] = [:]
             for resource in selected where resource.parent != nil { queues[resource.name] = WorkQueue() }
             var readers: [SQLReader] = []
-            for resource in selected where resource.files == nil && resource.crawl == nil {
+            for resource in selected where resource.files == nil && resource.crawl == nil && resource.stream == nil {
                 let children = selected.filter { $0.parent == resource.name }.map {
                     ResourceRun.ChildLink(definition: $0, queue: queues[$0.name]!)
                 }
@@ -149,9 +153,12 @@ public struct PipelineRunner: Sendable {
             progress.attach { ordered.map { run in run.counts.withLock { $0 } } }
             let openedReaders = readers
             func closeReaders() async { for reader in openedReaders { await reader.close() } }
+            let streamOptions = StreamResourceRun.Options(
+                idleExit: self.options.idleExit, flushWindows: self.options.flushWindows)
             do {
                 try await Self.runResources(
-                    selected, runs: ordered, queues: queues, saved: saved, shared: shared, resumed: resumed)
+                    selected, runs: ordered, queues: queues, saved: saved, shared: shared, resumed: resumed,
+                    streams: streamOptions)
             } catch {
                 await closeReaders()
                 throw error
@@ -170,9 +177,12 @@ public struct PipelineRunner: Sendable {
     /// resources over their parents' records (saved unfinished items first).
     private static func runResources(
         _ selected: [ResourceDefinition], runs ordered: [ResourceRun], queues: [String: WorkQueue],
-        saved: [String: [String: ItemState]], shared: RunShared, resumed: Bool
+        saved: [String: [String: ItemState]], shared: RunShared, resumed: Bool, streams: StreamResourceRun.Options
     ) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
+            for resource in selected where resource.stream != nil {
+                group.addTask { try await StreamResourceRun.run(resource, shared: shared, options: streams) }
+            }
             for resource in selected where resource.files != nil {
                 group.addTask { try await FilesResourceRun.run(resource, shared: shared) }
             }

@@ -1,4 +1,5 @@
 import GatherCore
+import GatherStream
 import Synchronization
 
 #if canImport(Glibc)
@@ -14,6 +15,7 @@ public final class RunProgress: Sendable {
     private let isTerminal: Bool
     private let state = Mutex<State>(State())
     private let snapshot: Mutex<(@Sendable () -> [ResourceCounts])?> = Mutex(nil)
+    private let streams = Mutex<[(name: String, statistics: StreamStatistics, since: ContinuousClock.Instant)]>([])
 
     struct State {
         var lastDraw: ContinuousClock.Instant?
@@ -27,6 +29,12 @@ public final class RunProgress: Sendable {
 
     func attach(_ source: @escaping @Sendable () -> [ResourceCounts]) {
         self.snapshot.withLock { $0 = source }
+    }
+
+    /// Adds a stream resource's line: events and their rate, lag (now minus the watermark), open windows, late
+    /// events, errors, reconnects.
+    func attachStream(_ name: String, _ statistics: StreamStatistics) {
+        self.streams.withLock { $0.append((name, statistics, ContinuousClock.now)) }
     }
 
     /// Called after every commit; draws when enough time has passed.
@@ -50,16 +58,38 @@ public final class RunProgress: Sendable {
     }
 
     private func draw() {
-        guard let counts = self.snapshot.withLock({ $0 })?() else { return }
+        let counts = self.snapshot.withLock({ $0 })?() ?? []
+        let streams = self.streams.withLock { $0 }
+        let streamNames = Set(streams.map(\.name))
         var text = ""
         let previous = self.state.withLock { $0.linesDrawn }
         if self.isTerminal, previous > 0 { text += "\u{1B}[\(previous)A" }
-        for c in counts {
+        for stream in streams {
+            text += "  " + Self.streamLine(stream.name, stream.statistics, since: stream.since)
+            text += self.isTerminal ? "\u{1B}[K\n" : "\n"
+        }
+        for c in counts where !streamNames.contains(c.resource) {
             text +=
                 "  \(c.resource): \(c.pages) pages, \(c.written) records written, \(c.filtered) filtered, "
                 + "\(c.errors) errors" + (self.isTerminal ? "\u{1B}[K\n" : "\n")
         }
-        self.state.withLock { $0.linesDrawn = counts.count }
+        self.state.withLock { $0.linesDrawn = counts.count - streamNames.count + streams.count }
         StandardError.write(text)
+    }
+
+    static func streamLine(_ name: String, _ statistics: StreamStatistics, since: ContinuousClock.Instant) -> String {
+        let s = statistics.snapshot
+        let seconds = max(0.001, since.duration(to: .now).seconds)
+        var line = "\(name): \(s.eventsRead) events (\(Int(Double(s.eventsRead) / seconds))/s), \(s.rows) rows"
+        if s.watermark != .min {
+            let lag = Double(WallClock.millis() - s.watermark) / 1000
+            line += ", lag \((lag * 10).rounded() / 10) s, \(s.openWindows) open windows"
+        }
+        line += ", \(s.late) late, \(s.errors) errors"
+        let source = statistics.source
+        if source.reconnects > 0 { line += ", \(source.reconnects) reconnects" }
+        if source.duplicates > 0 { line += ", \(source.duplicates) duplicates dropped" }
+        if !source.isConnected, let error = source.lastError { line += " — retrying: \(error)" }
+        return line
     }
 }

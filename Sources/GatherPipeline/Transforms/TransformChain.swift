@@ -2,14 +2,7 @@ public import GatherCore
 import GatherProcess
 
 /// What became of one record that went through a resource's transforms.
-public enum TransformOutcome: Sendable {
-    /// The records to write (usually one; `explode` and `select` can make more, or none).
-    case records([Record])
-    /// A filter removed it.
-    case filtered
-    /// A step failed: the error names the step and the expression column.
-    case failed(code: String, message: String)
-}
+public typealias TransformOutcome = RecordTransformResult
 
 /// Applies a resource's ``Transform`` steps to each record, in order.
 ///

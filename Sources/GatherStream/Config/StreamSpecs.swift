@@ -1,0 +1,253 @@
+public import GatherConfig
+import GatherCore
+
+/// The YAML of a stream resource: `stream` (the source), `event_time`, `watermark` and `window`; each spec here
+/// holds its keys, its defaults and its parser.
+public enum StreamSpecs {
+    static let commitFields: [FieldSpec] = [
+        FieldSpec(
+            "commit_every", .int, default: "20000",
+            description: "Commit after this many events (rows, window state and position in one transaction)."),
+        FieldSpec(
+            "commit_interval", .duration, default: "500ms",
+            description: "…or this long after the first uncommitted event, whichever comes first."),
+    ]
+
+    public static let sse = ComponentSpec(
+        name: "sse", kind: "stream",
+        summary: "Server-sent events: one long GET, reopened after every drop with `Last-Event-ID` (the committed "
+            + "id after a restart) after the server's `retry:` time or an exponential backoff with full jitter. "
+            + "Each event's data is one JSON record.",
+        fields: [
+            FieldSpec(
+                "url", .string, required: true, description: "The event stream.",
+                example: "http://127.0.0.1:9000/events"),
+            FieldSpec(
+                "headers", .map(.string), description: "Request headers.",
+                example: "{ Authorization: \"Bearer ${TOKEN}\" }"),
+            FieldSpec(
+                "events", .stringOrList(.string),
+                description: "Only these `event:` types (default: every event; untyped events are `message`).",
+                synonyms: ["event", "event_types"]),
+            FieldSpec(
+                "idle_timeout", .duration, default: "60s",
+                description: "A connection with no bytes at all (events or comment heartbeats) this long is reopened."),
+        ] + commitFields,
+        examples: ["stream: { type: sse, url: \"http://127.0.0.1:9000/events\" }"])
+
+    public static let tail = ComponentSpec(
+        name: "tail", kind: "stream",
+        summary: "A growing file of JSON lines, read as it grows: rotation (rename and create) and truncation are "
+            + "followed, and the position (inode and offset) is committed with the rows.",
+        fields: [
+            FieldSpec(
+                "path", .string, required: true, description: "The file, relative to the pipeline file.",
+                example: "logs/readings.jsonl", synonyms: ["file"]),
+            FieldSpec(
+                "poll_interval", .duration, default: "100ms",
+                description: "How often the file is checked for growth when there is nothing to read."),
+        ] + commitFields,
+        examples: ["stream: { type: tail, path: logs/readings.jsonl }"])
+
+    public static let sources = [sse, tail]
+
+    public static let sliding = ComponentSpec(
+        name: "sliding", kind: "window",
+        summary: "Windows of `size` starting every `every`: an event is in size / every of them.",
+        fields: [
+            FieldSpec("size", .duration, required: true, description: "Each window's length.", example: "5m"),
+            FieldSpec(
+                "every", .duration, required: true, description: "How far apart windows start.", example: "1m",
+                synonyms: ["slide", "step"]),
+        ])
+
+    public static let session = ComponentSpec(
+        name: "session", kind: "window",
+        summary: "A key's events closer than `gap` to each other form one window, ending `gap` after its last event.",
+        fields: [
+            FieldSpec(
+                "gap", .duration, required: true, description: "The quiet time that ends a session.", example: "30s")
+        ])
+
+    public static let late = ComponentSpec(
+        name: "late", kind: "window",
+        summary: "What happens to events behind the watermark: within `allowed`, they update their window's row; "
+            + "later, they go to the `to` table with the reason. Never dropped silently.",
+        fields: [
+            FieldSpec(
+                "allowed", .duration, default: "0s", description: "How long after its end a window still takes events."),
+            FieldSpec(
+                "to", .string, description: "The table for events too late (default: TABLE_late).", synonyms: ["table"]),
+        ])
+
+    public static let window = ComponentSpec(
+        name: "window", kind: "window",
+        summary: "Event-time windows per key, each written as one row (key fields, `window_start`, `window_end`, the "
+            + "aggregates) when the watermark passes its end, merged on (key, window_start). Aggregates: count(), "
+            + "count(f), sum, min, max, avg, first, last (by event time), count_distinct (exact), and "
+            + "quantile(f, q) (a t-digest: about 1 % rank error in the middle, far less in the tails).",
+        fields: [
+            FieldSpec(
+                "tumbling", .duration, description: "Back-to-back windows of this length, aligned to the epoch.",
+                example: "1m"),
+            FieldSpec("sliding", .object(sliding), description: "Overlapping windows."),
+            FieldSpec("session", .object(session), description: "Windows separated by quiet gaps."),
+            FieldSpec(
+                "key", .stringOrList(.string), description: "The key fields (default: one window for all events).",
+                example: "sensor_id", synonyms: ["keys", "group_by"]),
+            FieldSpec(
+                "aggregate", .map(.any), required: true, description: "Output column → function(field).",
+                example: "{ n: count(), avg_temp: avg(temp), p95: quantile(temp, 0.95) }",
+                synonyms: ["aggregates", "agg"]),
+            FieldSpec("late", .object(late), description: "Allowed lateness and the side table."),
+        ],
+        examples: [
+            """
+            window:
+              tumbling: 1m
+              key: sensor_id
+              aggregate: { n: count(), avg_temp: avg(temp), max_temp: max(temp) }
+              late: { allowed: 1m, to: readings_late }
+            """
+        ])
+
+    public static let watermark = ComponentSpec(
+        name: "watermark", kind: "window",
+        summary: "Event-time progress: the newest event time minus `max_delay` (bounded out-of-orderness). A "
+            + "window closes when the watermark passes its end.",
+        fields: [
+            FieldSpec(
+                "max_delay", .duration, default: "0s", description: "How far out of order events may come.",
+                synonyms: ["delay", "out_of_orderness"]),
+            FieldSpec(
+                "idle", .duration,
+                description: "After this long without events the watermark follows the wall clock, so a quiet "
+                    + "stream's last windows close (default: never; results then depend on timing)."),
+        ])
+
+    /// The keys a resource gains for streams.
+    public static let resourceFields: [FieldSpec] = [
+        FieldSpec(
+            "stream", .oneOf(discriminator: "type", sources),
+            description: "A live source instead of an endpoint: `sse` or `tail`. Runs until Ctrl-C / SIGTERM (exit "
+                + "130) or `--idle-exit`."),
+        FieldSpec(
+            "event_time", .string,
+            description: "The field with each event's time: RFC 3339 text, or epoch seconds or milliseconds "
+                + "(default: arrival time, which makes windows depend on timing).",
+            example: "ts", synonyms: ["timestamp"]),
+        FieldSpec("watermark", .object(watermark), description: "Bounded out-of-orderness."),
+        FieldSpec("window", .object(window), description: "Aggregate events into windows instead of storing them."),
+    ]
+
+    public static let all = [sse, tail, window, sliding, session, late, watermark]
+}
+
+/// A stream resource as the pipeline file describes it.
+public struct StreamDefinition: Sendable {
+    public var source: any StreamSource
+    public var eventTime: EventTime
+    public var maxDelay: Int64
+    public var idle: Int64?
+    public var window: WindowSpec?
+    public var lateTable: String?
+    public var commitEvents: Int
+    public var commitInterval: Duration
+
+    /// The stream described by a resource's `stream`, `event_time`, `watermark` and `window` keys; `nil` (with
+    /// errors added) when they do not describe one. Paths are relative to `directory`.
+    public init?(resource object: ConfigObject, directory: String, errors: inout [ConfigError]) {
+        guard let (type, settings) = object.variant("stream") else { return nil }
+        switch type {
+        case "sse":
+            let events = settings.strings("events")
+            self.source = SSESource(
+                url: settings.string("url") ?? "", headers: settings.stringMap("headers").map { ($0.key, $0.value) },
+                eventTypes: events.isEmpty ? nil : Set(events),
+                idleTimeout: settings.duration("idle_timeout") ?? .seconds(60))
+        case "tail":
+            let path = settings.string("path") ?? ""
+            self.source = TailSource(
+                path: path.hasPrefix("/") || directory == "." ? path : directory + "/" + path,
+                pollInterval: settings.duration("poll_interval") ?? .milliseconds(100))
+        default:
+            errors.append(object.error(at: "stream", "unknown stream type '\(type)'"))
+            return nil
+        }
+        self.commitEvents = max(1, settings.int("commit_every") ?? 20_000)
+        self.commitInterval = settings.duration("commit_interval") ?? .milliseconds(500)
+        self.eventTime = EventTime(field: object.string("event_time"))
+        let watermark = object.object("watermark")
+        self.maxDelay = Self.millis(watermark?.duration("max_delay") ?? .zero)
+        self.idle = watermark?.duration("idle").map(Self.millis)
+        self.window = nil
+        self.lateTable = nil
+        guard let window = object.object("window") else { return }
+        var kinds: [WindowSpec.Kind] = []
+        if let size = window.duration("tumbling") {
+            kinds.append(.tumbling(size: max(1, Self.millis(size))))
+        }
+        if let sliding = window.object("sliding"), let size = sliding.duration("size"),
+            let every = sliding.duration("every")
+        {
+            let (sizeMillis, everyMillis) = (max(1, Self.millis(size)), max(1, Self.millis(every)))
+            if sizeMillis % everyMillis != 0 || everyMillis > sizeMillis {
+                errors.append(
+                    window.error(
+                        at: "sliding", "a sliding window's size must be a multiple of every (like size: 5m, every: 1m)")
+                )
+            }
+            kinds.append(.sliding(size: sizeMillis, every: everyMillis))
+        }
+        if let session = window.object("session"), let gap = session.duration("gap") {
+            kinds.append(.session(gap: max(1, Self.millis(gap))))
+        }
+        guard kinds.count == 1 else {
+            errors.append(
+                window.error(
+                    kinds.isEmpty
+                        ? "give the window's kind: tumbling: 1m, sliding: { size: 5m, every: 1m } or session: { gap: 30s }"
+                        : "a window is tumbling, sliding or session: give one of them"))
+            return
+        }
+        var aggregates: [AggregateSpec] = []
+        var entries = window.map("aggregate")[...]
+        while let entry = entries.popFirst() {
+            guard var text = entry.value.value.stringValue else {
+                errors.append(
+                    ConfigError(location: entry.value.location, message: "write the aggregate as text, like avg(temp)"))
+                continue
+            }
+            // In a flow mapping (`{ p95: quantile(temp, 0.95) }`) YAML splits at the comma, leaving `quantile(temp`
+            // and a key `0.95)` without a value: join them back.
+            func open(_ text: String) -> Bool { text.filter { $0 == "(" }.count > text.filter { $0 == ")" }.count }
+            while open(text), let rest = entries.first, rest.value.value.isNull {
+                text += ", " + rest.key
+                entries.removeFirst()
+            }
+            do {
+                aggregates.append(try AggregateSpec(name: entry.key, parsing: text))
+            } catch {
+                errors.append(ConfigError(location: entry.value.location, message: "\(entry.key): \(error)"))
+            }
+        }
+        let keys = window.strings("key")
+        for aggregate in aggregates
+        where keys.contains(aggregate.name) || ["window_start", "window_end"].contains(aggregate.name) {
+            errors.append(
+                window.error(
+                    at: "aggregate",
+                    "'\(aggregate.name)' is already a column of the window row; name the aggregate differently"))
+        }
+        let late = window.object("late")
+        self.window = WindowSpec(
+            kind: kinds[0], key: keys, aggregates: aggregates,
+            allowedLateness: Self.millis(late?.duration("allowed") ?? .zero))
+        self.lateTable = late?.string("to")
+    }
+
+    static func millis(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+    }
+}

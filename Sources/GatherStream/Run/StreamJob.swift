@@ -1,0 +1,401 @@
+import GatherCore
+import Synchronization
+
+/// Runs one live source into a sink: events → transforms → event time and watermark → windows (or records) →
+/// one transaction per commit holding the rows, the late rows, the error rows, the changed window state and the
+/// source position. A re-run continues from what was committed, so after a kill anywhere no event is lost and
+/// none is counted twice (given a source that replays from its position: a file, an SSE server that honours
+/// `Last-Event-ID`, a broker).
+///
+/// Determinism: event time and the watermark advance event by event, never by batch or clock (unless `idle`
+/// is set and a stream goes quiet), so where commits fall does not change which events are late or what a
+/// window holds.
+public struct StreamJob: Sendable {
+    public struct Configuration: Sendable {
+        /// The resource name: state scopes, counters and error rows use it.
+        public var resource: String
+        /// Where window rows (or, without a window, the records) go.
+        public var table: String
+        /// Where events too late for any window go (default `TABLE_late`).
+        public var lateTable: String
+        public var eventTime: EventTime
+        public var maxDelay: Int64 = 0
+        public var idle: Int64?
+        public var window: WindowSpec?
+        /// How records meet existing rows (windowed streams always merge by key and window start).
+        public var write: WriteMode = .append
+        public var primaryKey: [String] = []
+        public var lists: Normalizer.NestedLists = .tables
+        /// A commit happens after this many events…
+        public var commitEvents = 20_000
+        /// …or this long after the first uncommitted change, whichever is first.
+        public var commitInterval: Duration = .milliseconds(500)
+        /// Stop after this long without an event (`--idle-exit`).
+        public var idleExit: Duration?
+        /// At the stop, close every open window as if the watermark had passed (`--flush-windows`).
+        public var flushWindows = false
+        /// Events read ahead of the commits, at most.
+        public var bufferCapacity = 65_536
+
+        public init(resource: String, table: String? = nil, eventTime: EventTime = EventTime(field: nil)) {
+            self.resource = resource
+            self.table = table ?? resource
+            self.lateTable = (table ?? resource) + "_late"
+            self.eventTime = eventTime
+        }
+
+        var positionScope: String { "stream:" + self.resource }
+        var windowScope: String { "stream-windows:" + self.resource }
+    }
+
+    public let configuration: Configuration
+    public let source: any StreamSource
+    public let transform: (@Sendable (Record) -> RecordTransformResult)?
+
+    public init(
+        _ configuration: Configuration, source: any StreamSource,
+        transform: (@Sendable (Record) -> RecordTransformResult)? = nil
+    ) {
+        self.configuration = configuration
+        self.source = source
+        self.transform = transform
+    }
+
+    /// Why the job ended.
+    public enum End: String, Sendable {
+        /// `shouldStop` said so (SIGINT/SIGTERM): what was read is committed; the rest is read again next time.
+        case stopped
+        /// No event for `idleExit`.
+        case idle
+        /// The source ended by itself.
+        case ended
+    }
+
+    /// Runs until stopped, idle for `idleExit`, or the source ends.
+    public func run(
+        sink: any Sink, runID: String, statistics: StreamStatistics = StreamStatistics(),
+        shouldStop: @escaping @Sendable () -> Bool
+    ) async throws -> End {
+        let config = self.configuration
+        var state = try await self.restore(from: sink)
+        let buffer = EventBuffer(capacity: config.bufferCapacity)
+        let status = statistics.source
+        let source = self.source
+        let startPosition = state.position
+        let reader = Task {
+            defer { buffer.finish() }
+            try await source.run(from: startPosition, into: buffer, status: status)
+        }
+        defer { reader.cancel() }
+        var batch = Pending(runID: runID, config: config)
+        var lastEvent = ContinuousClock.now
+        var firstChange: ContinuousClock.Instant?
+        var end = End.ended
+        while true {
+            if shouldStop() {
+                end = .stopped
+                break
+            }
+            let events = buffer.take(max: max(1, config.commitEvents - batch.events))
+            let now = ContinuousClock.now
+            if events.isEmpty {
+                if buffer.isDrained {
+                    if case .failure(let error) = await reader.result {
+                        throw StreamError("\(source.description): \(error)")
+                    }
+                    break
+                }
+                if let idleExit = config.idleExit, lastEvent.duration(to: now) >= idleExit {
+                    end = .idle
+                    break
+                }
+                var wait = Duration.milliseconds(100)
+                if let first = firstChange {
+                    wait = min(wait, max(.zero, config.commitInterval - first.duration(to: now)))
+                }
+                if let idleExit = config.idleExit {
+                    wait = min(wait, max(.milliseconds(1), idleExit - lastEvent.duration(to: now)))
+                }
+                if wait > .zero { await buffer.wait(timeout: wait) }
+                // The watermark may move with the wall clock (idle sources).
+                if config.idle != nil { state.advanceClock(into: &batch) }
+            } else {
+                lastEvent = now
+                for event in events { state.process(event, transform: self.transform, into: &batch) }
+                statistics.add(events: events.count)
+            }
+            if firstChange == nil, batch.hasChanges || state.operator?.hasPendingRows == true { firstChange = now }
+            let due = firstChange.map { $0.duration(to: ContinuousClock.now) >= config.commitInterval } ?? false
+            if batch.events >= config.commitEvents || due {
+                try await self.commit(&batch, state: &state, sink: sink, statistics: statistics)
+                firstChange = nil
+            }
+        }
+        if config.flushWindows { state.operator?.flushAll() }
+        try await self.commit(&batch, state: &state, sink: sink, statistics: statistics)
+        reader.cancel()
+        return end
+    }
+
+    private func commit(_ batch: inout Pending, state: inout RunState, sink: any Sink, statistics: StreamStatistics)
+        async throws
+    {
+        let config = self.configuration
+        var sinkBatch = SinkBatch()
+        if state.operator != nil {
+            let rows = state.operator!.drainRows()
+            batch.counts.rows += rows.count
+            batch.counts.written += rows.count
+            if !rows.isEmpty {
+                let window = config.window!
+                let normalizer = Normalizer(table: config.table, lists: config.lists)
+                var normalized: [NormalizedRow] = []
+                normalized.reserveCapacity(rows.count)
+                let keyColumns = window.key.map(WindowSpec.columnName) + ["window_start"]
+                for row in rows {
+                    let key = JSONWriter.string(.array(keyColumns.map { row[$0] ?? .null }))
+                    normalizer.normalize(row, key: key, into: &normalized)
+                }
+                sinkBatch.writes.append(
+                    TableWrite(table: config.table, mode: .merge, primaryKey: keyColumns, rows: normalized))
+            }
+            sinkBatch.state += state.operator!.checkpoint(scope: config.windowScope)
+        }
+        if !batch.records.isEmpty {
+            sinkBatch.writes.append(
+                TableWrite(table: config.table, mode: config.write, primaryKey: config.primaryKey, rows: batch.records))
+        }
+        if !batch.late.isEmpty {
+            sinkBatch.writes.append(
+                TableWrite(table: config.lateTable, mode: .append, primaryKey: [], rows: batch.late))
+        }
+        sinkBatch.errors = batch.errors
+        if let position = batch.position {
+            sinkBatch.state.append(
+                .put(scope: config.positionScope, key: "position", value: JSONWriter.string(position)))
+        }
+        let saved = state.watermark.saved
+        if saved.current != state.savedWatermark {
+            let newest = Record(saved.newest.sorted { $0.key < $1.key }.map { ($0.key, Value.int($0.value)) })
+            sinkBatch.state.append(
+                .put(
+                    scope: config.positionScope, key: "watermark",
+                    value: JSONWriter.string(
+                        .object(Record([("current", .int(saved.current)), ("newest", .object(newest))])))))
+            state.savedWatermark = saved.current
+        }
+        var counts = batch.counts
+        counts.records = batch.events
+        if !sinkBatch.isEmpty || counts.records > 0 {
+            sinkBatch.counts = [counts]
+            try await sink.commit(sinkBatch)
+            statistics.committed(
+                counts: counts, late: batch.lateCount, watermark: saved.current,
+                openWindows: state.operator?.openWindows ?? 0)
+            if let position = batch.position { await self.source.committed(through: position) }
+        }
+        batch = Pending(runID: batch.runID, config: config)
+    }
+
+    private func restore(from sink: any Sink) async throws -> RunState {
+        let config = self.configuration
+        var state = RunState(config: config)
+        for entry in try await sink.state(scopePrefix: config.positionScope) where entry.scope == config.positionScope {
+            guard let value = try? JSONReader.parse(entry.value) else { continue }
+            switch entry.key {
+            case "position": state.position = value
+            case "watermark":
+                let newest = (value["newest"]?.objectValue ?? Record()).compactMap { field in
+                    field.value.intValue.map { (field.key, $0) }
+                }
+                state.watermark.restore(
+                    current: value["current"]?.intValue ?? .min,
+                    newest: Dictionary(newest, uniquingKeysWith: { a, _ in a }), now: WallClock.millis())
+                state.savedWatermark = state.watermark.current
+            default: break
+            }
+        }
+        if config.window != nil {
+            let entries = try await sink.state(scopePrefix: config.windowScope).filter {
+                $0.scope == config.windowScope
+            }
+            do {
+                try state.operator!.restore(entries, watermark: state.watermark.current)
+            } catch {
+                throw StreamError("resource '\(config.resource)': \(error)")
+            }
+        }
+        return state
+    }
+}
+
+/// A stream failure that stops the job (not one event's problem).
+public struct StreamError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// What one commit will write.
+struct Pending: Sendable {
+    let runID: String
+    var events = 0
+    var records: [NormalizedRow] = []
+    var late: [NormalizedRow] = []
+    var lateCount = 0
+    var errors: [ErrorRow] = []
+    var position: Value?
+    var counts: ResourceCounts
+    var sequence = 0
+
+    init(runID: String, config: StreamJob.Configuration) {
+        self.runID = runID
+        self.counts = ResourceCounts(runID: runID, resource: config.resource)
+    }
+
+    var hasChanges: Bool { self.events > 0 || !self.records.isEmpty || !self.errors.isEmpty }
+}
+
+/// The job's working state between commits: watermark, windows, the normalizers.
+struct RunState: Sendable {
+    let config: StreamJob.Configuration
+    var watermark: Watermark
+    var savedWatermark: Int64 = .min
+    var `operator`: WindowOperator?
+    var position: Value?
+    let normalizer: Normalizer
+    let lateNormalizer: Normalizer
+
+    init(config: StreamJob.Configuration) {
+        self.config = config
+        self.watermark = Watermark(maxDelay: config.maxDelay, idle: config.idle)
+        self.operator = config.window.map(WindowOperator.init)
+        self.normalizer = Normalizer(table: config.table, lists: config.lists)
+        self.lateNormalizer = Normalizer(table: config.lateTable, lists: .json)
+    }
+
+    mutating func process(
+        _ event: SourceEvent, transform: (@Sendable (Record) -> RecordTransformResult)?, into batch: inout Pending
+    ) {
+        batch.events += 1
+        if let position = event.position {
+            batch.position = position
+        }
+        let origin = event.position.map { JSONWriter.string($0) } ?? "arrival \(EventTime.format(event.arrival))"
+        func fail(_ code: String, _ message: String) {
+            batch.counts.errors += 1
+            batch.errors.append(
+                ErrorRow(
+                    runID: batch.runID, resource: self.config.resource, request: origin, code: code,
+                    message: message, payload: String(event.payload.prefix(1024)), at: Timestamp.now()))
+        }
+        let parsed: Value
+        do {
+            parsed = try JSONReader.parse(event.payload)
+        } catch {
+            fail("invalid_json", "the event is not JSON: \(error)")
+            return
+        }
+        guard case .object(let record) = parsed else {
+            fail("invalid_json", "the event is \(parsed.typeName), not a JSON object")
+            return
+        }
+        var records = [record]
+        if let transform {
+            switch transform(record) {
+            case .records(let out): records = out
+            case .filtered:
+                batch.counts.filtered += 1
+                return
+            case .failed(let code, let message):
+                fail(code, message)
+                return
+            }
+        }
+        for (index, record) in records.enumerated() {
+            let time: Int64
+            do {
+                time = try self.config.eventTime.millis(of: record, arrival: event.arrival)
+            } catch {
+                fail(error.code, error.message)
+                continue
+            }
+            self.watermark.observe(time, partition: event.partition, now: event.arrival)
+            let mark = self.watermark.advance(now: event.arrival)
+            guard self.operator != nil else {
+                batch.sequence += 1
+                let key: String
+                if self.config.primaryKey.isEmpty {
+                    key = "\(origin)|\(index)|\(batch.sequence)"
+                } else {
+                    let parts = self.config.primaryKey.map { EventTime.lookup($0, in: record) ?? .null }
+                    if parts.contains(.null) {
+                        fail(
+                            "missing_key",
+                            "the event has no value for primary key \(self.config.primaryKey.joined(separator: ", "))")
+                        continue
+                    }
+                    key = JSONWriter.string(.array(parts))
+                }
+                self.normalizer.normalize(record, key: key, into: &batch.records)
+                batch.counts.rows += 1
+                batch.counts.written += 1
+                continue
+            }
+            self.operator!.advance(to: mark)
+            do {
+                switch try self.operator!.add(record, time: time) {
+                case .added: break
+                case .late(let reason):
+                    var row = record
+                    row["_event_time"] = .string(EventTime.format(time))
+                    row["_late_reason"] = .string(reason)
+                    batch.sequence += 1
+                    self.lateNormalizer.normalize(row, key: "\(origin)|\(index)", into: &batch.late)
+                    batch.lateCount += 1
+                }
+            } catch {
+                fail(error.code, error.message)
+            }
+        }
+    }
+
+    /// Moves the watermark with the wall clock (idle sources) and closes what it passed.
+    mutating func advanceClock(into batch: inout Pending) {
+        let mark = self.watermark.advance(now: WallClock.millis())
+        self.operator?.advance(to: mark)
+    }
+}
+
+/// Live counters of a stream job, for the progress line and the summary.
+public final class StreamStatistics: Sendable {
+    public struct Snapshot: Sendable {
+        public var eventsRead = 0
+        public var eventsCommitted = 0
+        public var rows = 0
+        public var late = 0
+        public var errors = 0
+        public var openWindows = 0
+        /// The committed watermark, epoch ms (`Int64.min` before any).
+        public var watermark: Int64 = .min
+    }
+    private let state = Mutex(Snapshot())
+    /// The source's connection state and counters.
+    public let source = SourceStatus()
+
+    public init() {}
+
+    func add(events: Int) { self.state.withLock { $0.eventsRead += events } }
+
+    func committed(counts: ResourceCounts, late: Int, watermark: Int64, openWindows: Int) {
+        self.state.withLock {
+            $0.eventsCommitted += counts.records
+            $0.rows += counts.rows
+            $0.late += late
+            $0.errors += counts.errors
+            $0.watermark = watermark
+            $0.openWindows = openWindows
+        }
+    }
+
+    public var snapshot: Snapshot { self.state.withLock { $0 } }
+}

@@ -1,0 +1,234 @@
+import GatherCore
+import Synchronization
+
+/// One event as a source read it: its raw payload, and the source position just after it.
+public struct SourceEvent: Sendable {
+    /// The payload text (an SSE event's data, a WebSocket message, a line of a file).
+    public var payload: String
+    /// Where the source resumes to read the next event (JSON: an SSE id, a file's inode and offset…); `nil` when
+    /// this event does not move the position (an SSE event without an id).
+    public var position: Value?
+    /// The partition it came from (for per-partition watermarks).
+    public var partition: String
+    /// Wall-clock arrival, in epoch ms.
+    public var arrival: Int64
+
+    public init(payload: String, position: Value?, partition: String = "", arrival: Int64 = WallClock.millis()) {
+        self.payload = payload
+        self.position = position
+        self.partition = partition
+        self.arrival = arrival
+    }
+}
+
+/// A live source of events: it reads from `position` (its own saved form, or `nil` for the start) into `buffer`
+/// until `stop` is set or the task is cancelled, reconnecting by itself; it throws only for what a retry cannot
+/// fix (a configuration error).
+public protocol StreamSource: Sendable {
+    /// What the source is, for messages: `sse http://…`, `tail /var/log/x.jsonl`.
+    var description: String { get }
+    func run(from position: Value?, into buffer: EventBuffer, status: SourceStatus) async throws
+    /// Called after a commit covered every event up to `position` (brokers ack here).
+    func committed(through position: Value) async
+}
+
+extension StreamSource {
+    public func committed(through position: Value) async {}
+}
+
+/// Milliseconds since the Unix epoch.
+public enum WallClock {
+    public static func millis() -> Int64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return Int64(spec.tv_sec) * 1000 + Int64(spec.tv_nsec) / 1_000_000
+    }
+}
+
+/// What a source reports while it runs: connection state and counters, for progress lines and the summary.
+public final class SourceStatus: Sendable {
+    private struct State {
+        var connected = false
+        var reconnects = 0
+        var duplicates = 0
+        var lastError: String?
+    }
+    private let state = Mutex(State())
+
+    public init() {}
+
+    public func connected() { self.state.withLock { $0.connected = true } }
+
+    /// The connection dropped or could not be made; the source retries after a backoff.
+    public func disconnected(_ error: String?) {
+        self.state.withLock {
+            if $0.connected || error != nil { $0.reconnects += 1 }
+            $0.connected = false
+            $0.lastError = error
+        }
+    }
+
+    public func duplicate() { self.state.withLock { $0.duplicates += 1 } }
+
+    public var isConnected: Bool { self.state.withLock { $0.connected } }
+    public var reconnects: Int { self.state.withLock { $0.reconnects } }
+    public var duplicates: Int { self.state.withLock { $0.duplicates } }
+    public var lastError: String? { self.state.withLock { $0.lastError } }
+}
+
+/// A bounded hand-off from a source to the run loop. A source that gets ahead of the commits waits in
+/// ``send(_:)``, so a push source stops reading its socket and TCP pushes back; memory holds at most `capacity`
+/// events (plus one batch being sent).
+public final class EventBuffer: Sendable {
+    private struct State {
+        var items: [SourceEvent] = []
+        var head = 0
+        var finished = false
+        var consumer: CheckedContinuation<Void, Never>?
+        var producers: [CheckedContinuation<Void, Never>] = []
+        var count: Int { self.items.count - self.head }
+    }
+    private let state = Mutex(State())
+    public let capacity: Int
+
+    public init(capacity: Int = 65_536) {
+        self.capacity = capacity
+    }
+
+    /// Adds events, waiting while the buffer is full. Returns `false` once the buffer is finished.
+    @discardableResult
+    public func send(_ events: [SourceEvent]) async -> Bool {
+        guard !events.isEmpty else { return true }
+        while true {
+            enum Step {
+                case done(CheckedContinuation<Void, Never>?)
+                case closed
+                case wait
+            }
+            let step: Step = self.state.withLock { state in
+                if state.finished { return .closed }
+                guard state.count < self.capacity else { return .wait }
+                state.items += events
+                let consumer = state.consumer
+                state.consumer = nil
+                return .done(consumer)
+            }
+            switch step {
+            case .closed: return false
+            case .done(let consumer):
+                consumer?.resume()
+                return true
+            case .wait:
+                await withCheckedContinuation { continuation in
+                    let resumeNow = self.state.withLock { state -> Bool in
+                        if state.finished || state.count < self.capacity { return true }
+                        state.producers.append(continuation)
+                        return false
+                    }
+                    if resumeNow { continuation.resume() }
+                }
+            }
+        }
+    }
+
+    /// Up to `max` events, without waiting.
+    public func take(max: Int) -> [SourceEvent] {
+        let (taken, producers) = self.state.withLock { state -> ([SourceEvent], [CheckedContinuation<Void, Never>]) in
+            let n = Swift.min(max, state.count)
+            guard n > 0 else { return ([], []) }
+            let taken = Array(state.items[state.head..<(state.head + n)])
+            state.head += n
+            if state.head == state.items.count {
+                state.items.removeAll(keepingCapacity: true)
+                state.head = 0
+            } else if state.head > 4096 && state.head * 2 > state.items.count {
+                state.items.removeFirst(state.head)
+                state.head = 0
+            }
+            let producers = state.producers
+            state.producers = []
+            return (taken, producers)
+        }
+        for producer in producers { producer.resume() }
+        return taken
+    }
+
+    /// Waits until there are events, the buffer is finished, or `timeout` passes.
+    public func wait(timeout: Duration) async {
+        let ready = self.state.withLock { $0.count > 0 || $0.finished }
+        guard !ready else { return }
+        let timer = Task {
+            do {
+                try await Task.sleep(for: timeout)
+                self.wake()
+            } catch {}  // cancelled: the events came first
+        }
+        await withCheckedContinuation { continuation in
+            let resumeNow = self.state.withLock { state -> Bool in
+                if state.count > 0 || state.finished { return true }
+                let previous = state.consumer
+                state.consumer = continuation
+                previous?.resume()
+                return false
+            }
+            if resumeNow { continuation.resume() }
+        }
+        timer.cancel()
+    }
+
+    private func wake() {
+        let consumer = self.state.withLock { state in
+            let consumer = state.consumer
+            state.consumer = nil
+            return consumer
+        }
+        consumer?.resume()
+    }
+
+    /// No more events will come (the sources ended): waiters wake, senders give up.
+    public func finish() {
+        let (consumer, producers) = self.state.withLock { state in
+            state.finished = true
+            let result = (state.consumer, state.producers)
+            state.consumer = nil
+            state.producers = []
+            return result
+        }
+        consumer?.resume()
+        for producer in producers { producer.resume() }
+    }
+
+    /// `true` once finished and empty.
+    public var isDrained: Bool { self.state.withLock { $0.finished && $0.count == 0 } }
+    public var count: Int { self.state.withLock { $0.count } }
+}
+
+/// Reconnect delays: exponential with full jitter (a uniformly random delay up to the exponential bound, so
+/// clients that lost one server do not all come back at once), never below the server's own `retry:` floor.
+public struct ReconnectBackoff: Sendable {
+    public var initial: Duration = .milliseconds(100)
+    public var maximum: Duration = .seconds(30)
+    private var attempt = 0
+
+    public init(initial: Duration = .milliseconds(100), maximum: Duration = .seconds(30)) {
+        self.initial = initial
+        self.maximum = maximum
+    }
+
+    /// The next delay; `floor` is the server's requested reconnection time, if any.
+    public mutating func next(floor: Duration? = nil) -> Duration {
+        let bound = min(self.maximum, self.initial * (1 << min(self.attempt, 20)))
+        self.attempt += 1
+        let jittered = bound * Double.random(in: 0...1)
+        return max(floor ?? .zero, jittered)
+    }
+
+    /// A connection that delivered events starts the sequence over.
+    public mutating func reset() { self.attempt = 0 }
+}
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif

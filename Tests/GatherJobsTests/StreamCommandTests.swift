@@ -1,0 +1,246 @@
+import Foundation
+import GatherCore
+import GatherSQLite
+import GatherTesting
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Stream resources end to end: `gather run` against a real SSE feed (in-process, with drops, duplicates, bad
+/// events and a stall) and a real growing file, into SQLite; SIGKILL at seeded points; SIGINT.
+@Suite struct StreamCommandTests {
+    static func pipeline(url: String, maxDelay: String = "5s", allowed: String = "0s", extra: String = "") -> String {
+        """
+        name: sensors
+        destination: sqlite:sensors.db
+        resources:
+          - name: readings
+            stream:
+              type: sse
+              url: \(url)
+              idle_timeout: 1s
+              commit_interval: 100ms
+        \(extra)
+            event_time: ts
+            watermark: { max_delay: \(maxDelay) }
+            window:
+              tumbling: 10s
+              key: sensor_id
+              aggregate: { n: count(), total: sum(temp), hi: max(temp), p50: quantile(temp, 0.5) }
+              late: { allowed: \(allowed) }
+        """
+    }
+
+    /// Every valid event once in its window, whatever the feed does: a dropped connection every 700 events
+    /// (resumed by Last-Event-ID), a duplicate every 250 (dropped), bad JSON every 1000 (error rows), and one
+    /// 2.5 s stall (the connection is reopened after the 1 s idle timeout).
+    @Test(.timeLimit(.minutes(5)))
+    func windowRowsCountEveryEventOnceDespiteDropsDuplicatesAndBadEvents() async throws {
+        let scratch = try ScratchFolder()
+        defer { scratch.remove() }
+        let feed = SensorStream.Configuration(
+            count: 5_000, keys: 5, jitter: 3_000, batch: 50, dropEvery: 700, duplicateEvery: 250,
+            malformedEvery: 1_000, stallAt: 2_500, stallFor: .milliseconds(2_500))
+        try await SensorStream.withServer(feed) { stream in
+            let pipeline = try scratch.write("sensors.yaml", Self.pipeline(url: stream.url))
+            let result = try await runGather(["run", pipeline, "--idle-exit", "1500ms", "--flush-windows"])
+            // Bad events are error rows: completed, with errors (exit 1).
+            #expect(result.status == 1, "\(result.stderr)")
+            #expect(result.stderr.contains("completed_with_errors"), "\(result.stderr)")
+            #expect(stream.stats.connections >= 9, "\(stream.stats.connections) connections")
+            #expect(stream.stats.lastEventIDs.dropFirst().allSatisfy { $0 != nil }, "every reconnect resumes")
+        }
+        // The expectation, computed here from the feed's own definition.
+        var expected: [String: (n: Int, total: Double, hi: Double)] = [:]
+        for n in 1...5_000 where n % 1_000 != 0 {
+            let event = try #require(
+                try JSONSerialization.jsonObject(with: Data(SensorStream.event(n, feed).utf8)) as? [String: Any])
+            let ts = (event["ts"] as! NSNumber).int64Value
+            let temp = (event["temp"] as! NSNumber).doubleValue
+            let key = "\(event["sensor_id"]!)|\(ts / 10_000 * 10_000)"
+            var entry = expected[key] ?? (0, 0, -1)
+            entry.n += 1
+            entry.total += temp
+            entry.hi = max(entry.hi, temp)
+            expected[key] = entry
+        }
+        let db = try SQLiteDatabase(path: scratch.file("sensors.db"))
+        let rows = try db.query(
+            "SELECT sensor_id, CAST(strftime('%s', window_start) AS INTEGER) * 1000, n, total, hi, p50 FROM readings")
+        #expect(rows.count == expected.count)
+        for row in rows {
+            let key = "\(row[0].stringValue ?? "")|\(row[1].intValue ?? 0)"
+            guard let want = expected[key] else {
+                Issue.record("unexpected window \(key)")
+                continue
+            }
+            #expect(row[2].intValue == Int64(want.n), "\(key)")
+            #expect(abs((row[3].doubleValue ?? 0) - want.total) < 1e-6, "\(key)")
+            #expect(row[4].doubleValue == want.hi, "\(key)")
+            #expect(row[5].doubleValue != nil)
+        }
+        #expect(try db.query("SELECT count(*) FROM sqlite_master WHERE name = 'readings_late'") == [[0]])
+        let errors = try db.query("SELECT code, request, payload FROM _gather_errors ORDER BY request")
+        #expect(errors.count == 5)
+        #expect(errors.first?[0] == "invalid_json")
+        #expect(errors.first?[1].stringValue == "\"1000\"", "the source position names the event")
+        #expect(errors.first?[2].stringValue?.contains("oops 1000") == true)
+        // Nothing counted twice: the committed event count is every event once (duplicates dropped at the source).
+        #expect(try db.query("SELECT sum(records) FROM _gather_resource_runs") == [[5_000]])
+    }
+
+    /// SIGKILL `gather run` at 10 seeded points while events flow, run again each time: the window rows and the
+    /// late rows equal an uninterrupted run's, exactly, and every event was committed once.
+    @Test(.timeLimit(.minutes(15)))
+    func killedStreamsResumeToExactlyTheUninterruptedWindows() async throws {
+        let scratch = try ScratchFolder()
+        defer { scratch.remove() }
+        // Jitter beyond max_delay makes late events: some within the allowed lateness (row updates), some after.
+        let feed = SensorStream.Configuration(
+            count: 40_000, keys: 20, jitter: 6_000, batch: 100, rate: 8_000, duplicateEvery: 997)
+        func tables(_ path: String) throws -> ([[Value]], [[Value]], [[Value]]) {
+            let db = try SQLiteDatabase(path: path)
+            return (
+                try db.query(
+                    "SELECT sensor_id, window_start, window_end, n, total, hi, p50 FROM readings ORDER BY 1, 2"),
+                try db.query("SELECT seq, _event_time, _late_reason FROM readings_late ORDER BY seq"),
+                try db.query("SELECT sum(records) FROM _gather_resource_runs")
+            )
+        }
+        try await oneKillTestAtATime {
+            try await SensorStream.withServer(feed) { stream in
+                let yaml = Self.pipeline(url: stream.url, maxDelay: "2s", allowed: "2s")
+                let cleanFolder = scratch.file("clean")
+                try FileManager.default.createDirectory(atPath: cleanFolder, withIntermediateDirectories: true)
+                let clean = cleanFolder + "/sensors.yaml"
+                try yaml.write(toFile: clean, atomically: true, encoding: .utf8)
+                let first = try await runGather(["run", clean, "--idle-exit", "1s", "--flush-windows", "--quiet"])
+                #expect(first.status == 0, "\(first.stderr)")
+                let reference = try tables(cleanFolder + "/sensors.db")
+                #expect(reference.0.count > 1_000)
+                #expect(reference.1.count > 10, "the jitter should make some events too late")
+                #expect(reference.2 == [[40_000]])
+
+                let killedFolder = scratch.file("killed")
+                try FileManager.default.createDirectory(atPath: killedFolder, withIntermediateDirectories: true)
+                let killedPipeline = killedFolder + "/sensors.yaml"
+                try yaml.write(toFile: killedPipeline, atomically: true, encoding: .utf8)
+                var generator = SeededGenerator(seed: 13)
+                var kills = 0
+                for _ in 0..<10 {
+                    let delay = Double.random(in: 0.25...0.9, using: &generator)
+                    let result = try await runGather(["run", killedPipeline, "--idle-exit", "1s", "--quiet"]) {
+                        process in
+                        try await Task.sleep(for: .milliseconds(Int(delay * 1000)))
+                        if process.isRunning {
+                            kill(process.processIdentifier, SIGKILL)
+                        }
+                    }
+                    if result.status == -1 || result.status == 9 || result.status == 137 { kills += 1 }
+                }
+                let last = try await runGather([
+                    "run", killedPipeline, "--idle-exit", "1s", "--flush-windows", "--quiet",
+                ])
+                #expect(last.status == 0, "\(last.stderr)")
+                #expect(kills >= 8, "only \(kills) runs were killed mid-stream")
+                let resumed = try tables(killedFolder + "/sensors.db")
+                #expect(resumed.0 == reference.0, "window rows differ after \(kills) kills")
+                #expect(resumed.1 == reference.1, "late rows differ after \(kills) kills")
+                #expect(resumed.2 == [[40_000]], "events committed more (or less) than once")
+            }
+        }
+    }
+
+    /// A growing JSON-lines file: lines appended while gather is stopped and after a rotation (rename and a new
+    /// file) are each stored once; a bad line is an error row; SIGINT commits and exits 130.
+    @Test(.timeLimit(.minutes(5)))
+    func aTailedFileIsReadOnceThroughStopsAndRotation() async throws {
+        let scratch = try ScratchFolder()
+        defer { scratch.remove() }
+        let log = scratch.file("readings.jsonl")
+        func append(_ lines: [String], to path: String) throws {
+            let handle =
+                FileHandle(forWritingAtPath: path)
+                ?? {
+                    _ = FileManager.default.createFile(atPath: path, contents: nil)
+                    return FileHandle(forWritingAtPath: path)!
+                }()
+            handle.seekToEndOfFile()
+            handle.write(Data(lines.joined().utf8))
+            try handle.close()
+        }
+        func lines(_ range: ClosedRange<Int>) -> [String] { range.map { "{\"seq\":\($0),\"v\":\($0 * 2)}\n" } }
+        try append(lines(1...100) + ["not json\n"], to: log)
+        let pipeline = try scratch.write(
+            "tail.yaml",
+            """
+            name: tailing
+            destination: sqlite:out.db
+            resources:
+              - name: readings
+                stream: { type: tail, path: readings.jsonl, poll_interval: 20ms, commit_interval: 50ms }
+                primary_key: seq
+                write: merge
+            """)
+        // First run: stopped by SIGINT once the first lines are in.
+        let stopped = try await runGather(["run", pipeline]) { process in
+            try await Task.sleep(for: .milliseconds(1_500))
+            kill(process.processIdentifier, SIGINT)
+        }
+        #expect(stopped.status == 130, "\(stopped.stderr)")
+        // Lines written while stopped, then a rotation: the old file gets two more lines before it is renamed.
+        try append(lines(101...150) + ["{\"seq\":151,\"v\":302"], to: log)  // the last line has no newline yet
+        let second = try await runGather(["run", pipeline, "--quiet"]) { process in
+            try await Task.sleep(for: .milliseconds(800))
+            try append(["}\n"] + lines(152...160), to: log)
+            try FileManager.default.moveItem(atPath: log, toPath: log + ".1")
+            try append(lines(161...200), to: log)
+            try await Task.sleep(for: .milliseconds(800))
+            kill(process.processIdentifier, SIGTERM)
+        }
+        #expect(second.status == 130, "\(second.stderr)")
+        // The third run continues the interrupted run, whose bad line is an error row: exit 1.
+        let third = try await runGather(["run", pipeline, "--idle-exit", "500ms"])
+        #expect(third.status == 1, "\(third.stderr)")
+        #expect(third.stderr.contains("completed_with_errors"), "\(third.stderr)")
+        let db = try SQLiteDatabase(path: scratch.file("out.db"))
+        #expect(
+            try db.query("SELECT count(*), count(DISTINCT seq), min(seq), max(seq), sum(v = seq * 2) FROM readings")
+                == [
+                    [200, 200, 1, 200, 200]
+                ])
+        let errors = try db.query("SELECT code, payload FROM _gather_errors")
+        #expect(errors == [["invalid_json", "not json"]])
+        // Every line committed once: 200 records plus the bad one.
+        #expect(try db.query("SELECT sum(records) FROM _gather_resource_runs") == [[201]])
+    }
+
+    @Test func streamConfigurationErrorsNameTheLine() async throws {
+        let scratch = try ScratchFolder()
+        defer { scratch.remove() }
+        let pipeline = try scratch.write(
+            "bad.yaml",
+            """
+            name: sensors
+            destination: sqlite:out.db
+            resources:
+              - name: readings
+                stream: { type: sse, url: "http://127.0.0.1:1/events" }
+                http: { path: /x }
+                window:
+                  tumbling: 1m
+                  aggregate: { n: count(), m: median(temp) }
+              - name: other
+                http: { path: /y, base_url: "http://127.0.0.1:1" }
+                window: { tumbling: 1m, aggregate: { n: count() } }
+            """)
+        let result = try await runGather(["validate", pipeline])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("bad.yaml:9:"), "\(result.stderr)")
+        #expect(result.stderr.contains("unknown aggregate 'median'"), "\(result.stderr)")
+        #expect(result.stderr.contains("a stream resource takes no http"), "\(result.stderr)")
+        #expect(result.stderr.contains("window belongs to stream resources"), "\(result.stderr)")
+    }
+}
