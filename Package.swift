@@ -186,6 +186,7 @@ let package = Package(
                 "GatherConfig",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
@@ -268,7 +269,10 @@ let package = Package(
         ),
         .testTarget(
             name: "GatherJobsTests",
-            dependencies: ["GatherJobs", "GatherFiles", "GatherPostgres", "GatherTesting", "GatherConfig", "gather"],
+            dependencies: [
+                "GatherJobs", "GatherFiles", "GatherPostgres", "GatherTesting", "GatherConfig", "GatherStream",
+                "gather",
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

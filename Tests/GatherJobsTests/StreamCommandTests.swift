@@ -1,6 +1,7 @@
 import Foundation
 import GatherCore
 import GatherSQLite
+import GatherStream
 import GatherTesting
 import Testing
 
@@ -242,5 +243,111 @@ import Testing
         #expect(result.stderr.contains("unknown aggregate 'median'"), "\(result.stderr)")
         #expect(result.stderr.contains("a stream resource takes no http"), "\(result.stderr)")
         #expect(result.stderr.contains("window belongs to stream resources"), "\(result.stderr)")
+    }
+}
+
+/// The Redis source against the real server `scripts/test` starts (`GATHER_REDIS_URL`).
+@Suite struct RedisStreamCommandTests {
+    static func redisURL() throws -> String {
+        guard let url = ProcessInfo.processInfo.environment["GATHER_REDIS_URL"], !url.isEmpty else {
+            throw RESPError(
+                "GATHER_REDIS_URL is not set: the Redis tests need a server. Run them with scripts/test, or "
+                    + "`eval \"$(scripts/redis-server start)\"` first")
+        }
+        return url
+    }
+
+    static func pipeline(url: String, stream: String, group: String) -> String {
+        """
+        name: sensors
+        destination: sqlite:sensors.db
+        resources:
+          - name: readings
+            stream: { type: redis, url: "\(url)", stream: \(stream), group: \(group), count: 250, block: 200ms, commit_interval: 100ms }
+            event_time: ts
+            watermark: { max_delay: 2s }
+            window:
+              tumbling: 10s
+              key: sensor_id
+              aggregate: { n: count(), total: sum(temp), hi: max(temp) }
+              late: { allowed: 1s }
+        """
+    }
+
+    /// Two consumer groups read one stream: one uninterrupted, one SIGKILLed at seeded points and run again. Both
+    /// end with the same window and late rows, every entry committed once and nothing left pending.
+    @Test(.timeLimit(.minutes(10)))
+    func killedRedisConsumersResumeExactlyAndLeaveNothingPending() async throws {
+        let url = try Self.redisURL()
+        let scratch = try ScratchFolder()
+        defer { scratch.remove() }
+        let key = "readings-\(UInt32.random(in: 0...UInt32.max))"
+        let client = try await RESPClient.connect(url: url)
+        let feed = SensorStream.Configuration(count: 30_000, keys: 10, jitter: 4_000)
+        for n in 1...feed.count {
+            let event = try JSONReader.parse(SensorStream.event(n, feed))
+            var command = ["XADD", key, "*"]
+            for field in ["sensor_id", "ts", "temp", "seq"] {
+                command += [field, event[field].map { $0.stringValue ?? JSONWriter.string($0) } ?? ""]
+            }
+            // Every 5,000th entry is missing its event time: an error row, and the stream goes on.
+            if n % 5_000 == 0 { command = Array(command.prefix(5)) + Array(command.suffix(4)) }
+            try await client.send(command)
+        }
+        func tables(_ folder: String) throws -> ([[Value]], [[Value]], [[Value]], [[Value]]) {
+            let db = try SQLiteDatabase(path: folder + "/sensors.db")
+            return (
+                try db.query("SELECT sensor_id, window_start, n, total, hi FROM readings ORDER BY 1, 2"),
+                try db.query("SELECT seq, _late_reason FROM readings_late ORDER BY seq"),
+                try db.query("SELECT sum(records), sum(errors) FROM _gather_resource_runs"),
+                try db.query("SELECT code FROM _gather_errors")
+            )
+        }
+        func folder(_ name: String, group: String) throws -> String {
+            let path = scratch.file(name)
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+            try Self.pipeline(url: url, stream: key, group: group).write(
+                toFile: path + "/sensors.yaml", atomically: true, encoding: .utf8)
+            return path
+        }
+        try await oneKillTestAtATime {
+            let clean = try folder("clean", group: "clean")
+            let first = try await runGather(["run", clean + "/sensors.yaml", "--idle-exit", "1s", "--flush-windows"])
+            #expect(first.status == 1, "one error row makes exit 1: \(first.stderr)")
+            let reference = try tables(clean)
+            #expect(reference.0.count > 100)
+            #expect(reference.1.count > 0, "the jitter should make some events too late")
+            #expect(reference.2 == [[30_000, 6]])
+            #expect(reference.3.allSatisfy { $0 == ["no_event_time"] } && reference.3.count == 6)
+
+            let killed = try folder("killed", group: "killed")
+            var generator = SeededGenerator(seed: 7)
+            var kills = 0
+            for _ in 0..<6 {
+                let delay = Double.random(in: 0.2...0.8, using: &generator)
+                let result = try await runGather(["run", killed + "/sensors.yaml", "--idle-exit", "1s", "--quiet"]) {
+                    process in
+                    try await Task.sleep(for: .milliseconds(Int(delay * 1000)))
+                    if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+                }
+                if result.status != 0 && result.status != 1 { kills += 1 }
+            }
+            let last = try await runGather([
+                "run", killed + "/sensors.yaml", "--idle-exit", "1s", "--flush-windows", "--quiet",
+            ])
+            #expect(last.status == 1, "\(last.stderr)")
+            #expect(kills >= 3, "only \(kills) runs were killed mid-stream")
+            let resumed = try tables(killed)
+            #expect(resumed.0 == reference.0, "window rows differ after \(kills) kills")
+            #expect(resumed.1 == reference.1, "late rows differ after \(kills) kills")
+            #expect(resumed.2 == reference.2, "entries committed more (or less) than once")
+            // Every entry acknowledged after its commit: nothing pending for either group.
+            for group in ["clean", "killed"] {
+                let pending = try await client.send(["XPENDING", key, group])
+                #expect(pending.elements?.first == .integer(0), "\(group): \(pending)")
+            }
+        }
+        try await client.send(["DEL", key])
+        await client.close()
     }
 }

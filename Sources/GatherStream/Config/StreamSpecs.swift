@@ -49,7 +49,29 @@ public enum StreamSpecs {
         ] + commitFields,
         examples: ["stream: { type: tail, path: logs/readings.jsonl }"])
 
-    public static let sources = [sse, tail]
+    public static let redis = ComponentSpec(
+        name: "redis", kind: "stream",
+        summary: "A Redis stream read through a consumer group (XREADGROUP); entries are acknowledged (XACK) only "
+            + "after the commit that covers them, and a restart first settles its own pending entries. The group "
+            + "is created from the stream's start if it is missing.",
+        fields: [
+            FieldSpec("url", .string, default: "redis://127.0.0.1:6379", description: "The server."),
+            FieldSpec(
+                "stream", .string, required: true, description: "The stream's key.", example: "readings",
+                synonyms: ["key"]),
+            FieldSpec("group", .string, default: "gather", description: "The consumer group."),
+            FieldSpec(
+                "consumer", .string,
+                description: "This consumer's name; keep it the same across restarts (default: gather-RESOURCE)."),
+            FieldSpec(
+                "field", .string,
+                description: "The entry field holding a JSON record (default: the entry's fields as an object)."),
+            FieldSpec("count", .int, default: "1000", description: "Entries per read."),
+            FieldSpec("block", .duration, default: "500ms", description: "How long one read waits for new entries."),
+        ] + commitFields,
+        examples: ["stream: { type: redis, url: \"redis://127.0.0.1:6379\", stream: readings, group: gather }"])
+
+    public static let sources = [sse, tail, redis]
 
     public static let sliding = ComponentSpec(
         name: "sliding", kind: "window",
@@ -129,7 +151,8 @@ public enum StreamSpecs {
     public static let resourceFields: [FieldSpec] = [
         FieldSpec(
             "stream", .oneOf(discriminator: "type", sources),
-            description: "A live source instead of an endpoint: `sse` or `tail`. Runs until Ctrl-C / SIGTERM (exit "
+            description:
+                "A live source instead of an endpoint: `sse`, `tail` or `redis`. Runs until Ctrl-C / SIGTERM (exit "
                 + "130) or `--idle-exit`."),
         FieldSpec(
             "event_time", .string,
@@ -140,7 +163,7 @@ public enum StreamSpecs {
         FieldSpec("window", .object(window), description: "Aggregate events into windows instead of storing them."),
     ]
 
-    public static let all = [sse, tail, window, sliding, session, late, watermark]
+    public static let all = [sse, tail, redis, window, sliding, session, late, watermark]
 }
 
 /// A stream resource as the pipeline file describes it.
@@ -170,6 +193,13 @@ public struct StreamDefinition: Sendable {
             self.source = TailSource(
                 path: path.hasPrefix("/") || directory == "." ? path : directory + "/" + path,
                 pollInterval: settings.duration("poll_interval") ?? .milliseconds(100))
+        case "redis":
+            self.source = RedisSource(
+                url: settings.string("url") ?? "redis://127.0.0.1:6379", stream: settings.string("stream") ?? "",
+                group: settings.string("group") ?? "gather",
+                consumer: settings.string("consumer") ?? "gather-" + (object.string("name") ?? "stream"),
+                field: settings.string("field"), count: max(1, settings.int("count") ?? 1_000),
+                block: settings.duration("block") ?? .milliseconds(500))
         default:
             errors.append(object.error(at: "stream", "unknown stream type '\(type)'"))
             return nil

@@ -134,6 +134,8 @@ public struct StreamJob: Sendable {
         if config.flushWindows { state.operator?.flushAll() }
         try await self.commit(&batch, state: &state, sink: sink, statistics: statistics)
         reader.cancel()
+        _ = await reader.result
+        await source.close()
         return end
     }
 

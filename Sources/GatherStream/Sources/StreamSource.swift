@@ -30,10 +30,13 @@ public protocol StreamSource: Sendable {
     func run(from position: Value?, into buffer: EventBuffer, status: SourceStatus) async throws
     /// Called after a commit covered every event up to `position` (brokers ack here).
     func committed(through position: Value) async
+    /// Called once when the job ends, to close what ``committed(through:)`` keeps open.
+    func close() async
 }
 
 extension StreamSource {
     public func committed(through position: Value) async {}
+    public func close() async {}
 }
 
 /// Milliseconds since the Unix epoch.

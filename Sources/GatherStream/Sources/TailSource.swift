@@ -44,7 +44,7 @@ public struct TailSource: StreamSource {
                 guard (try? await Task.sleep(for: self.pollInterval)) != nil else { return }
                 continue
             }
-            defer { close(fd) }
+            defer { _ = Glibc.close(fd) }
             var info = stat()
             fstat(fd, &info)
             let inode = UInt64(info.st_ino)

@@ -1,0 +1,185 @@
+import NIOCore
+import NIOPosix
+
+/// A reply of the Redis serialization protocol (RESP2).
+public enum RESPValue: Sendable, Hashable {
+    case simple(String)
+    case error(String)
+    case integer(Int64)
+    /// `nil` is the null bulk string.
+    case bulk([UInt8]?)
+    /// `nil` is the null array.
+    case array([RESPValue]?)
+
+    public var text: String? {
+        switch self {
+        case .simple(let s): s
+        case .bulk(let bytes?): String(decoding: bytes, as: UTF8.self)
+        case .integer(let n): String(n)
+        default: nil
+        }
+    }
+
+    public var elements: [RESPValue]? {
+        if case .array(let values?) = self { return values }
+        return nil
+    }
+}
+
+/// A minimal Redis client on SwiftNIO: one connection, commands pipelined in order, replies matched first in,
+/// first out. Enough for streams (XADD, XGROUP, XREADGROUP, XACK, XPENDING); written here because the packages
+/// this machine offers have no Redis client, and RESP2 is small.
+public final class RESPClient: Sendable {
+    private let channel: any Channel
+
+    private init(channel: any Channel) {
+        self.channel = channel
+    }
+
+    /// Connects to `redis://HOST:PORT` (the path and credentials are not used).
+    public static func connect(url: String, timeout: Duration = .seconds(5)) async throws -> RESPClient {
+        let (host, port) = try Self.hostAndPort(url)
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connectTimeout(TimeAmount(timeout))
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandlers([
+                        ByteToMessageHandler(RESPDecoder()), RESPClientHandler(),
+                    ])
+                }
+            }
+            .connect(host: host, port: port).get()
+        return RESPClient(channel: channel)
+    }
+
+    static func hostAndPort(_ url: String) throws -> (String, Int) {
+        guard url.hasPrefix("redis://") else {
+            throw RESPError("'\(url)' is not a redis:// URL; write redis://127.0.0.1:6379")
+        }
+        var rest = Substring(url.dropFirst("redis://".count))
+        if let slash = rest.firstIndex(of: "/") { rest = rest[..<slash] }
+        if let at = rest.lastIndex(of: "@") { rest = rest[rest.index(after: at)...] }
+        if let colon = rest.lastIndex(of: ":"), let port = Int(rest[rest.index(after: colon)...]) {
+            return (String(rest[..<colon]), port)
+        }
+        return (rest.isEmpty ? "127.0.0.1" : String(rest), 6379)
+    }
+
+    /// Sends one command and waits for its reply; a Redis error reply throws.
+    @discardableResult
+    public func send(_ arguments: [String]) async throws -> RESPValue {
+        let promise = self.channel.eventLoop.makePromise(of: RESPValue.self)
+        var buffer = self.channel.allocator.buffer(capacity: 64)
+        buffer.writeString("*\(arguments.count)\r\n")
+        for argument in arguments {
+            buffer.writeString("$\(argument.utf8.count)\r\n")
+            buffer.writeString(argument)
+            buffer.writeString("\r\n")
+        }
+        self.channel.writeAndFlush(RESPRequest(bytes: buffer, promise: promise), promise: nil)
+        let reply = try await promise.futureResult.get()
+        if case .error(let message) = reply { throw RESPError(message) }
+        return reply
+    }
+
+    public func close() async {
+        try? await self.channel.close()
+    }
+}
+
+public struct RESPError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+struct RESPRequest {
+    var bytes: ByteBuffer
+    var promise: EventLoopPromise<RESPValue>
+}
+
+/// Writes requests and completes their promises with the replies, in order.
+final class RESPClientHandler: ChannelDuplexHandler {
+    typealias InboundIn = RESPValue
+    typealias OutboundIn = RESPRequest
+    typealias OutboundOut = ByteBuffer
+
+    private var waiting: CircularBuffer<EventLoopPromise<RESPValue>> = []
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let request = self.unwrapOutboundIn(data)
+        self.waiting.append(request.promise)
+        context.write(self.wrapOutboundOut(request.bytes), promise: promise)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let reply = self.unwrapInboundIn(data)
+        self.waiting.popFirst()?.succeed(reply)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        self.failAll(error)
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.failAll(RESPError("the Redis connection closed"))
+        context.fireChannelInactive()
+    }
+
+    private func failAll(_ error: any Error) {
+        while let promise = self.waiting.popFirst() { promise.fail(error) }
+    }
+}
+
+/// Decodes RESP2 replies; waits for more bytes when one is incomplete.
+struct RESPDecoder: ByteToMessageDecoder {
+    typealias InboundOut = RESPValue
+
+    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        var copy = buffer
+        guard let value = try Self.parse(&copy) else { return .needMoreData }
+        buffer = copy
+        context.fireChannelRead(NIOAny(value))
+        return .continue
+    }
+
+    private static func line(_ buffer: inout ByteBuffer) -> String? {
+        guard let end = buffer.readableBytesView.firstIndex(of: 0x0D) else { return nil }
+        let length = end - buffer.readerIndex
+        guard buffer.readableBytes >= length + 2 else { return nil }
+        let text = buffer.readString(length: length)
+        buffer.moveReaderIndex(forwardBy: 2)
+        return text
+    }
+
+    static func parse(_ buffer: inout ByteBuffer) throws -> RESPValue? {
+        guard let kind = buffer.readInteger(as: UInt8.self) else { return nil }
+        guard let header = Self.line(&buffer) else { return nil }
+        switch kind {
+        case UInt8(ascii: "+"): return .simple(header)
+        case UInt8(ascii: "-"): return .error(header)
+        case UInt8(ascii: ":"):
+            guard let n = Int64(header) else { throw RESPError("bad integer reply '\(header)'") }
+            return .integer(n)
+        case UInt8(ascii: "$"):
+            guard let length = Int(header) else { throw RESPError("bad bulk length '\(header)'") }
+            if length < 0 { return .bulk(nil) }
+            guard buffer.readableBytes >= length + 2, let bytes = buffer.readBytes(length: length) else { return nil }
+            buffer.moveReaderIndex(forwardBy: 2)
+            return .bulk(bytes)
+        case UInt8(ascii: "*"):
+            guard let count = Int(header) else { throw RESPError("bad array length '\(header)'") }
+            if count < 0 { return .array(nil) }
+            var values: [RESPValue] = []
+            values.reserveCapacity(count)
+            for _ in 0..<count {
+                guard let value = try Self.parse(&buffer) else { return nil }
+                values.append(value)
+            }
+            return .array(values)
+        default:
+            throw RESPError("not a RESP reply (first byte \(kind))")
+        }
+    }
+}
