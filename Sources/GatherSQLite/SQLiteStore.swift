@@ -128,33 +128,36 @@ public final class SQLiteStore: Sink {
                     try Self.apply(block, of: write, catalog: &catalog, db: db)
                 }
             }
+            // Error rows, state and frontier changes can be many per batch (a stream's open windows, a crawl
+            // page's links): each statement is prepared once per connection and bound through SQLite's C API.
             for error in batch.errors {
-                try db.execute(
-                    sql: Self.dialect.insertError,
-                    arguments: [
-                        error.runID, error.resource, error.request, error.code, error.message, error.payload, error.at,
-                    ])
+                try Self.step(
+                    Self.dialect.insertError,
+                    [
+                        .string(error.runID), .string(error.resource), .string(error.request), .string(error.code),
+                        .string(error.message), error.payload.map(Value.string) ?? .null, .string(error.at),
+                    ], db: db)
             }
             for change in batch.state {
                 switch change {
                 case .put(let scope, let key, let value):
-                    try db.execute(sql: Self.dialect.putState, arguments: [scope, key, value])
+                    try Self.step(Self.dialect.putState, [.string(scope), .string(key), .string(value)], db: db)
                 case .delete(let scope, let key):
-                    try db.execute(sql: Self.dialect.deleteState, arguments: [scope, key])
+                    try Self.step(Self.dialect.deleteState, [.string(scope), .string(key)], db: db)
                 case .clear(let scope):
-                    try db.execute(sql: Self.dialect.clearState, arguments: [scope])
+                    try Self.step(Self.dialect.clearState, [.string(scope)], db: db)
                 case .clearPrefix(let prefix):
-                    try db.execute(sql: Self.dialect.clearStatePrefix, arguments: [prefix])
+                    try Self.step(Self.dialect.clearStatePrefix, [.string(prefix)], db: db)
                 }
             }
             for change in batch.frontier {
                 switch change {
                 case .discover(let scope, let url, let depth):
-                    try db.execute(sql: Self.dialect.discover, arguments: [scope, url, depth])
+                    try Self.step(Self.dialect.discover, [.string(scope), .string(url), .int(Int64(depth))], db: db)
                 case .done(let scope, let url):
-                    try db.execute(sql: Self.dialect.markDone, arguments: [scope, url])
+                    try Self.step(Self.dialect.markDone, [.string(scope), .string(url)], db: db)
                 case .reset(let scope):
-                    try db.execute(sql: Self.dialect.resetFrontier, arguments: [scope])
+                    try Self.step(Self.dialect.resetFrontier, [.string(scope)], db: db)
                 }
             }
             for counts in batch.counts {
@@ -274,6 +277,20 @@ public final class SQLiteStore: Sink {
 
     /// SQLite copies bound text and blobs before `bind` returns.
     private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+    /// Runs `sql` once with `values` bound, on the connection's cached statement.
+    private static func step(_ sql: String, _ values: [Value], db: Database) throws {
+        let statement = try db.cachedStatement(sql: sql).sqliteStatement
+        defer { sqlite3_reset(statement) }
+        sqlite3_reset(statement)
+        for (index, value) in values.enumerated() { Self.bind(value, to: statement, at: Int32(index + 1)) }
+        let code = sqlite3_step(statement)
+        guard code == SQLITE_DONE || code == SQLITE_ROW else {
+            throw DatabaseError(
+                resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)),
+                sql: sql)
+        }
+    }
 
     private static func bind(_ value: Value, to statement: OpaquePointer, at index: Int32) {
         switch value {
