@@ -170,6 +170,7 @@ public struct PipelineRunner: Sendable {
             outcome: outcome.0, ledger: ledger, selected: selected,
             progress: progress, started: started, clock: clock)
         summary.retryCauses = outcome.1
+        summary.streams = progress.streamStatistics
         return summary
     }
 

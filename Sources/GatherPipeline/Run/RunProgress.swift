@@ -37,6 +37,11 @@ public final class RunProgress: Sendable {
         self.streams.withLock { $0.append((name, statistics, ContinuousClock.now)) }
     }
 
+    /// The stream resources' statistics, for the summary.
+    var streamStatistics: [RunSummary.StreamResource] {
+        self.streams.withLock { $0.map { RunSummary.StreamResource(name: $0.name, statistics: $0.statistics) } }
+    }
+
     /// Called after every commit; draws when enough time has passed.
     func changed() {
         guard self.enabled else { return }

@@ -1,5 +1,6 @@
 public import GatherCore
 public import GatherProcess
+public import GatherStream
 
 /// What a run did, per resource, as committed to the destination (`_gather_resource_runs`).
 ///
@@ -19,6 +20,14 @@ public struct RunSummary: Sendable {
     public var retryCauses: [String: Int] = [:]
     /// What the workers of each `process` stage did.
     public var workers: [StageWorkers] = []
+    /// What each stream resource did in this process: events, late events, reconnects, close → commit latency.
+    public var streams: [StreamResource] = []
+
+    /// One stream resource's statistics.
+    public struct StreamResource: Sendable {
+        public var name: String
+        public var statistics: StreamStatistics
+    }
 
     /// The workers of one `process` stage: batches, failures, timeouts, restarts, retried and lost batches.
     public struct StageWorkers: Sendable {
@@ -61,6 +70,7 @@ public struct RunSummary: Sendable {
         for stage in self.workers {
             lines.append("\(stage.stage): \(stage.statistics.batches) batches; \(stage.statistics.summary)")
         }
+        for stream in self.streams { lines.append("\(stream.name) (stream): \(stream.statistics.summary)") }
         return lines.joined(separator: "\n")
     }
 
@@ -89,6 +99,7 @@ public struct RunSummary: Sendable {
                     "workers",
                     .object(Record(self.workers.map { ($0.stage, $0.statistics.value) }))
                 ),
+                ("streams", .object(Record(self.streams.map { ($0.name, $0.statistics.value) }))),
             ]))
     }
 }

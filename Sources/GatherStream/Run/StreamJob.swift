@@ -131,7 +131,10 @@ public struct StreamJob: Sendable {
                 firstChange = nil
             }
         }
-        if config.flushWindows { state.operator?.flushAll() }
+        if config.flushWindows {
+            state.operator?.flushAll()
+            if batch.firstClose == nil, state.operator?.hasPendingRows == true { batch.firstClose = .now }
+        }
         try await self.commit(&batch, state: &state, sink: sink, statistics: statistics)
         reader.cancel()
         _ = await reader.result
@@ -191,6 +194,7 @@ public struct StreamJob: Sendable {
         if !sinkBatch.isEmpty || counts.records > 0 {
             sinkBatch.counts = [counts]
             try await sink.commit(sinkBatch)
+            if let closed = batch.firstClose { statistics.closeToCommit(closed.duration(to: .now)) }
             statistics.committed(
                 counts: counts, late: batch.lateCount, watermark: saved.current,
                 openWindows: state.operator?.openWindows ?? 0)
@@ -248,6 +252,8 @@ struct Pending: Sendable {
     var position: Value?
     var counts: ResourceCounts
     var sequence = 0
+    /// When the first window whose row this commit writes closed (for the close → commit latency).
+    var firstClose: ContinuousClock.Instant?
 
     init(runID: String, config: StreamJob.Configuration) {
         self.runID = runID
@@ -344,6 +350,7 @@ struct RunState: Sendable {
                 continue
             }
             self.operator!.advance(to: mark)
+            if batch.firstClose == nil, self.operator!.hasPendingRows { batch.firstClose = .now }
             do {
                 switch try self.operator!.add(record, time: time) {
                 case .added: break
@@ -365,6 +372,7 @@ struct RunState: Sendable {
     mutating func advanceClock(into batch: inout Pending) {
         let mark = self.watermark.advance(now: WallClock.millis())
         self.operator?.advance(to: mark)
+        if batch.firstClose == nil, self.operator?.hasPendingRows == true { batch.firstClose = .now }
     }
 }
 
@@ -381,10 +389,60 @@ public final class StreamStatistics: Sendable {
         public var watermark: Int64 = .min
     }
     private let state = Mutex(Snapshot())
+    /// Close → commit latencies in seconds, one per commit that wrote closed windows: from when the first of them
+    /// closed (the watermark passed its end) to the end of the commit, so an upper bound for each of its windows.
+    private let latencies = Mutex<[Double]>([])
     /// The source's connection state and counters.
     public let source = SourceStatus()
+    private let started = ContinuousClock.now
 
     public init() {}
+
+    func closeToCommit(_ latency: Duration) {
+        self.latencies.withLock { list in
+            if list.count >= 100_000 { list.removeFirst(50_000) }
+            list.append(latency.seconds)
+        }
+    }
+
+    /// The `q` quantile of the close → commit latencies, in seconds (`nil` before any).
+    public func closeToCommit(quantile q: Double) -> Double? {
+        let sorted = self.latencies.withLock { $0 }.sorted()
+        guard !sorted.isEmpty else { return nil }
+        return sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * q).rounded(.up)))]
+    }
+
+    /// One line for the run summary.
+    public var summary: String {
+        let s = self.snapshot
+        let seconds = max(0.001, self.started.duration(to: .now).seconds)
+        var parts = [
+            "\(s.eventsCommitted) events (\(Int(Double(s.eventsCommitted) / seconds))/s)", "\(s.rows) rows",
+            "\(s.late) late", "\(s.errors) errors", "\(s.openWindows) open windows",
+            "\(self.source.reconnects) reconnects",
+        ]
+        if self.source.duplicates > 0 { parts.append("\(self.source.duplicates) duplicates dropped") }
+        if let p50 = self.closeToCommit(quantile: 0.5), let p99 = self.closeToCommit(quantile: 0.99) {
+            parts.append("close→commit p50 \(Self.format(p50)) s, p99 \(Self.format(p99)) s")
+        }
+        return parts.joined(separator: ", ")
+    }
+
+    /// The same figures as JSON (`--summary-json`).
+    public var value: Value {
+        let s = self.snapshot
+        var fields: [(String, Value)] = [
+            ("events", .int(Int64(s.eventsCommitted))), ("rows", .int(Int64(s.rows))), ("late", .int(Int64(s.late))),
+            ("errors", .int(Int64(s.errors))), ("open_windows", .int(Int64(s.openWindows))),
+            ("reconnects", .int(Int64(self.source.reconnects))), ("duplicates", .int(Int64(self.source.duplicates))),
+        ]
+        if let p50 = self.closeToCommit(quantile: 0.5), let p99 = self.closeToCommit(quantile: 0.99) {
+            fields += [("close_to_commit_p50_s", .double(p50)), ("close_to_commit_p99_s", .double(p99))]
+        }
+        return .object(Record(fields))
+    }
+
+    private static func format(_ seconds: Double) -> String { String((seconds * 1000).rounded() / 1000) }
 
     func add(events: Int) { self.state.withLock { $0.eventsRead += events } }
 
