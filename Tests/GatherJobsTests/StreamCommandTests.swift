@@ -38,8 +38,15 @@ import Testing
     /// (resumed by Last-Event-ID), a duplicate every 250 (dropped), bad JSON every 1000 (error rows), and one
     /// 5 s stall (the connection is reopened after the 2 s idle timeout). Idle exits are generous: on the busy CI
     /// machine the first event can take over a second to arrive.
-    @Test(.timeLimit(.minutes(5)))
+    /// (Child processes busy for seconds: they take turns with the kill tests, whose timings they would skew.)
+    @Test(.timeLimit(.minutes(15)))
     func windowRowsCountEveryEventOnceDespiteDropsDuplicatesAndBadEvents() async throws {
+        try await oneKillTestAtATime {
+            try await self.windowRowsCountEveryEventOnceDespiteDropsDuplicatesAndBadEventsBody()
+        }
+    }
+
+    private func windowRowsCountEveryEventOnceDespiteDropsDuplicatesAndBadEventsBody() async throws {
         let scratch = try ScratchFolder()
         defer { scratch.remove() }
         let feed = SensorStream.Configuration(
@@ -160,8 +167,13 @@ import Testing
 
     /// A growing JSON-lines file: lines appended while gather is stopped and after a rotation (rename and a new
     /// file) are each stored once; a bad line is an error row; SIGINT commits and exits 130.
-    @Test(.timeLimit(.minutes(5)))
+    /// (Child processes busy for seconds: they take turns with the kill tests, whose timings they would skew.)
+    @Test(.timeLimit(.minutes(15)))
     func aTailedFileIsReadOnceThroughStopsAndRotation() async throws {
+        try await oneKillTestAtATime { try await self.aTailedFileIsReadOnceThroughStopsAndRotationBody() }
+    }
+
+    private func aTailedFileIsReadOnceThroughStopsAndRotationBody() async throws {
         let scratch = try ScratchFolder()
         defer { scratch.remove() }
         let log = scratch.file("readings.jsonl")

@@ -6,7 +6,7 @@ import GatherCore
 public enum StreamSpecs {
     static let commitFields: [FieldSpec] = [
         FieldSpec(
-            "commit_every", .int, default: "20000",
+            "commit_every", .int, default: "100000",
             description: "Commit after this many events (rows, window state and position in one transaction)."),
         FieldSpec(
             "commit_interval", .duration, default: "500ms",
@@ -204,7 +204,7 @@ public struct StreamDefinition: Sendable {
             errors.append(object.error(at: "stream", "unknown stream type '\(type)'"))
             return nil
         }
-        self.commitEvents = max(1, settings.int("commit_every") ?? 20_000)
+        self.commitEvents = max(1, settings.int("commit_every") ?? 100_000)
         self.commitInterval = settings.duration("commit_interval") ?? .milliseconds(500)
         self.eventTime = EventTime(field: object.string("event_time"))
         let watermark = object.object("watermark")

@@ -27,7 +27,7 @@ public struct StreamJob: Sendable {
         public var primaryKey: [String] = []
         public var lists: Normalizer.NestedLists = .tables
         /// A commit happens after this many events…
-        public var commitEvents = 20_000
+        public var commitEvents = 100_000
         /// …or this long after the first uncommitted change, whichever is first.
         public var commitInterval: Duration = .milliseconds(500)
         /// Stop after this long without an event (`--idle-exit`).

@@ -85,7 +85,7 @@ public struct WindowOperator: Sendable {
             if let value { try AggregateState.check(aggregate.function, value, field: field) }
             values.append(value)
         }
-        let key = keyValues.count == 1 ? JSONWriter.string(keyValues[0]) : JSONWriter.string(.array(keyValues))
+        let key = Self.keyText(keyValues)
         if case .session(let gap) = self.spec.kind {
             return self.addToSession(key: key, keyValues: keyValues, values: values, time: time, gap: gap)
         }
@@ -160,6 +160,13 @@ public struct WindowOperator: Sendable {
         self.apply(values, time: time, to: id)
         if end <= self.watermark { self.fire(id) }
         return .added(late: time < self.watermark)
+    }
+
+    /// The identity of a key: `s` + the text for one text value (the common case, with no encoding cost), `j` +
+    /// JSON otherwise; the type letter keeps the text `1` and the number 1 apart.
+    static func keyText(_ values: [Value]) -> String {
+        if values.count == 1, case .string(let text) = values[0] { return "s" + text }
+        return "j" + JSONWriter.string(values.count == 1 ? values[0] : .array(values))
     }
 
     private func lateReason(_ time: Int64) -> String {
