@@ -44,7 +44,10 @@ import Testing
                 #expect(results.allSatisfy { $0.error == nil })
             }
             #expect(server.stats.count("/delay/30") == 40)
-            #expect(server.stats.highWater("/delay/30") == 4)
+            // Never above the cap; on a loaded machine the 30 ms requests may not all overlap, so reaching exactly 4
+            // is not guaranteed, but some concurrency is.
+            let high = server.stats.highWater("/delay/30")
+            #expect(high <= 4 && high >= 2, "high water \(high)")
         }
     }
 

@@ -234,6 +234,39 @@ import Testing
         #expect(try db.query("SELECT sum(records) FROM _gather_resource_runs") == [[201]])
     }
 
+    /// A source far ahead of the commits (a backlog bigger than the 65,536-event buffer) waits in the buffer;
+    /// SIGINT must still stop the run promptly, with what was read committed.
+    @Test(.timeLimit(.minutes(5)))
+    func aStopIsPromptWhileTheSourceWaitsOnAFullBuffer() async throws {
+        try await oneKillTestAtATime {
+            let scratch = try ScratchFolder()
+            defer { scratch.remove() }
+            let lines = (1...200_000).map { "{\"seq\":\($0)}\n" }.joined()
+            _ = try scratch.write("backlog.jsonl", lines)
+            let pipeline = try scratch.write(
+                "backlog.yaml",
+                """
+                name: backlog
+                destination: sqlite:out.db
+                resources:
+                  - name: lines
+                    stream: { type: tail, path: backlog.jsonl, commit_interval: 100ms }
+                """)
+            let started = ContinuousClock.now
+            let stopped = try await runGather(["run", pipeline, "--quiet"]) { process in
+                try await Task.sleep(for: .milliseconds(1_500))
+                kill(process.processIdentifier, SIGINT)
+            }
+            #expect(stopped.status == 130, "\(stopped.stderr)")
+            #expect(started.duration(to: .now) < .seconds(30), "the stop waited on the full buffer")
+            let db = try SQLiteDatabase(path: scratch.file("out.db"))
+            let rows = try db.query("SELECT count(*) FROM lines").first?.first?.intValue ?? 0
+            let records = try db.query("SELECT sum(records) FROM _gather_resource_runs").first?.first?.intValue
+            #expect(rows > 0 && rows < 200_000, "\(rows) rows")
+            #expect(records == rows, "every committed event is one row")
+        }
+    }
+
     @Test func streamConfigurationErrorsNameTheLine() async throws {
         let scratch = try ScratchFolder()
         defer { scratch.remove() }

@@ -108,3 +108,36 @@ extension StreamPartsTests {
         #expect(parser.lastEventID == "7")
     }
 }
+
+extension StreamPartsTests {
+    /// An event without an `id:` line shares the last id but is not a repeat of it (only own ids dedupe).
+    @Test func anEventWithoutAnIDOfItsOwnIsMarkedSo() {
+        var parser = SSEParser()
+        let events = parser.feed(Array("id: 7\ndata: a\n\ndata: b\n\n".utf8))
+        #expect(events.map(\.id) == ["7", "7"])
+        #expect(events.map(\.hasOwnID) == [true, false])
+    }
+
+    /// Times outside ±100 million days, and non-finite numbers, are error rows, never a crash (and never a
+    /// checkpoint that cannot be read back).
+    @Test func outOfRangeTimesAndNonFiniteNumbersAreErrors() throws {
+        let field = EventTime(field: "ts")
+        for value: Value in [.double(1e19), .string("1e19"), .int(.min), .int(.max), .double(-1e300)] {
+            let error = #expect(throws: StreamEventError.self) { try field.millis(of: ["ts": value], arrival: 0) }
+            #expect(error?.code == "bad_event_time", "\(value)")
+        }
+        for text in ["NaN", "inf", "1e999"] {
+            let error = #expect(throws: StreamEventError.self) {
+                try AggregateState.check(.sum, .string(text), field: "v")
+            }
+            #expect(error?.code == "wrong_type", "\(text)")
+        }
+        // A sum that overflows to infinity still round-trips through the checkpoint.
+        var sum = AggregateState(.sum)
+        sum.add(.sum, .double(1.7e308), time: 0)
+        sum.add(.sum, .double(1.7e308), time: 0)
+        let restored = try #require(
+            AggregateState(encoded: try JSONReader.parse(JSONWriter.string(sum.encoded)), function: .sum))
+        #expect(restored == sum)
+    }
+}

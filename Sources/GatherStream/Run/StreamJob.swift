@@ -86,7 +86,11 @@ public struct StreamJob: Sendable {
             defer { buffer.finish() }
             try await source.run(from: startPosition, into: buffer, status: status)
         }
-        defer { reader.cancel() }
+        // Finishing the buffer wakes a source waiting to hand over events (cancellation alone would not).
+        defer {
+            buffer.finish()
+            reader.cancel()
+        }
         var batch = Pending(runID: runID, config: config)
         var lastEvent = ContinuousClock.now
         var firstChange: ContinuousClock.Instant?
@@ -136,6 +140,7 @@ public struct StreamJob: Sendable {
             if batch.firstClose == nil, state.operator?.hasPendingRows == true { batch.firstClose = .now }
         }
         try await self.commit(&batch, state: &state, sink: sink, statistics: statistics)
+        buffer.finish()
         reader.cancel()
         _ = await reader.result
         await source.close()
@@ -272,6 +277,10 @@ struct RunState: Sendable {
     var position: Value?
     let normalizer: Normalizer
     let lateNormalizer: Normalizer
+    /// Events in a row with the same source position (SSE events without an id of their own): the record key's
+    /// tie-breaker, counted the same way by a replay.
+    var lastOrigin = ""
+    var sameOrigin = 0
 
     init(config: StreamJob.Configuration) {
         self.config = config
@@ -289,6 +298,12 @@ struct RunState: Sendable {
             batch.position = position
         }
         let origin = event.position.map { JSONWriter.string($0) } ?? "arrival \(EventTime.format(event.arrival))"
+        if origin == self.lastOrigin {
+            self.sameOrigin += 1
+        } else {
+            self.lastOrigin = origin
+            self.sameOrigin = 0
+        }
         func fail(_ code: String, _ message: String) {
             batch.counts.errors += 1
             batch.errors.append(
@@ -333,7 +348,7 @@ struct RunState: Sendable {
                 batch.sequence += 1
                 let key: String
                 if self.config.primaryKey.isEmpty {
-                    key = "\(origin)|\(index)|\(batch.sequence)"
+                    key = "\(origin)|\(self.sameOrigin)|\(index)"
                 } else {
                     let parts = self.config.primaryKey.map { EventTime.lookup($0, in: record) ?? .null }
                     if parts.contains(.null) {

@@ -66,9 +66,10 @@ public final class RESPClient: Sendable {
         return (rest.isEmpty ? "127.0.0.1" : String(rest), 6379)
     }
 
-    /// Sends one command and waits for its reply; a Redis error reply throws.
+    /// Sends one command and waits for its reply; a Redis error reply throws. Without a reply within `timeout`
+    /// the connection is closed (a half-open socket) and the command fails.
     @discardableResult
-    public func send(_ arguments: [String]) async throws -> RESPValue {
+    public func send(_ arguments: [String], timeout: Duration = .seconds(30)) async throws -> RESPValue {
         let promise = self.channel.eventLoop.makePromise(of: RESPValue.self)
         var buffer = self.channel.allocator.buffer(capacity: 64)
         buffer.writeString("*\(arguments.count)\r\n")
@@ -77,7 +78,13 @@ public final class RESPClient: Sendable {
             buffer.writeString(argument)
             buffer.writeString("\r\n")
         }
-        self.channel.writeAndFlush(RESPRequest(bytes: buffer, promise: promise), promise: nil)
+        let written = self.channel.eventLoop.makePromise(of: Void.self)
+        let channel = self.channel
+        // A write that fails (the connection already closed) never reaches the handler's queue.
+        written.futureResult.whenFailure { error in promise.fail(error) }
+        let deadline = channel.eventLoop.scheduleTask(in: TimeAmount(timeout)) { channel.close(promise: nil) }
+        promise.futureResult.whenComplete { _ in deadline.cancel() }
+        channel.writeAndFlush(RESPRequest(bytes: buffer, promise: promise), promise: written)
         let reply = try await promise.futureResult.get()
         if case .error(let message) = reply { throw RESPError(message) }
         return reply
@@ -120,6 +127,10 @@ final class RESPClientHandler: ChannelDuplexHandler {
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         self.failAll(error)
         context.close(promise: nil)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.failAll(RESPError("the Redis connection closed"))
     }
 
     func channelInactive(context: ChannelHandlerContext) {

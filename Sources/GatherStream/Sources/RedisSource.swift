@@ -91,6 +91,10 @@ public final class RedisSource: StreamSource {
                             continue
                         }
                         if let seen = handedOn, id <= seen { continue }  // already in this process's pipeline
+                        guard let fields else {
+                            stale.append(id.text)  // deleted from the stream (XDEL, trimming) while pending
+                            continue
+                        }
                         handedOn = id
                         events.append(
                             SourceEvent(payload: self.payload(fields), position: .string(id.text), arrival: now))
@@ -162,23 +166,28 @@ public final class RedisSource: StreamSource {
 
     private func payload(_ fields: [(String, String)]) -> String {
         if let field = self.field {
-            return fields.first { $0.0 == field }?.1 ?? "{}"
+            // A missing field is not JSON: the event becomes an error row with this text.
+            return fields.first { $0.0 == field }?.1 ?? "(the entry has no field '\(field)')"
         }
         return JSONWriter.string(.object(Record(fields.map { ($0.0, Value.string($0.1)) })))
     }
 
     /// `[[stream, [[id, [field, value, …]], …]]]` → the entries.
-    static func entries(_ reply: RESPValue) -> [(StreamID, [(String, String)])] {
+    /// (An entry deleted while pending comes back without fields: `nil`.)
+    static func entries(_ reply: RESPValue) -> [(StreamID, [(String, String)]?)] {
         guard let streams = reply.elements else { return [] }
-        var out: [(StreamID, [(String, String)])] = []
+        var out: [(StreamID, [(String, String)]?)] = []
         for stream in streams {
             guard let parts = stream.elements, parts.count == 2, let entries = parts[1].elements else { continue }
             for entry in entries {
                 guard let pair = entry.elements, pair.count == 2, let idText = pair[0].text,
                     let id = StreamID(idText)
                 else { continue }
+                guard let values = pair[1].elements else {
+                    out.append((id, nil))
+                    continue
+                }
                 var fields: [(String, String)] = []
-                let values = pair[1].elements ?? []
                 var index = 0
                 while index + 1 < values.count {
                     fields.append((values[index].text ?? "", values[index + 1].text ?? ""))

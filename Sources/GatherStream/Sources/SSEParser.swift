@@ -10,6 +10,8 @@ public struct SSEParser: Sendable {
     public struct Event: Sendable, Hashable {
         /// The last event id when this event was dispatched (`nil` when none was ever set).
         public var id: String?
+        /// The event had an `id:` line of its own (not one carried over from an earlier event).
+        public var hasOwnID = false
         /// The `event:` type, `message` by default.
         public var type: String
         public var data: String
@@ -21,6 +23,8 @@ public struct SSEParser: Sendable {
     public private(set) var lastEventID: String?
     /// The id of the event being read.
     private var idBuffer: String?
+    /// The event being read has its own `id:` line.
+    private var sawID = false
     /// The server's `retry:` reconnection time, in milliseconds.
     public private(set) var retry: Int?
     /// Comment lines seen (servers send them as heartbeats).
@@ -110,6 +114,7 @@ public struct SSEParser: Sendable {
             if !value.contains(0) {
                 let id = String(decoding: value, as: UTF8.self)
                 self.idBuffer = id.isEmpty ? nil : id
+                self.sawID = true
             }
         case "retry":
             if !value.isEmpty, value.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
@@ -127,10 +132,13 @@ public struct SSEParser: Sendable {
             self.data.removeAll(keepingCapacity: true)
             self.hasData = false
             self.type = nil
+            self.sawID = false
         }
         self.lastEventID = self.idBuffer
         guard self.hasData else { return }
         events.append(
-            Event(id: self.lastEventID, type: self.type ?? "message", data: String(decoding: self.data, as: UTF8.self)))
+            Event(
+                id: self.lastEventID, hasOwnID: self.sawID, type: self.type ?? "message",
+                data: String(decoding: self.data, as: UTF8.self)))
     }
 }

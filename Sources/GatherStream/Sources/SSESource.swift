@@ -86,7 +86,8 @@ public struct SSESource: StreamSource {
                     out.reserveCapacity(events.count)
                     for event in events {
                         if let types = self.eventTypes, !types.contains(event.type) { continue }
-                        if let id = event.id, let numeric = Int64(id) {
+                        // Only an event's own id says it was sent before; one without an id shares the last one.
+                        if event.hasOwnID, let id = event.id, let numeric = Int64(id) {
                             if let newest = newestNumeric, numeric <= newest {
                                 status.duplicate()
                                 continue

@@ -74,6 +74,7 @@ public struct TailSource: StreamSource {
         var pending: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 1 << 20)
         var skippingLongLine = false
+        var rotationSeen = false
         while !Task.isCancelled {
             let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if n > 0 {
@@ -120,11 +121,18 @@ public struct TailSource: StreamSource {
             if Int64(current.st_size) < offset + Int64(pending.count) {
                 offset = 0
                 pending = []
+                skippingLongLine = false
                 _ = lseek(fd, 0, SEEK_SET)
                 continue
             }
             var atPath = stat()
-            if stat(self.path, &atPath) == 0, UInt64(atPath.st_ino) != inode { return false }
+            if stat(self.path, &atPath) == 0, UInt64(atPath.st_ino) != inode {
+                // Rotated. A writer may have appended to the old file after our last read: read it to its end
+                // once more before moving to the new file.
+                if rotationSeen { return false }
+                rotationSeen = true
+                continue
+            }
             guard (try? await Task.sleep(for: self.pollInterval)) != nil else { return true }
         }
         return true

@@ -12,8 +12,22 @@ public struct EventTime: Sendable, Hashable {
         self.field = field
     }
 
+    /// The event times Gather takes: ±100 million days around 1970 (JavaScript's `Date` range), so window
+    /// arithmetic can never overflow.
+    public static let range: ClosedRange<Int64> = -8_640_000_000_000_000...8_640_000_000_000_000
+
     /// The event's time in epoch milliseconds.
     public func millis(of record: Record, arrival: Int64) throws(StreamEventError) -> Int64 {
+        let millis = try self.unchecked(record, arrival: arrival)
+        guard Self.range.contains(millis) else {
+            throw StreamEventError(
+                code: "bad_event_time",
+                message: "field '\(self.field ?? "")' is \(millis) ms from 1970, outside the times gather takes")
+        }
+        return millis
+    }
+
+    private func unchecked(_ record: Record, arrival: Int64) throws(StreamEventError) -> Int64 {
         guard let field = self.field else { return arrival }
         guard let value = Self.lookup(field, in: record), !value.isNull else {
             throw StreamEventError(
@@ -46,6 +60,8 @@ public struct EventTime: Sendable, Hashable {
     }
 
     private static func fromNumber(_ number: Double, exact: Int64?) -> Int64 {
+        // Far outside the range: a sentinel the caller rejects (converting would trap).
+        guard abs(number) < 9e15 else { return .max }
         if abs(number) >= 1e11 { return exact ?? Int64(number.rounded()) }
         return exact.map { $0 * 1000 } ?? Int64((number * 1000).rounded())
     }

@@ -103,9 +103,13 @@ enum AggregateState: Sendable, Hashable {
         switch value {
         case .null: return nil
         case .int(let i): return Double(i)
-        case .double(let d): return d
+        case .double(let d):
+            guard d.isFinite else {
+                throw StreamEventError(code: "wrong_type", message: "field '\(field)' is not a finite number")
+            }
+            return d
         case .string(let s):
-            if let d = Double(s.trimmingWhitespace()) { return d }
+            if let d = Double(s.trimmingWhitespace()), d.isFinite { return d }
             throw StreamEventError(code: "wrong_type", message: "field '\(field)' is \"\(s.prefix(40))\", not a number")
         default:
             throw StreamEventError(code: "wrong_type", message: "field '\(field)' is \(value.typeName), not a number")
@@ -250,13 +254,21 @@ enum AggregateState: Sendable, Hashable {
         switch self {
         case .count(let n): return .int(n)
         case .sum(let int, let double, let isDouble, let values):
-            return .array([isDouble ? .double(double) : .int(int), .int(values)])
+            return .array([isDouble ? Self.encode(double) : .int(int), .int(values)])
         case .extreme(let value): return .array(value.map { [$0] } ?? [])
-        case .avg(let sum, let values): return .array([.double(sum), .int(values)])
+        case .avg(let sum, let values): return .array([Self.encode(sum), .int(values)])
         case .pick(let time, let value): return .array(value.map { [.int(time), $0] } ?? [])
         case .distinct(let seen): return .array(seen.sorted().map(Value.string))
         case .digest(let digest): return .array(digest.state.map(Value.double))
         }
+    }
+
+    /// A double for the checkpoint: JSON has no infinity (a sum can overflow to it), so those go as text.
+    static func encode(_ value: Double) -> Value { value.isFinite ? .double(value) : .string(String(value)) }
+
+    static func decode(_ value: Value) -> Double? {
+        if case .string(let text) = value { return Double(text) }
+        return value.doubleValue
     }
 
     init?(encoded: Value, function: AggregateSpec.Function) {
@@ -268,7 +280,7 @@ enum AggregateState: Sendable, Hashable {
             guard let parts = encoded.arrayValue, parts.count == 2, let values = parts[1].intValue else { return nil }
             if case .int(let int) = parts[0] {
                 self = .sum(int: int, double: 0, isDouble: false, values: values)
-            } else if case .double(let double) = parts[0] {
+            } else if let double = Self.decode(parts[0]) {
                 self = .sum(int: 0, double: double, isDouble: true, values: values)
             } else {
                 return nil
@@ -277,7 +289,7 @@ enum AggregateState: Sendable, Hashable {
             guard let parts = encoded.arrayValue else { return nil }
             self = .extreme(parts.first)
         case .avg:
-            guard let parts = encoded.arrayValue, parts.count == 2, let sum = parts[0].doubleValue,
+            guard let parts = encoded.arrayValue, parts.count == 2, let sum = Self.decode(parts[0]),
                 let values = parts[1].intValue
             else { return nil }
             self = .avg(sum: sum, values: values)

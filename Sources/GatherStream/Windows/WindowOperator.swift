@@ -137,6 +137,8 @@ public struct WindowOperator: Sendable {
             self.apply(values, time: time, to: id)
             return .added(late: true)
         }
+        // The event falls inside one open session without moving its end: no new heap entry needed.
+        let unchanged = overlapping == [start] && self.windows[id]?.end == end
         // Join every overlapping open session into one that starts at the earliest start.
         var merged = Window(
             start: start, end: end, keyValues: keyValues,
@@ -156,7 +158,8 @@ public struct WindowOperator: Sendable {
         self.sessions[key] = starts
         self.windows[id] = merged
         self.deleted.remove(id)
-        self.toFire.push(end, id)
+        // One heap entry per window end, not per event (memory bounded by open windows).
+        if !unchanged { self.toFire.push(end, id) }
         self.apply(values, time: time, to: id)
         if end <= self.watermark { self.fire(id) }
         return .added(late: time < self.watermark)
