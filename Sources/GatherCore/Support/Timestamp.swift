@@ -10,6 +10,13 @@ public enum Timestamp {
     /// Now as `YYYY-MM-DDTHH:MM:SSZ`.
     public static func now() -> String { ExpressionContext.currentTimestamp() }
 
+    /// Now, in milliseconds since the Unix epoch.
+    public static func epochMillis() -> Int64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return Int64(spec.tv_sec) * 1000 + Int64(spec.tv_nsec) / 1_000_000
+    }
+
     /// Now as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
     public static func nowWithMilliseconds() -> String {
         var spec = timespec()

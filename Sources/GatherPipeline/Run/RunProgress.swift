@@ -87,7 +87,7 @@ public final class RunProgress: Sendable {
         let seconds = max(0.001, since.duration(to: .now).seconds)
         var line = "\(name): \(s.eventsRead) events (\(Int(Double(s.eventsRead) / seconds))/s), \(s.rows) rows"
         if s.watermark != .min {
-            let lag = Double(WallClock.millis() - s.watermark) / 1000
+            let lag = Double(Timestamp.epochMillis() - s.watermark) / 1000
             line += ", lag \((lag * 10).rounded() / 10) s, \(s.openWindows) open windows"
         }
         line += ", \(s.late) late, \(s.errors) errors"

@@ -221,7 +221,7 @@ public struct StreamJob: Sendable {
                 }
                 state.watermark.restore(
                     current: value["current"]?.intValue ?? .min,
-                    newest: Dictionary(newest, uniquingKeysWith: { a, _ in a }), now: WallClock.millis())
+                    newest: Dictionary(newest, uniquingKeysWith: { a, _ in a }), now: Timestamp.epochMillis())
                 state.savedWatermark = state.watermark.current
             default: break
             }
@@ -256,7 +256,6 @@ struct Pending: Sendable {
     var errors: [ErrorRow] = []
     var position: Value?
     var counts: ResourceCounts
-    var sequence = 0
     /// When the first window whose row this commit writes closed (for the close → commit latency).
     var firstClose: ContinuousClock.Instant?
 
@@ -345,7 +344,6 @@ struct RunState: Sendable {
             self.watermark.observe(time, partition: event.partition, now: event.arrival)
             let mark = self.watermark.advance(now: event.arrival)
             guard self.operator != nil else {
-                batch.sequence += 1
                 let key: String
                 if self.config.primaryKey.isEmpty {
                     key = "\(origin)|\(self.sameOrigin)|\(index)"
@@ -373,7 +371,6 @@ struct RunState: Sendable {
                     var row = record
                     row["_event_time"] = .string(EventTime.format(time))
                     row["_late_reason"] = .string(reason)
-                    batch.sequence += 1
                     self.lateNormalizer.normalize(row, key: "\(origin)|\(index)", into: &batch.late)
                     batch.lateCount += 1
                 }
@@ -385,7 +382,7 @@ struct RunState: Sendable {
 
     /// Moves the watermark with the wall clock (idle sources) and closes what it passed.
     mutating func advanceClock(into batch: inout Pending) {
-        let mark = self.watermark.advance(now: WallClock.millis())
+        let mark = self.watermark.advance(now: Timestamp.epochMillis())
         self.operator?.advance(to: mark)
         if batch.firstClose == nil, self.operator?.hasPendingRows == true { batch.firstClose = .now }
     }

@@ -83,7 +83,7 @@ public final class RedisSource: StreamSource {
                     }
                     var events: [SourceEvent] = []
                     var stale: [String] = []
-                    let now = WallClock.millis()
+                    let now = Timestamp.epochMillis()
                     for (id, fields) in entries {
                         if reading { cursor = id.text }
                         if let done = committed, id <= done {

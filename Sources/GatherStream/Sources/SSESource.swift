@@ -81,7 +81,7 @@ public struct SSESource: StreamSource {
                     if let retry = parser.retry { retryFloor = .milliseconds(retry) }
                     lastID = parser.lastEventID
                     guard !events.isEmpty else { continue }
-                    let now = WallClock.millis()
+                    let now = Timestamp.epochMillis()
                     var out: [SourceEvent] = []
                     out.reserveCapacity(events.count)
                     for event in events {

@@ -13,7 +13,7 @@ public struct SourceEvent: Sendable {
     /// Wall-clock arrival, in epoch ms.
     public var arrival: Int64
 
-    public init(payload: String, position: Value?, partition: String = "", arrival: Int64 = WallClock.millis()) {
+    public init(payload: String, position: Value?, partition: String = "", arrival: Int64 = Timestamp.epochMillis()) {
         self.payload = payload
         self.position = position
         self.partition = partition
@@ -37,15 +37,6 @@ public protocol StreamSource: Sendable {
 extension StreamSource {
     public func committed(through position: Value) async {}
     public func close() async {}
-}
-
-/// Milliseconds since the Unix epoch.
-public enum WallClock {
-    public static func millis() -> Int64 {
-        var spec = timespec()
-        clock_gettime(CLOCK_REALTIME, &spec)
-        return Int64(spec.tv_sec) * 1000 + Int64(spec.tv_nsec) / 1_000_000
-    }
 }
 
 /// What a source reports while it runs: connection state and counters, for progress lines and the summary.
@@ -229,9 +220,3 @@ public struct ReconnectBackoff: Sendable {
     /// A connection that delivered events starts the sequence over.
     public mutating func reset() { self.attempt = 0 }
 }
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif

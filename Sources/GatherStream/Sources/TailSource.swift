@@ -79,7 +79,7 @@ public struct TailSource: StreamSource {
             let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if n > 0 {
                 var events: [SourceEvent] = []
-                let now = WallClock.millis()
+                let now = Timestamp.epochMillis()
                 var lineStart = 0
                 // Offset of `pending[0]` in the file.
                 let base = offset
