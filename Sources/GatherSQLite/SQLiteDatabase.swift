@@ -1,5 +1,6 @@
 import GRDB
 public import GatherCore
+import Synchronization
 
 /// A SQLite database file that tables of ``Value`` rows are written to, in WAL mode, one transaction per batch.
 ///
@@ -15,7 +16,20 @@ public import GatherCore
 public final class SQLiteDatabase: Sendable {
     /// The file path.
     public let path: String
-    let queue: DatabaseQueue
+    private let connection: DatabaseQueue
+    /// Set by ``close()``. GRDB treats any use of a closed queue as a programming error (it crashes), so every
+    /// call checks it first and throws instead. `close()` is the owner's last call, after its work has ended.
+    private let isClosed = Atomic<Bool>(false)
+
+    /// The open connection.
+    var queue: DatabaseQueue {
+        get throws(SQLiteError) {
+            guard !self.isClosed.load(ordering: .acquiring) else {
+                throw SQLiteError(message: "the SQLite database \(self.path) was closed; open it again to use it")
+            }
+            return self.connection
+        }
+    }
 
     /// Opens (creating if needed) the database at `path`.
     /// - Throws: ``SQLiteError`` naming the path and SQLite's reason.
@@ -26,11 +40,22 @@ public final class SQLiteDatabase: Sendable {
             configuration.journalMode = .wal
             configuration.busyMode = .timeout(10)
             configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = NORMAL") }
-            self.queue = try DatabaseQueue(path: path, configuration: configuration)
+            self.connection = try DatabaseQueue(path: path, configuration: configuration)
         } catch {
             throw SQLiteError(
                 message: "cannot open the SQLite database \(path): \(Self.reason(error)); check the path and its folder"
             )
+        }
+    }
+
+    /// Closes the connection: SQLite checkpoints the write-ahead log into the file and removes `-wal` and
+    /// `-shm`, so the `.db` file alone holds everything. Later calls fail with a clear error.
+    public func close() throws(SQLiteError) {
+        guard !self.isClosed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        do {
+            try self.connection.close()
+        } catch {
+            throw SQLiteError(message: "cannot close the SQLite database \(self.path): \(Self.reason(error))")
         }
     }
 

@@ -49,6 +49,10 @@ public final class SQLiteStore: Sink {
         SinkMetrics.committed(batch, sink: "sqlite", duration: ContinuousClock.now - started)
     }
 
+    public func close() async throws {
+        try await self.onQueue { try self.database.close() }
+    }
+
     public func state(scopePrefix: String) async throws -> [StateEntry] {
         try await self.onQueue { try self.stateNow(scopePrefix: scopePrefix) }
     }

@@ -149,13 +149,6 @@ struct CrawlCommand: AsyncParsableCommand {
         } catch {
             throw JobError.usage("--into: \(error)")
         }
-        let sink: any Sink
-        do {
-            sink = try await destination.open(connections: 2)
-        } catch {
-            throw JobError.fatal("\(error)")
-        }
-
         var fetcher = Fetcher.Configuration()
         do {
             fetcher.limits = FlowLimits(
@@ -176,26 +169,30 @@ struct CrawlCommand: AsyncParsableCommand {
         let crawlOptions = options
         let summary: CrawlSummary
         do {
-            summary = try await self.observability.run(
-                {
-                    try await GracefulStop.run(
-                        message: "stopping; pages being fetched are dropped and fetched again next time "
-                            + "(signal again to stop now; `gather crawl` continues where this stopped)",
-                        stop: { stop.turnOn() }
-                    ) {
-                        try await Fetcher.withFetcher(configuration: configuration) { fetcher in
-                            let crawler = try Crawler(sink: sink, fetcher: fetcher, options: crawlOptions) { stop.isOn }
-                            let progress = quiet ? nil : CrawlProgress(crawler: crawler)
-                            defer { progress?.stop() }
-                            return try await crawler.run()
+            summary = try await destination.withSink(connections: 2) { sink in
+                try await self.observability.run(
+                    {
+                        try await GracefulStop.run(
+                            message: "stopping; pages being fetched are dropped and fetched again next time "
+                                + "(signal again to stop now; `gather crawl` continues where this stopped)",
+                            stop: { stop.turnOn() }
+                        ) {
+                            try await Fetcher.withFetcher(configuration: configuration) { fetcher in
+                                let crawler = try Crawler(sink: sink, fetcher: fetcher, options: crawlOptions) {
+                                    stop.isOn
+                                }
+                                let progress = quiet ? nil : CrawlProgress(crawler: crawler)
+                                defer { progress?.stop() }
+                                return try await crawler.run()
+                            }
                         }
-                    }
-                }, summary: { $0.value })
+                    }, summary: { $0.value })
+            }
+        } catch let error as ExitCode {
+            throw error
         } catch {
-            try? await destination.close(sink)
             throw JobError.fatal("\(error) (run the same command again to continue)")
         }
-        try await destination.close(sink)
         if !quiet {
             Terminal.error(
                 "gather crawl: \(summary.outcome)\(summary.resumed ? " (resumed)" : "") in "

@@ -40,6 +40,10 @@ struct DemoCommand: AsyncParsableCommand {
             Terminal.error("gather demo: sample API on \(api.baseURL); pipeline: `gather demo --print-pipeline`")
             let directory = try TemporaryFolder.make()
             let path = directory + "/demo.yaml"
+            defer {
+                unlink(path)
+                rmdir(directory)
+            }
             guard FileBytes.write(Array(DemoPipeline.yaml.utf8), to: path) else {
                 throw JobError.fatal("cannot write \(path)")
             }
@@ -64,6 +68,7 @@ struct DemoCommand: AsyncParsableCommand {
             let items = try db.query("SELECT category, count(*), round(avg(price_with_tax), 2) FROM items GROUP BY 1")
             text += "Items by category (count, average price with tax):\n"
             for row in items { text += "  \(row[0].stringValue ?? "?")  \(row[1])  \(row[2])\n" }
+            try db.close()
             Terminal.output(text)
             if summary.outcome == "interrupted" { throw ExitCode(130) }
         }

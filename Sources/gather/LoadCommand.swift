@@ -19,6 +19,10 @@ struct LoadCommand: AsyncParsableCommand {
             file:line[:column]: in the _gather_errors table, or in DEST.errors.jsonl beside a file destination \
             (whose state is kept in DEST.gather.db).
 
+            `-` reads standard input (as table stdin unless --table says otherwise; a JSON array, JSON Lines \
+            or CSV by its first byte unless --format says). It is copied to a temporary file first, and each \
+            load of it is a new input: an interrupted one is not continued.
+
             A load that was killed or interrupted is continued by the next `gather load` into the same \
             destination: each file resumes at its last committed checkpoint, and no row is written twice. \
             After a completed load the same command does nothing (already loaded); a new file, or one whose \
@@ -29,7 +33,7 @@ struct LoadCommand: AsyncParsableCommand {
             """
     )
 
-    @Argument(help: "Files, globs or directories to load.")
+    @Argument(help: "Files, globs or directories to load; - reads standard input.")
     var files: [String]
 
     @Option(name: .long, help: "Destination: sqlite:x.db, x.db, postgres://user@host/db, out.jsonl or out.csv.")
@@ -158,42 +162,67 @@ struct LoadCommand: AsyncParsableCommand {
         } else {
             options.blockRows = max(1, batchRows ?? 16_384)
         }
-        let sink: any Sink
+        // The files are found before the destination is opened: a load that cannot start leaves nothing behind.
+        var files: [LoadFile]
         do {
-            sink = try await destination.open(connections: 2)
-        } catch {
-            throw JobError.fatal("\(error)")
-        }
-        let stop = StopSwitch()
-        let loader = FileLoader(
-            sink: sink, options: options, progress: quiet ? nil : LoadProgress(), shouldStop: { stop.isOn })
-        let files: [LoadFile]
-        do {
-            files = try loader.files(for: self.files)
+            files = try FileLoader.files(for: self.files.filter { $0 != "-" }, options: options)
         } catch {
             throw JobError.usage("\(error)")
         }
-        let summary: LoadSummary
-        do {
-            summary = try await self.observability.run(
-                {
-                    try await GracefulStop.run(
-                        message: "stopping; blocks being written are committed "
-                            + "(signal again to stop now; `gather load` continues where this stopped)",
-                        stop: { stop.turnOn() }
-                    ) {
-                        try await loader.run(files)
-                    }
-                }, summary: { $0.value })
-        } catch let error as SinkFailure {
-            try? await destination.close(sink)
-            throw JobError.fatal(error.message + " (run the same command again to continue)")
+        var spooled: SpooledInput?
+        defer { spooled?.remove() }
+        if self.files.contains("-") {
+            let input = try SpooledInput.standardInput(name: "stdin")
+            spooled = input
+            files.append(
+                LoadFile(
+                    path: "stdin", location: input.path,
+                    identity: "stdin:" + String(UInt64.random(in: 0...UInt64.max), radix: 36),
+                    format: options.format ?? Self.impliedFormat(of: input.head), table: options.table ?? "stdin"))
         }
-        try await destination.close(sink)
+        let stop = StopSwitch()
+        let summary: LoadSummary
+        let inputs = files
+        do {
+            summary = try await destination.withSink(connections: 2) { sink in
+                let loader = FileLoader(
+                    sink: sink, options: options, progress: quiet ? nil : LoadProgress(), shouldStop: { stop.isOn })
+                return try await self.observability.run(
+                    {
+                        try await GracefulStop.run(
+                            message: "stopping; blocks being written are committed "
+                                + "(signal again to stop now; `gather load` continues where this stopped)",
+                            stop: { stop.turnOn() }
+                        ) {
+                            try await loader.run(inputs)
+                        }
+                    }, summary: { $0.value })
+            }
+        } catch let error as SinkFailure {
+            throw JobError.fatal(error.message + " (run the same command again to continue)")
+        } catch let error as JobError {
+            throw error
+        } catch let error as ExitCode {
+            throw error
+        } catch {
+            throw JobError.fatal("\(error)")
+        }
         if !quiet { Terminal.error(summary.render(destination: destination.description)) }
         if summary.outcome == "interrupted" { throw ExitCode(130) }
         if summary.outcome == LoadSummary.alreadyLoaded { return }
         if summary.errors > 0 { throw ExitCode(1) }
+    }
+}
+
+extension LoadCommand {
+    /// The format of standard input given without --format: a JSON array, JSON Lines objects, or else CSV.
+    static func impliedFormat(of head: [UInt8]) -> FileFormat {
+        let first = head.drop(while: { [0x20, 0x09, 0x0A, 0x0D, 0xEF, 0xBB, 0xBF].contains($0) }).first
+        switch first {
+        case UInt8(ascii: "["): return .json
+        case UInt8(ascii: "{"): return .jsonl
+        default: return .csv
+        }
     }
 }
 

@@ -112,7 +112,7 @@ private func message(of error: any Error) -> String {
         odd.append(.real(1), text: Array("1.".utf8))
         odd.endRow()
         try await sink.commit(rows(odd))
-        try sink.close()
+        try await sink.close()
 
         let expected: [Value] = [
             [
@@ -148,7 +148,7 @@ private func message(of error: any Error) -> String {
             ["id": 2, "zip": "007", "big": 12_345_678_901_234, "tiny": 1e-300],
         ]
         try await sink.commit(rows(records))
-        try sink.close()
+        try await sink.close()
         let expected: [Value] = [
             [
                 "id": 1, "name": "q \"x\"\n ü 😀", "tags": [1, "a", nil], "dims__w": 2, "dims__h": 2.5, "none": nil,
@@ -173,7 +173,7 @@ private func message(of error: any Error) -> String {
         ]
         try await sink.commit(rows(block(fields, Array(values[0..<2]))))
         try await sink.commit(rows(block(fields, Array(values[2...]))))
-        try sink.close()
+        try await sink.close()
         let table = try csv(path)
         #expect(table.header == fields)
         #expect(table.rows == values.map { $0.map { $0 ?? "" } })
@@ -191,7 +191,7 @@ private func message(of error: any Error) -> String {
             ]))
         // Later rows may lack columns.
         try await sink.commit(rows([["name": "only", "id": -9_223_372_036_854_775_808]]))
-        try sink.close()
+        try await sink.close()
         let table = try csv(path)
         #expect(table.header == ["id", "score", "whole", "ok", "name", "tags", "none"])
         #expect(
@@ -206,7 +206,7 @@ private func message(of error: any Error) -> String {
         let path = scratchPath("out.csv")
         let sink = try FileSink(path: path, format: .csv)
         try await sink.commit(rows(block(["x"], [["a"], [nil], ["b"]])))
-        try sink.close()
+        try await sink.close()
         #expect(String(decoding: bytes(of: path), as: UTF8.self) == "x\na\n\"\"\nb\n")
         #expect(try csv(path).rows == [["a"], [""], ["b"]])
     }
@@ -236,7 +236,7 @@ private func message(of error: any Error) -> String {
         let unchanged = bytes(of: path) == before
         #expect(unchanged)
         try await sink.commit(rows(block(["a", "b"], [["6", "7"]])))
-        try sink.close()
+        try await sink.close()
         #expect(try csv(path).rows == [["1", "2"], ["", "3"], ["6", "7"]])
     }
 
@@ -278,7 +278,7 @@ private func message(of error: any Error) -> String {
             #expect(totals.first?.records == 4 && totals.first?.written == 3 && totals.first?.errors == 1)
         }
         try await check(sink)
-        try sink.close()
+        try await sink.close()
 
         let errors = try jsonLines(FileSink.errorsPath(for: path))
         #expect(
@@ -295,7 +295,7 @@ private func message(of error: any Error) -> String {
         let reopened = try FileSink(path: path, format: .jsonLines)
         try await check(reopened)
         try await reopened.commit(rows(block(["id"], [["4"]])))
-        try reopened.close()
+        try await reopened.close()
         #expect(try jsonLines(path) == [["id": 1], ["id": 2], ["id": 3], ["id": 4]])
     }
 
@@ -309,7 +309,7 @@ private func message(of error: any Error) -> String {
         var second = rows(block(["id", "name"], [["3", "c"]]))
         second.errors = [errorRow("x:2")]
         try await sink.commit(second)
-        try sink.close()
+        try await sink.close()
         let committed = bytes(of: path)
         let committedErrors = bytes(of: errorsPath)
 
@@ -323,7 +323,7 @@ private func message(of error: any Error) -> String {
         var third = rows(block(["id", "name"], [["4", "d"]]))
         third.errors = [errorRow("x:3")]
         try await reopened.commit(third)
-        try reopened.close()
+        try await reopened.close()
         #expect(
             try jsonLines(path) == [
                 ["id": 1, "name": "a"], ["id": 2, "name": "b"], ["id": 3, "name": "c"],
@@ -337,7 +337,7 @@ private func message(of error: any Error) -> String {
         let sink = try FileSink(path: path, format: .csv)
         try await sink.commit(rows(block(["a", "b"], [["1", "x"]])))
         try await sink.commit(rows(block(["a", "b"], [["2", "y"]])))
-        try sink.close()
+        try await sink.close()
         try append("3,z\n4,", to: path)
 
         let reopened = try FileSink(path: path, format: .csv)
@@ -348,7 +348,7 @@ private func message(of error: any Error) -> String {
         } catch {
             #expect(message(of: error).contains("column 'c'"))
         }
-        try reopened.close()
+        try await reopened.close()
         #expect(String(decoding: bytes(of: path), as: UTF8.self) == "a,b\n1,x\n2,y\n3,w\n")
     }
 
@@ -372,11 +372,11 @@ private func message(of error: any Error) -> String {
         try await sink.commit(opening)
         #expect(bytes(of: path).count == 0)
         try await sink.commit(rows(block(["d", "e"], [["1", "2"]])))
-        try sink.close()
+        try await sink.close()
 
         let reopened = try FileSink(path: path, format: .csv)
         try await reopened.commit(rows(block(["d", "e"], [["3", "4"]])))
-        try reopened.close()
+        try await reopened.close()
         #expect(String(decoding: bytes(of: path), as: UTF8.self) == "d,e\n1,2\n3,4\n")
         #expect(try jsonLines(FileSink.errorsPath(for: path)).count == 1)
     }
@@ -386,11 +386,11 @@ private func message(of error: any Error) -> String {
         let replacement = FileSink.replacementPath(for: path)
         let sink = try FileSink(path: path, format: .jsonLines)
         try await sink.commit(rows(block(["id"], [["1"]])))
-        try sink.close()
+        try await sink.close()
 
         // Not committed: the replacement is discarded.
         create(replacement, #"{"id":9}"#)
-        try FileSink(path: path, format: .jsonLines).close()
+        try await FileSink(path: path, format: .jsonLines).close()
         #expect(!exists(replacement))
         #expect(try jsonLines(path) == [["id": 1]])
 
@@ -410,7 +410,7 @@ private func message(of error: any Error) -> String {
         #expect(
             try store.stateNow(scopePrefix: FileSink.stateScope).map(\.key).sorted() == ["errors_length", "length"])
         try await reopened.commit(rows(block(["id"], [["3"]])))
-        try reopened.close()
+        try await reopened.close()
         #expect(try jsonLines(path) == [["id": 2], ["id": 3]])
     }
 
@@ -423,7 +423,7 @@ private func message(of error: any Error) -> String {
         #expect(!exists(FileSink.errorsPath(for: path)))
         #expect(exists(FileSink.sidecarPath(for: path)))
         try await sink.commit(rows(block(["id"], [["1"]])))
-        try sink.close()
+        try await sink.close()
         #expect(try jsonLines(path) == [["id": 1]])
     }
 
@@ -431,7 +431,7 @@ private func message(of error: any Error) -> String {
         let path = scratchPath("out.jsonl")
         let sink = try FileSink(path: path, format: .jsonLines)
         try await sink.commit(rows(block(["id"], [["1"], ["2"]])))
-        try sink.close()
+        try await sink.close()
         #expect(truncate(path, 3) == 0)
         do {
             _ = try FileSink(path: path, format: .jsonLines)
@@ -457,7 +457,7 @@ private func message(of error: any Error) -> String {
         } catch {
             #expect(message(of: error).contains("t__tags") && message(of: error).contains("lists: json"))
         }
-        try sink.close()
+        try await sink.close()
         #expect(bytes(of: path).count == 0)
         await #expect(throws: FileError.self) { try await sink.commit(rows([["id": 1]])) }
     }
@@ -477,10 +477,12 @@ private func message(of error: any Error) -> String {
             }
             try await group.waitForAll()
         }
-        try sink.close()
+        #expect(try await sink.counts(runID: "r1").first?.written == 40)
+        try await sink.close()
         let ids = try jsonLines(path).compactMap { $0["id"]?.intValue }.sorted()
         #expect(ids == (0..<40).map(Int64.init))
-        #expect(try await sink.counts(runID: "r1").first?.written == 40)
+        // A closed sink refuses to be used, with a clear error (GRDB would crash on its closed sidecar).
+        await #expect(throws: (any Error).self) { try await sink.counts(runID: "r1") }
     }
 
     @Test func jsonNumberSyntax() {

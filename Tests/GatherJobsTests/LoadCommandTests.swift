@@ -112,6 +112,9 @@ import Testing
         #expect(errors[0].message.contains("expected 3 fields, found 2"), "\(errors[0].message)")
         #expect(errors[0].message.contains("--ragged pad"), "\(errors[0].message)")
         #expect(errors[3].message.contains("unterminated") || errors[3].message.contains("quote"), "\(errors[3])")
+        // The invalid UTF-8 message names the command-line flag, not an internal option.
+        #expect(errors[2].message.contains("--replace-invalid-utf8"), "\(errors[2].message)")
+        #expect(!errors[2].message.contains("replaceInvalidUTF8"), "\(errors[2].message)")
 
         // Opting in to replacement loads the invalid UTF-8 row with U+FFFD.
         let replaced = folder.file("replaced.db")
@@ -122,6 +125,48 @@ import Testing
         let padded = folder.file("padded.db")
         _ = try await runGather(["load", file, "--into", padded, "--ragged", "pad", "--quiet"])
         #expect(try SQLiteDatabase(path: padded).query("SELECT note FROM bad WHERE id = 3") == [[.null]])
+    }
+
+    /// A lone surrogate escape is invalid text, as invalid UTF-8 is: an error row that says how to keep it,
+    /// unless --replace-invalid-utf8 asks for U+FFFD.
+    @Test func loneSurrogateEscapesFollowTheInvalidUTF8Rule() async throws {
+        let folder = try ScratchFolder()
+        defer { folder.remove() }
+        let file = try folder.write(
+            "u.jsonl", #"{"a":"ok"}"# + "\n" + #"{"a":"x\ud800"}"# + "\n" + #"{"a":"\ud83d\ude00"}"# + "\n")
+        let db = folder.file("out.db")
+        let result = try await runGather(["load", file, "--into", db, "--quiet"])
+        #expect(result.status == 1, "\(result.stderr)")
+        #expect(try SQLiteDatabase(path: db).query("SELECT a FROM u ORDER BY 1") == [["ok"], ["😀"]])
+        let errors = try Self.errors(db)
+        #expect(errors.map(\.request) == ["\(file):2:8"])
+        #expect(errors.map(\.code) == ["invalid_utf8"])
+        #expect(errors.first?.message.contains("--replace-invalid-utf8") == true, "\(errors)")
+        let replaced = folder.file("replaced.db")
+        #expect(try await runGather(["load", file, "--into", replaced, "--replace-invalid-utf8", "-q"]).status == 0)
+        #expect(try SQLiteDatabase(path: replaced).query("SELECT a FROM u WHERE a LIKE 'x%'") == [["x\u{FFFD}"]])
+    }
+
+    /// `-` reads standard input, with its format told by the first byte; a load that cannot start (a missing
+    /// file) creates no database.
+    @Test func standardInputLoadsAndAFailedLoadLeavesNothing() async throws {
+        let folder = try ScratchFolder()
+        defer { folder.remove() }
+        let db = folder.file("stdin.db")
+        let csv = try await runGather(["load", "-", "--into", db, "-q"], stdin: "a,b\n1,x\n2,y\n")
+        #expect(csv.status == 0, "\(csv.stderr)")
+        #expect(try SQLiteDatabase(path: db).query("SELECT a, b FROM stdin ORDER BY a") == [[1, "x"], [2, "y"]])
+        let lines = try await runGather(
+            ["load", "-", "--into", db, "--table", "events", "-q"], stdin: "{\"n\":1}\n{\"n\":\n")
+        #expect(lines.status == 1, "\(lines.stderr)")
+        #expect(try SQLiteDatabase(path: db).query("SELECT n FROM events") == [[1]])
+        #expect(try Self.errors(db).map(\.request) == ["stdin:2:6"])
+
+        let missing = folder.file("never.db")
+        let failed = try await runGather(["load", folder.file("nothere.csv"), "--into", missing])
+        #expect(failed.status == 2)
+        #expect(failed.stderr.contains("does not exist"), "\(failed.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: missing))
     }
 
     /// The malformed JSON Lines suite: line and column of each bad record; blank lines are not records.
@@ -152,7 +197,7 @@ import Testing
         #expect(try database.query("SELECT value FROM events__tags ORDER BY _gather_pos") == [["a"], ["b"]])
         let errors = try Self.errors(db)
         #expect(errors.map(\.request) == ["\(file):3:23", "\(file):4", "\(file):7:20"])
-        #expect(errors.map(\.code) == ["invalid_json", "not_an_object", "invalid_json"])
+        #expect(errors.map(\.code) == ["invalid_json", "not_an_object", "invalid_utf8"])
     }
 
     /// A value that contradicts the sample widens the column and keeps its exact text, even after the table

@@ -311,6 +311,9 @@ import Testing
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("Top contributors"))
         #expect(result.stderr.contains("completed"))
+        // The database is checkpointed and closed: no -wal or -shm is left, so the .db file alone holds it all.
+        #expect(!FileManager.default.fileExists(atPath: folder.file("demo.db-wal")))
+        #expect(!FileManager.default.fileExists(atPath: folder.file("demo.db-shm")))
         let db = try SQLiteDatabase(path: folder.file("demo.db"))
         #expect(try db.query("SELECT count(*) FROM items") == [[2000]])
         #expect(try db.query("SELECT count(*) FROM _gather_errors") == [[0]])

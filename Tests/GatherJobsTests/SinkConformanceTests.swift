@@ -43,7 +43,7 @@ struct SinkUnderTest: Sendable {
     }
 
     func open() async throws -> any Sink { try await self.destination.open() }
-    func close(_ sink: any Sink) async throws { try await self.destination.close(sink) }
+    func close(_ sink: any Sink) async throws { try await sink.close() }
 
     /// Whether the newest run recorded in the destination completed.
     func lastRunCompleted() async throws -> Bool {

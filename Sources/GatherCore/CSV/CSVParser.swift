@@ -571,8 +571,8 @@ public struct CSVParser {
             error = CSVErrorBox(
                 CSVError(
                     code: .invalidUTF8,
-                    message: "the record holds bytes that are not valid UTF-8 "
-                        + "(convert the file to UTF-8, or set replaceInvalidUTF8 to read them as U+FFFD)",
+                    message: "the record holds bytes that are not valid UTF-8 (byte 0x"
+                        + String(base[bad], radix: 16, uppercase: true) + ")",
                     line: badLine,
                     column: column(ofOffset: bad, base),
                     offset: bufferOffset &+ bad

@@ -221,6 +221,23 @@ struct JSONLexer {
         )
     }
 
+    /// Whether the `\uXXXX` escape at `offset` is a surrogate (not a `\uFFFD` written out).
+    func isLoneSurrogate(at offset: Int) -> Bool {
+        guard let scalar = try? hex4(at: offset &+ 2) else { return false }
+        return scalar & 0xF800 == 0xD800
+    }
+
+    /// The error for a lone surrogate escape at `offset`: no UTF-8 text can hold it.
+    @inline(never)
+    func loneSurrogateError(at offset: Int) -> JSONError {
+        let text = String(
+            decoding: UnsafeBufferPointer(start: base + offset, count: min(6, end - offset)), as: UTF8.self)
+        return makeError(
+            .invalidUTF8,
+            "\(text) is half of a UTF-16 surrogate pair without its other half, which no UTF-8 text can hold",
+            at: offset)
+    }
+
     /// The error for the first ill-formed UTF-8 sequence in `base[start..<stop]` (which must have one).
     @inline(never)
     func invalidUTF8Error(from start: Int, to stop: Int) -> JSONError {

@@ -18,6 +18,7 @@ struct JSONParser: ~Copyable {
     private var pos = 0
     private let maxDepth: Int
     private let allowTrailingData: Bool
+    private let rejectLoneSurrogates: Bool
 
     private var values: UnsafeMutablePointer<Value>
     private var valueCount = 0
@@ -36,6 +37,7 @@ struct JSONParser: ~Copyable {
         self.lexer = JSONLexer(base: base, end: count)
         self.maxDepth = configuration.maxDepth
         self.allowTrailingData = configuration.allowTrailingData
+        self.rejectLoneSurrogates = configuration.rejectLoneSurrogates
         self.valueCapacity = 64
         self.values = .allocate(capacity: 64)
         self.keyCapacity = 32
@@ -308,6 +310,7 @@ struct JSONParser: ~Copyable {
                 let e = byte(at: i &+ 1)
                 if e == UInt8(ascii: "u") {
                     var scalar = try lexer.hex4(at: i &+ 2)
+                    let escape = i
                     i &+= 6
                     if scalar & 0xFC00 == 0xD800 {
                         // High surrogate: combine with a following \uDC00-\uDFFF, else U+FFFD.
@@ -324,6 +327,9 @@ struct JSONParser: ~Copyable {
                         }
                     } else if scalar & 0xFC00 == 0xDC00 {
                         scalar = 0xFFFD  // lone low surrogate
+                    }
+                    if scalar == 0xFFFD && rejectLoneSurrogates && lexer.isLoneSurrogate(at: escape) {
+                        throw lexer.loneSurrogateError(at: escape)
                     }
                     out &+= Self.encodeUTF8(scalar, into: dest + out)
                     continue

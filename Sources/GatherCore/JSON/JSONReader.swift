@@ -16,7 +16,8 @@
 ///   `Double.greatestFiniteMagnitude` (`1e400`) throws ``JSONError/Code/numberOutOfRange``;
 ///   one too small to represent becomes `0.0`.
 /// - **Strings.** All escapes are decoded, including `\uXXXX` surrogate pairs. A lone surrogate
-///   escape (`"\uD800"`) cannot be represented in a Swift `String` and becomes U+FFFD.
+///   escape (`"\uD800"`) cannot be represented in a Swift `String` (nor in any UTF-8 text): it becomes
+///   U+FFFD, or throws ``JSONError/Code/invalidUTF8`` when ``Configuration/rejectLoneSurrogates`` is set.
 ///   Raw control characters (below U+0020) are rejected.
 /// - **UTF-8.** The input must be UTF-8 without a byte order mark; an ill-formed sequence throws
 ///   ``JSONError/Code/invalidUTF8`` with the offset of its first byte.
@@ -41,6 +42,10 @@ public struct JSONReader {
         /// When `true`, anything after the first complete value (and its trailing whitespace)
         /// is ignored instead of throwing ``JSONError/Code/trailingData``. Defaults to `false`.
         public var allowTrailingData = false
+        /// When `true`, a lone surrogate escape (`"\uD800"`, or a low surrogate without its high half) throws
+        /// ``JSONError/Code/invalidUTF8``, as an invalid UTF-8 byte does, instead of becoming U+FFFD. `gather load`
+        /// sets it unless `--replace-invalid-utf8` is given. Defaults to `false`.
+        public var rejectLoneSurrogates = false
 
         /// Creates the default configuration.
         public init() {}

@@ -14,6 +14,33 @@ public protocol Sink: Sendable {
     /// Up to `limit` frontier entries of `scope` not yet done, with a sequence number above `after`, in the
     /// order they were discovered (the crawler's queue, read a window at a time from disk).
     func frontier(scope: String, after: Int64, limit: Int) async throws -> [FrontierEntry]
+    /// Finishes what was committed and lets go of the destination: a SQLite database is checkpointed and its
+    /// `-wal` file removed (so a copied file holds every table), files are flushed, a pool's connections close.
+    /// The sink is not used afterwards. ``withSink(_:_:)`` calls it however the work ends.
+    func close() async throws
+}
+
+/// Opens a sink with `open`, hands it to `body`, and closes it however `body` ends. When `body` throws, that
+/// error is the one reported (a failure to close after it is secondary).
+///
+/// ```swift
+/// let summary = try await withSink({ try await destination.open() }) { sink in
+///     try await loader.run(into: sink)
+/// }
+/// ```
+public func withSink<Result: Sendable>(
+    _ open: () async throws -> any Sink, _ body: (any Sink) async throws -> Result
+) async throws -> Result {
+    let sink = try await open()
+    let result: Result
+    do {
+        result = try await body(sink)
+    } catch {
+        try? await sink.close()
+        throw error
+    }
+    try await sink.close()
+    return result
 }
 
 /// A URL a crawl has discovered: its place in the queue, its depth, and where it was found.

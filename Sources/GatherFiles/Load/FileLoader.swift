@@ -40,6 +40,11 @@ public final class FileLoader: Sendable {
     /// The files `paths` name (globs and directories expanded), with their formats and tables.
     /// - Throws: ``FileError`` for a path that matches nothing or a file whose format cannot be told.
     public func files(for paths: [String]) throws -> [LoadFile] {
+        try Self.files(for: paths, options: self.options)
+    }
+
+    /// The files `paths` name (globs and directories expanded), each with its format and table from `options`.
+    public static func files(for paths: [String], options: LoadOptions) throws -> [LoadFile] {
         try FileList.expand(paths).map { path in
             guard let format = options.format ?? FileFormat.implied(byPath: path) else {
                 throw FileError(
@@ -122,7 +127,7 @@ public final class FileLoader: Sendable {
     /// completed load is loaded again.
     func fingerprint(_ file: LoadFile) -> String? {
         var info = stat()
-        guard stat(file.path, &info) == 0 else { return nil }
+        guard stat(file.location, &info) == 0 else { return nil }
         let modified = Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec)
         return JSONWriter.string(
             .object(
@@ -167,7 +172,7 @@ public final class FileLoader: Sendable {
         var pending: [LoadUnit] = []
         var chunks: ChunkReader?
         do {
-            let input = try await ChunkReader(path: file.path, startOffset: resume?.offset ?? 0)
+            let input = try await ChunkReader(path: file.location, startOffset: resume?.offset ?? 0)
             chunks = input
             switch file.format {
             case .csv:
@@ -269,7 +274,7 @@ public final class FileLoader: Sendable {
     }
 
     private static func sniff(_ file: LoadFile, _ options: CSVOptions) async throws -> CSVOptions {
-        let reader = try await ChunkReader(path: file.path, chunkSize: 64 << 10)
+        let reader = try await ChunkReader(path: file.location, chunkSize: 64 << 10)
         var sample: [UInt8] = []
         while sample.count < 64 << 10, let chunk = try await reader.next() { sample += chunk }
         let found = CSVSniffer.sniff(sample: sample, isComplete: sample.count < 64 << 10, quote: options.quote)

@@ -212,8 +212,14 @@ public final class FileSink: Sink {
         }
     }
 
-    /// Closes the files once the commits asked for have run. Blocks: call it off the cooperative pool.
-    public func close() throws {
+    /// Closes the files once the commits asked for have run (off the cooperative pool), and the state sidecar.
+    public func close() async throws {
+        try await BlockingIO.run { try self.closeFiles() }
+        try await self.store.close()
+    }
+
+    /// Closes the files once the commits asked for have run. Blocks.
+    private func closeFiles() throws {
         try self.queue.sync {
             try self.files.withLock { files in
                 guard !files.closed else { return }

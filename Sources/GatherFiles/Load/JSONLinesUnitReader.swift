@@ -79,10 +79,18 @@ struct RecordUnitBuilder {
         collector.unitRecords += 1
     }
 
+    /// How records are parsed: a lone surrogate escape is invalid text, as an invalid UTF-8 byte is, unless
+    /// invalid text is to be replaced with U+FFFD.
+    var jsonConfiguration: JSONReader.Configuration {
+        var configuration = JSONReader.Configuration()
+        configuration.rejectLoneSurrogates = !replaceInvalidUTF8
+        return configuration
+    }
+
     mutating func add(json bytes: UnsafeRawBufferPointer, line: Int, column: Int) {
         let parsed: Value
         do {
-            parsed = try JSONReader.parse(bytes)
+            parsed = try JSONReader.parse(bytes, configuration: jsonConfiguration)
         } catch let error where error.code == .invalidUTF8 && replaceInvalidUTF8 {
             let repaired = String(decoding: bytes, as: UTF8.self)
             guard let value = try? JSONReader.parse(repaired) else {
@@ -92,13 +100,21 @@ struct RecordUnitBuilder {
             parsed = value
         } catch {
             let place = error.line == 1 ? column + error.column - 1 : error.column
-            collector.fail(
-                line: line + error.line - 1, column: place, code: "invalid_json",
-                message: error.message + "; fix the record or remove it",
-                payload: String(decoding: bytes.prefix(1024), as: UTF8.self))
+            fail(error, line: line + error.line - 1, column: place, payload: bytes)
             return
         }
         add(value: parsed, line: line)
+    }
+
+    /// Makes a record that does not parse an error row: invalid text says how to load it anyway.
+    mutating func fail(_ error: JSONError, line: Int, column: Int, payload: UnsafeRawBufferPointer) {
+        let invalidText = error.code == .invalidUTF8
+        collector.fail(
+            line: line, column: column, code: invalidText ? "invalid_utf8" : "invalid_json",
+            message: error.message
+                + (invalidText
+                    ? "; fix the encoding, or load with --replace-invalid-utf8" : "; fix the record or remove it"),
+            payload: String(decoding: payload.prefix(1024), as: UTF8.self))
     }
 
     mutating func add(value: Value, line: Int) {

@@ -31,12 +31,9 @@ struct JSONUnitReader: UnitReader {
             builder.startRecord(offset: 0, line: record.line)
             builder.nextLine = record.line
             do throws(JSONError) {
-                builder.add(value: try record.parse(), line: record.line)
+                builder.add(value: try record.parse(configuration: builder.jsonConfiguration), line: record.line)
             } catch {
-                builder.collector.fail(
-                    line: error.line, column: error.column, code: "invalid_json",
-                    message: error.message + "; fix the record or remove it",
-                    payload: String(decoding: record.bytes.prefix(1024), as: UTF8.self))
+                builder.fail(error, line: error.line, column: error.column, payload: record.bytes)
             }
         }
         if isLast { builder.finish() }

@@ -57,9 +57,10 @@ public enum LoadDestination: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    /// Flushes and closes `sink` if it needs it.
-    public func close(_ sink: any Sink) async throws {
-        if let file = sink as? FileSink { try await BlockingIO.run { try file.close() } }
-        if let store = sink as? PostgresStore { await store.close() }
+    /// Opens the destination's sink, hands it to `body` and closes it however `body` ends (see ``withSink(_:_:)``).
+    public func withSink<Result: Sendable>(
+        connections: Int = 4, _ body: (any Sink) async throws -> Result
+    ) async throws -> Result {
+        try await GatherCore.withSink({ try await self.open(connections: connections) }, body)
     }
 }

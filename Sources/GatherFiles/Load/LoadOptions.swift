@@ -46,13 +46,17 @@ public struct LoadOptions: Sendable {
 public struct LoadFile: Sendable, Hashable {
     /// The path as given (shown in messages and stored in `source_file`).
     public var path: String
+    /// Where its bytes are read: `path`, unless the input was copied first (standard input, `-`, is spooled to a
+    /// temporary file so that it can be read by offset like any other file).
+    public var location: String
     /// The key of its checkpoint: the absolute path.
     public var identity: String
     public var format: FileFormat
     public var table: String
 
-    public init(path: String, identity: String, format: FileFormat, table: String) {
+    public init(path: String, location: String? = nil, identity: String, format: FileFormat, table: String) {
         self.path = path
+        self.location = location ?? path
         self.identity = identity
         self.format = format
         self.table = table

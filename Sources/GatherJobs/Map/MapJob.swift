@@ -68,20 +68,15 @@ public final class MapJob: Sendable {
         guard access(options.input, R_OK) == 0 else {
             throw JobError.usage("cannot read the input \(options.input): \(String(cString: strerror(errno)))")
         }
-        let sink: any Sink
-        do {
-            sink = try await options.destination.open(connections: 2)
-        } catch {
-            throw JobError.usage("--into: \(error)")
-        }
-        do {
-            let summary = try await self.run(into: sink, clock: clock, started: started)
-            try await options.destination.close(sink)
-            return summary
-        } catch {
-            try? await options.destination.close(sink)
-            throw error
-        }
+        return try await withSink(
+            {
+                do {
+                    return try await options.destination.open(connections: 2)
+                } catch {
+                    throw JobError.usage("--into: \(error)")
+                }
+            },
+            { sink in try await self.run(into: sink, clock: clock, started: started) })
     }
 
     private func run(into sink: any Sink, clock: ContinuousClock, started: ContinuousClock.Instant) async throws

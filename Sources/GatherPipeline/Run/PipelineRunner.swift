@@ -48,18 +48,13 @@ public struct PipelineRunner: Sendable {
         // Worker processes start first: a command that cannot run is an error before any request or commit.
         let stages = try self.selectedResources().flatMap { TransformChain($0.transforms).processStages }
         return try await ProcessPools.with(stages, stderr: self.options.workerStderr) { pools in
-            let sink = try await self.openSink()
-            do {
+            try await withSink({ try await self.openSink() }) { sink in
                 var summary = try await self.run(into: sink, pools: pools, stop: stop, started: started, clock: clock)
                 let statistics = pools.statistics
                 summary.workers = stages.map {
                     RunSummary.StageWorkers(stage: $0.id, statistics: statistics[$0.id] ?? .init())
                 }
-                await Self.close(sink)
                 return summary
-            } catch {
-                await Self.close(sink)
-                throw error
             }
         }
     }
@@ -78,10 +73,6 @@ public struct PipelineRunner: Sendable {
                 throw PipelineError("\(error)")
             }
         }
-    }
-
-    private static func close(_ sink: any Sink) async {
-        if let store = sink as? PostgresStore { await store.close() }
     }
 
     private func run(
