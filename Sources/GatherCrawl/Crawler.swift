@@ -58,6 +58,8 @@ public struct CrawlSummary: Sendable {
     /// URLs robots.txt disallowed.
     public var disallowed = 0
     public var elapsed: Duration = .zero
+    /// The outcome of a re-run of a finished crawl whose frontier holds nothing new: nothing was fetched.
+    public static let alreadyCrawled = "already crawled"
 
     /// The summary as a JSON object (`--summary-json`).
     public var value: Value {
@@ -121,8 +123,26 @@ public final class Crawler: Sendable {
             (runID, resumed) = (embedded.runID, embedded.resumed)
             if !resumed { try await self.sink.commit(try await self.seeds()) }
         } else {
+            // After a finished crawl the frontier is kept: a re-run fetches only URLs it has not seen (new start
+            // URLs, pages beyond an earlier --max-pages), and when there are none it does nothing.
+            let previous = try await self.sink.lastRun(pipeline: self.pipeline)
+            let incremental =
+                !self.options.fresh && previous.flatMap { RunOutcome(rawValue: $0.outcome) }?.isFinished == true
+            if incremental, let previous {
+                try await self.sink.commit(try await self.seeds(reset: false))
+                if try await self.sink.frontier(scope: self.scope, after: 0, limit: 1).isEmpty {
+                    var summary = CrawlSummary(
+                        runID: previous.runID, outcome: CrawlSummary.alreadyCrawled, resumed: false)
+                    summary.pages = previous.pages
+                    summary.records = previous.rowsWritten
+                    summary.errors = previous.errors
+                    summary.disallowed = previous.filtered
+                    summary.elapsed = started.duration(to: clock.now)
+                    return summary
+                }
+            }
             let begun = try await RunLedger.begin(sink: self.sink, pipeline: self.pipeline, fresh: self.options.fresh) {
-                try await self.seeds()
+                try await self.seeds(reset: !incremental)
             }
             (runID, resumed, ledger) = (begun.runID, begun.resumed, begun)
         }
@@ -149,10 +169,11 @@ public final class Crawler: Sendable {
         return summary
     }
 
-    /// A new crawl's first batch: the frontier emptied, then the start URLs and the sitemaps' URLs at depth 0.
-    private func seeds() async throws -> SinkBatch {
+    /// A new crawl's first batch: the frontier emptied (unless `reset` is false: a re-run of a finished crawl
+    /// keeps what it has seen), then the start URLs and the sitemaps' URLs at depth 0.
+    private func seeds(reset: Bool = true) async throws -> SinkBatch {
         var batch = SinkBatch()
-        batch.frontier.append(.reset(scope: self.scope))
+        if reset { batch.frontier.append(.reset(scope: self.scope)) }
         var seeds = self.options.start
         for sitemap in self.options.sitemaps { seeds += await self.sitemapURLs(sitemap) }
         for url in seeds {

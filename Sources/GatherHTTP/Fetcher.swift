@@ -74,6 +74,19 @@ public final class Fetcher: Sendable {
         return result
     }
 
+    /// The result of a request not sent (or not retried) because the run is stopping.
+    private static func notSent(_ result: FetchResult, elapsed: Duration) -> FetchResult {
+        var result = result
+        if result.attempts == 0 || result.error == nil {
+            result.error = FetchError(.cancelled, "not sent: the run was stopping")
+        } else if var error = result.error {
+            error.message += " (not retried: the run was stopping)"
+            result.error = error
+        }
+        result.elapsed = elapsed
+        return result
+    }
+
     /// Fetches one request with admission, retries, redirects, response actions and caps, and never throws: a
     /// failure is a ``FetchResult`` with an ``FetchResult/error``.
     ///
@@ -116,18 +129,10 @@ public final class Fetcher: Sendable {
 
         while true {
             let (key, client, prepared, hostMetrics) = (route.key, route.client, route.prepared, route.metrics)
-            if shouldStop() {
-                if result.attempts == 0 || result.error == nil {
-                    result.error = FetchError(.cancelled, "not sent: the run was stopping")
-                } else if var error = result.error {
-                    error.message += " (not retried: the run was stopping)"
-                    result.error = error
-                }
-                result.elapsed = started.duration(to: clock.now)
-                return result
-            }
+            if shouldStop() { return Self.notSent(result, elapsed: started.duration(to: clock.now)) }
             // Attempts are the first request and its retries; following a redirect is not an attempt.
-            if result.attempts == 0 || attemptsThisHop > 0 { result.attempts += 1 }
+            let counted = result.attempts == 0 || attemptsThisHop > 0
+            if counted { result.attempts += 1 }
             attemptsThisHop += 1
             let permit: FlowPermit
             let asked = clock.now
@@ -141,6 +146,12 @@ public final class Fetcher: Sendable {
                 result.error = FetchError(.cancelled, "cancelled while waiting for admission to \(key)")
                 result.elapsed = started.duration(to: clock.now)
                 return result
+            }
+            // A request queued for admission when the run began stopping is not sent once admitted either.
+            if shouldStop() {
+                self.flow.release(permit)
+                if counted { result.attempts -= 1 }
+                return Self.notSent(result, elapsed: started.duration(to: clock.now))
             }
             let sent = clock.now
             result.waited += asked.duration(to: sent)

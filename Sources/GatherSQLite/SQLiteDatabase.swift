@@ -59,11 +59,20 @@ public final class SQLiteDatabase: Sendable {
         }
     }
 
-    /// Creates `table` with `columns` unless it exists.
+    /// Creates `table` with `columns` unless it exists; a table that exists gets the columns it lacks (a table an
+    /// older version made).
     public func createTable(_ table: String, columns: [SQLiteColumn]) throws(SQLiteError) {
         let definitions = columns.map { "\(quoteIdentifier($0.name)) \($0.type.sql)" }.joined(separator: ", ")
         try self.run("creating table \(table)") { db in
             try db.execute(sql: "CREATE TABLE IF NOT EXISTS \(quoteIdentifier(table)) (\(definitions))")
+            let existing = Set(
+                try String.fetchAll(db, sql: "SELECT name FROM pragma_table_info(?)", arguments: [table]))
+            for column in columns where !existing.contains(column.name) {
+                try db.execute(
+                    sql:
+                        "ALTER TABLE \(quoteIdentifier(table)) ADD COLUMN \(quoteIdentifier(column.name)) \(column.type.sql)"
+                )
+            }
         }
     }
 

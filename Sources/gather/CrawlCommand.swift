@@ -1,5 +1,6 @@
 import ArgumentParser
 import Gather
+import Synchronization
 
 /// `gather crawl URL...`: a polite, resumable crawl that extracts fields from every page.
 struct CrawlCommand: AsyncParsableCommand {
@@ -19,7 +20,10 @@ struct CrawlCommand: AsyncParsableCommand {
 
             The frontier and the seen-set live in the destination (--into DB, or beside --out FILE.jsonl), \
             committed with each page's record: a crawl that was killed continues where it stopped, fetching \
-            again at most the pages that were in flight. --fresh starts over.
+            again at most the pages that were in flight. A finished crawl keeps its frontier: the same command \
+            again fetches only URLs not seen yet (a new start URL, the rest of a crawl cut short by --max-pages, \
+            which then caps this run's new pages) and, when there are none, does nothing and says so. --fresh \
+            forgets the frontier and crawls again from the start.
 
             Exit codes: 0 done; 1 done with error rows; 2 usage error; 3 fatal error; 130 interrupted.
             """
@@ -99,7 +103,7 @@ struct CrawlCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Timeout for each whole request, like 30s.")
     var timeout: String = "30s"
 
-    @Flag(name: .long, help: "Start over instead of continuing an unfinished crawl.")
+    @Flag(name: .long, help: "Start over: forget the frontier of an unfinished or finished crawl.")
     var fresh = false
 
     @Flag(name: [.short, .long], help: "No progress and no summary on stderr.")
@@ -168,9 +172,12 @@ struct CrawlCommand: AsyncParsableCommand {
         let configuration = fetcher
         let crawlOptions = options
         let summary: CrawlSummary
+        let digest = Mutex(ErrorDigest())
         do {
-            summary = try await destination.withSink(connections: 2) { sink in
-                try await self.observability.run(
+            summary = try await destination.withSink(connections: 2) { opened in
+                let sink = DigestingSink(opened)
+                defer { digest.withLock { $0 = sink.digest } }
+                return try await self.observability.run(
                     {
                         try await GracefulStop.run(
                             message: "stopping; pages being fetched are dropped and fetched again next time "
@@ -193,12 +200,24 @@ struct CrawlCommand: AsyncParsableCommand {
         } catch {
             throw JobError.fatal("\(error) (run the same command again to continue)")
         }
+        if summary.outcome == CrawlSummary.alreadyCrawled {
+            if !quiet {
+                Terminal.error(
+                    "gather crawl: already crawled (run \(summary.runID) fetched \(TextTable.count(summary.pages, "page"))"
+                        + ", \(TextTable.count(summary.records, "record"))) into \(destination.description); nothing new "
+                        + "in the frontier; --fresh crawls again from the start")
+            }
+            return
+        }
         if !quiet {
             Terminal.error(
                 "gather crawl: \(summary.outcome)\(summary.resumed ? " (resumed)" : "") in "
                     + "\(TextTable.decimal(Double(summary.elapsed.components.seconds) + Double(summary.elapsed.components.attoseconds) / 1e18)) s → \(destination.description) (run \(summary.runID))\n"
-                    + "  \(summary.pages) pages fetched, \(summary.records) records, \(summary.errors) error rows, "
-                    + "\(summary.disallowed) disallowed by robots.txt")
+                    + "  \(TextTable.count(summary.pages, "page")) fetched, \(TextTable.count(summary.records, "record")), "
+                    + "\(TextTable.count(summary.errors, "error row")), \(summary.disallowed) disallowed by robots.txt"
+                    + digest.withLock { $0 }.render(rows: destination.errorRows(runID: summary.runID)).map {
+                        "\n" + $0
+                    }.joined())
         }
         if summary.outcome == "interrupted" { throw ExitCode(130) }
         if summary.errors > 0 { throw ExitCode(1) }
@@ -216,7 +235,8 @@ final class CrawlProgress: Sendable {
                 if Task.isCancelled { break }
                 let now = crawler.current
                 Terminal.error(
-                    "[crawl] \(now.pages) pages, \(now.records) records, \(now.errors) errors, "
+                    "[crawl] \(TextTable.count(now.pages, "page")), \(TextTable.count(now.records, "record")), "
+                        + "\(TextTable.count(now.errors, "error")), "
                         + "\(now.disallowed) disallowed")
             }
         }

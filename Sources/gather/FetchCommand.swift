@@ -12,9 +12,16 @@ struct FetchCommand: AsyncParsableCommand {
               {"id": 7, "url": "https://…", "method": "POST", "headers": {…}, "body": {…}}
             or, with --url-template 'https://host/items/{id}', one value per line.
 
-            Each output line is {"id"?, "url", "status", "elapsed_ms", "attempts", "data"}: \
+            Each output line is {"line", "id"?, "url", "status", "elapsed_ms", "attempts", "data"}: \
+            "line" is the input line (records come in completion order; --ordered keeps input order), \
             the parsed JSON body in "data" ("text" for other bodies), or "error": {"code", "message"} \
             when the item failed.
+
+            With --into DB the rows carry their run_id and the run is kept in the database: a fetch that was \
+            interrupted or killed continues when the same command runs again (lines already written are \
+            skipped, nothing is written twice), and a finished fetch of the same input file (same size and \
+            modification time) does nothing and says so; --fresh fetches every line again. Standard input \
+            has no identity: each fetch of it is a new run.
 
             Exit codes: 0 all succeeded; 1 some failed (they are in the output); 2 usage or \
             configuration error; 3 fatal error; 130 interrupted (SIGINT/SIGTERM: the output is flushed \
@@ -113,6 +120,9 @@ struct FetchCommand: AsyncParsableCommand {
     @Option(name: .long, help: "The table for --into.")
     var table: String = "fetch_results"
 
+    @Flag(name: .long, help: "With --into: fetch every line again instead of continuing or skipping a finished run.")
+    var fresh = false
+
     @OptionGroup(title: "Watching")
     var observability: ObservabilityOptions
 
@@ -177,6 +187,7 @@ struct FetchCommand: AsyncParsableCommand {
             options.output = self.out ?? "-"
         }
         options.table = self.table
+        options.fresh = self.fresh
         options.failFast = self.failFast
         options.progress = !self.noProgress
 
@@ -223,7 +234,7 @@ struct FetchCommand: AsyncParsableCommand {
         logger.logLevel = Environment.value("GATHER_LOG_LEVEL").flatMap(Logger.Level.init(rawValue:)) ?? .warning
 
         let job = FetchJob(options: options, logger: logger)
-        let summary = try await self.observability.run(
+        var summary = try await self.observability.run(
             {
                 try await GracefulStop.run(
                     message:
@@ -234,6 +245,9 @@ struct FetchCommand: AsyncParsableCommand {
                 }
             }, summary: { $0.value })
 
+        if let into = self.into {
+            summary.errorRecords = "\(into), table \(self.table) (rows with error_code set)"
+        }
         if !self.quiet { Terminal.error(summary.text) }
         if summary.interrupted { throw ExitCode(130) }
         if summary.failed > 0 { throw ExitCode(1) }

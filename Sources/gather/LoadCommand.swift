@@ -183,8 +183,11 @@ struct LoadCommand: AsyncParsableCommand {
         let stop = StopSwitch()
         let summary: LoadSummary
         let inputs = files
+        let digest = Mutex(ErrorDigest())
         do {
-            summary = try await destination.withSink(connections: 2) { sink in
+            summary = try await destination.withSink(connections: 2) { opened in
+                let sink = DigestingSink(opened)
+                defer { digest.withLock { $0 = sink.digest } }
                 let loader = FileLoader(
                     sink: sink, options: options, progress: quiet ? nil : LoadProgress(), shouldStop: { stop.isOn })
                 return try await self.observability.run(
@@ -207,7 +210,10 @@ struct LoadCommand: AsyncParsableCommand {
         } catch {
             throw JobError.fatal("\(error)")
         }
-        if !quiet { Terminal.error(summary.render(destination: destination.description)) }
+        if !quiet {
+            let why = digest.withLock { $0 }.render(rows: destination.errorRows(runID: summary.runID))
+            Terminal.error(([summary.render(destination: destination.description)] + why).joined(separator: "\n"))
+        }
         if summary.outcome == "interrupted" { throw ExitCode(130) }
         if summary.outcome == LoadSummary.alreadyLoaded { return }
         if summary.errors > 0 { throw ExitCode(1) }

@@ -13,6 +13,12 @@ public enum TextTable {
         }
     }
 
+    /// A count and its noun, singular for one: `count(1, "page")` → `"1 page"`, `count(3, "error row")` →
+    /// `"3 error rows"`, `count(2, "retry", "retries")` → `"2 retries"`.
+    public static func count(_ number: Int, _ noun: String, _ plural: String? = nil) -> String {
+        "\(number) " + (number == 1 ? noun : plural ?? noun + "s")
+    }
+
     /// `value` with one decimal (`0.44` → `"0.4"`).
     public static func decimal(_ value: Double) -> String {
         let tenths = Int((value * 10).rounded())

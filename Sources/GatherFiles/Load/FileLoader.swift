@@ -51,7 +51,7 @@ public final class FileLoader: Sendable {
                     "cannot tell the format of \(path) from its name; pass --format csv, jsonl or json")
             }
             return LoadFile(
-                path: path, identity: Self.absolute(path), format: format,
+                path: path, identity: FileStamp.absolute(path), format: format,
                 table: options.table ?? LoadFile.defaultTable(for: path))
         }
     }
@@ -126,13 +126,12 @@ public final class FileLoader: Sendable {
     /// source columns), as JSON text (`nil` when it cannot be read): a file whose fingerprint changed since a
     /// completed load is loaded again.
     func fingerprint(_ file: LoadFile) -> String? {
-        var info = stat()
-        guard stat(file.location, &info) == 0 else { return nil }
-        let modified = Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec)
+        guard let stamp = FileStamp(file.location) else { return nil }
         return JSONWriter.string(
             .object(
                 Record([
-                    ("size", .int(Int64(info.st_size))), ("mtime_ns", .int(modified)), ("table", .string(file.table)),
+                    ("size", .int(stamp.size)), ("mtime_ns", .int(stamp.modifiedNanoseconds)),
+                    ("table", .string(file.table)),
                     ("format", .string("\(file.format)")), ("mode", .string(self.options.mode.rawValue)),
                     ("key", .array(self.options.key.map(Value.string))),
                     ("source_columns", .bool(self.options.sourceColumns)),
@@ -295,12 +294,6 @@ public final class FileLoader: Sendable {
         case let error as JSONError: (error.line, error.column)
         default: nil
         }
-    }
-
-    static func absolute(_ path: String) -> String {
-        guard let resolved = realpath(path, nil) else { return path }
-        defer { free(resolved) }
-        return String(cString: resolved)
     }
 
     static func seconds(_ duration: Duration) -> Double {

@@ -42,6 +42,14 @@ public enum LoadDestination: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// Where the error rows of run `runID` are, for a summary to point at.
+    public func errorRows(runID: String) -> String {
+        switch self {
+        case .sqlite, .postgres: "_gather_errors (WHERE run_id = '\(runID)')"
+        case .jsonLines(let path), .csv(let path): FileSink.errorsPath(for: path)
+        }
+    }
+
     /// Opens the destination's sink (blocking work runs off the cooperative pool); a PostgreSQL pool has up to
     /// `connections` connections.
     public func open(connections: Int = 4) async throws -> any Sink {

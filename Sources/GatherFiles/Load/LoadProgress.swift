@@ -64,7 +64,9 @@ public final class LoadProgress: Sendable {
             return done && !wasDone ? entry : nil
         }
         if let finished {
-            write("[load] \(finished.name): \(finished.rows) rows, \(finished.errors) error rows")
+            write(
+                "[load] \(finished.name): \(TextTable.count(finished.rows, "row")), "
+                    + TextTable.count(finished.errors, "error row"))
         }
     }
 
@@ -82,7 +84,8 @@ public final class LoadProgress: Sendable {
             let open = files.filter { $0.started && !$0.done }.map { file in
                 "\(file.name) \(file.size > 0 ? 100 * min(file.bytes, file.size) / file.size : 0)%"
             }
-            return "[load] \(done)/\(files.count) files, \(rows) rows, \(size > 0 ? 100 * bytes / size : 0)% of bytes"
+            return "[load] \(done)/\(TextTable.count(files.count, "file")), \(TextTable.count(rows, "row")), "
+                + "\(size > 0 ? 100 * bytes / size : 0)% of bytes"
                 + (open.isEmpty ? "" : " — " + open.joined(separator: ", "))
         }
         write(line)

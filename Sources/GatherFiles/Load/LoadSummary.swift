@@ -90,8 +90,9 @@ public struct LoadSummary: Sendable {
     /// The summary as text: a line, a table of files, and the first error of each failed file.
     public func render(destination: String) -> String {
         if self.outcome == Self.alreadyLoaded {
-            return "gather load: already loaded (run \(runID)): \(files.count) file\(files.count == 1 ? "" : "s"), "
-                + "\(rows) rows, \(errors) error rows in \(destination); a file that changes loads again, "
+            return "gather load: already loaded (run \(runID)): \(TextTable.count(files.count, "file")), "
+                + "\(TextTable.count(rows, "row")), \(TextTable.count(errors, "error row")) in \(destination); "
+                + "a file that changes loads again, "
                 + "--fresh loads every file again"
         }
         var lines = [
@@ -108,7 +109,7 @@ public struct LoadSummary: Sendable {
         lines += TextTable.render(table)
         let rate = seconds > 0 ? Int(Double(files.reduce(0) { $0 + $1.rows }) / seconds) : 0
         lines.append(
-            "\(rows) rows written, \(errors) error rows"
+            "\(TextTable.count(rows, "row")) written, \(TextTable.count(errors, "error row"))"
                 + (seconds >= 0.5 ? "; \(rate) rows/s in this attempt" : ""))
         for result in files {
             if case .failed(let message) = result.status { lines.append("\(result.file.path): \(message)") }

@@ -54,6 +54,8 @@ public struct FetchInput: AsyncSequence, Sendable {
     let method: String
     let body: [UInt8]?
     let stop: StopSignal
+    /// Lines already done (a resumed run): read past, not yielded.
+    var skip = LineSet()
 
     /// Reads `path` (`-` for standard input) in `format`; `method` and `body` apply to plain URL lines.
     public init(path: String, format: FetchInputFormat, method: String = "GET", body: [UInt8]? = nil, stop: StopSignal)
@@ -86,6 +88,10 @@ public struct FetchInput: AsyncSequence, Sendable {
                             + "split it or fix the input",
                         url: ""
                     )
+                case .tooLong(let number, _) where self.input.skip.contains(number):
+                    continue
+                case .text(let number, _) where self.input.skip.contains(number):
+                    continue
                 case .text(let number, let bytes):
                     if let item = self.input.item(line: number, bytes: bytes, path: reader.path) { return item }
                 }
@@ -213,6 +219,32 @@ public struct FetchInput: AsyncSequence, Sendable {
             case .emptyInput: return offset
             case .error: return offset
             }
+        }
+    }
+}
+
+/// A set of input line numbers as a bitmap: one bit per line up to the largest, so the lines a resumed fetch of
+/// a million-line input has done take 125 KB.
+public struct LineSet: Sendable, Hashable {
+    private var words: [UInt64] = []
+    /// How many lines are in the set.
+    public private(set) var count = 0
+
+    public init() {}
+
+    public func contains(_ line: Int) -> Bool {
+        let word = line >> 6
+        return line >= 0 && word < self.words.count && self.words[word] & (1 << UInt64(line & 63)) != 0
+    }
+
+    public mutating func insert(_ line: Int) {
+        guard line >= 0 else { return }
+        let word = line >> 6
+        if word >= self.words.count { self.words += [UInt64](repeating: 0, count: word - self.words.count + 1) }
+        let bit: UInt64 = 1 << UInt64(line & 63)
+        if self.words[word] & bit == 0 {
+            self.words[word] |= bit
+            self.count += 1
         }
     }
 }

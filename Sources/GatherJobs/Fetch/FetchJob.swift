@@ -1,5 +1,8 @@
 public import GatherCore
+import GatherFiles
 public import GatherHTTP
+import GatherPostgres
+import GatherSQLite
 public import Logging
 import Synchronization
 
@@ -50,6 +53,9 @@ public final class FetchJob: Sendable {
         public var database: FetchDatabase? = nil
         /// The table for records.
         public var table = "fetch_results"
+        /// With ``database``: fetch every input line again instead of continuing an interrupted run or saying a
+        /// finished one is done.
+        public var fresh = false
         /// Stop reading input after the first failed item (in-flight items still finish and are written).
         public var failFast = false
         /// Draw a progress line on stderr (only when it is a terminal).
@@ -96,19 +102,41 @@ public final class FetchJob: Sendable {
         if let folder = options.saveDirectory, mkdir(folder, 0o755) != 0, errno != EEXIST {
             throw JobError.usage("cannot create the folder \(folder): \(String(cString: strerror(errno)))")
         }
-        var outputs: [any FetchOutput] = []
-        if let path = options.output { outputs.append(try JSONLinesOutput(path: path)) }
+        // Into a database, the run is in the ledger: an interrupted run continues, a finished one with the same
+        // input is not fetched again.
+        var run: FetchRun?
         if let database = options.database {
-            do {
-                switch database {
-                case .sqlite(let path):
-                    outputs.append(try await SQLiteFetchOutput(path: path, table: options.table))
-                case .postgres(let url):
-                    outputs.append(try await PostgresFetchOutput(url: url, table: options.table))
-                }
-            } catch {
-                throw JobError.usage("\(error)")
+            let begun = try await FetchRun.begin(database, options: options)
+            if case .alreadyFetched(let previous) = begun {
+                var summary = FetchSummary()
+                summary.alreadyFetched = previous
+                summary.wall = started.duration(to: clock.now)
+                return summary
             }
+            if case .run(let value) = begun { run = value }
+        }
+        var outputs: [any FetchOutput] = []
+        var skip = LineSet()
+        do {
+            if let path = options.output { outputs.append(try JSONLinesOutput(path: path)) }
+            if let database = options.database, let run {
+                let table: any FetchTableOutput
+                do {
+                    switch database {
+                    case .sqlite(let path):
+                        table = try await SQLiteFetchOutput(path: path, table: options.table, runID: run.ledger.runID)
+                    case .postgres(let url):
+                        table = try await PostgresFetchOutput(url: url, table: options.table, runID: run.ledger.runID)
+                    }
+                } catch {
+                    throw JobError.usage("\(error)")
+                }
+                outputs.append(table)
+                if run.ledger.resumed { skip = try await table.doneLines(runID: run.ledger.runID) }
+            }
+        } catch {
+            try? await run?.sink.close()
+            throw error
         }
         let wantsLines = options.output != nil
 
@@ -120,15 +148,20 @@ public final class FetchJob: Sendable {
         }
 
         var summary = FetchSummary()
-        let input = FetchInput(
+        summary.runID = run?.ledger.runID
+        summary.resumed = run?.ledger.resumed ?? false
+        summary.skipped = skip.count
+        var input = FetchInput(
             path: options.input,
             format: options.format,
             method: options.method,
             body: options.body,
             stop: self.stop
         )
+        input.skip = skip
         let counters = self.counters
         let stop = self.stop
+        let resumable = run != nil
         let keepsBodies = options.database != nil
         let saveDirectory = options.saveDirectory
         let json = options.json
@@ -162,6 +195,15 @@ public final class FetchJob: Sendable {
                     counters.done.add(1, ordering: .relaxed)
                     return (record, line)
                 } consume: { record, line in
+                    // An item the stop kept from being sent did not fail: it is left out of the output. One cut off
+                    // in flight is a `cancelled` record, except in a run that continues (--into): there it is left
+                    // out too, so that the next run fetches it.
+                    if record.failure?.code == "cancelled", stop.isStopped || Task.isCancelled,
+                        record.attempts == 0 || resumable
+                    {
+                        summary.notFinished += 1
+                        return
+                    }
                     for output in outputs { try await output.write(record, line: line) }
                     summary.add(record)
                     recordMetrics.count(failed: record.failed)
@@ -179,6 +221,13 @@ public final class FetchJob: Sendable {
         }
         summary.wall = started.duration(to: clock.now)
         summary.interrupted = self.stop.wasInterrupted || Task.isCancelled
+        if let run {
+            do {
+                try await run.finish(summary, stopped: summary.interrupted || failure != nil)
+            } catch {
+                failure = failure ?? error
+            }
+        }
         if let failure {
             if let failure = failure as? JobError { throw failure }
             if failure is CancellationError { return summary }
@@ -204,5 +253,89 @@ public final class FetchJob: Sendable {
         )
         while name.hasPrefix(".") { name.removeFirst() }
         return name.isEmpty ? numbered : numbered + "-" + name
+    }
+}
+
+/// A `gather fetch --into` run in the destination's run ledger (`_gather_runs`, pipeline `fetch:TABLE`), with the
+/// input it read (path, size and modification time) in `_gather_state`.
+///
+/// Rows carry their `run_id`, so a run that was interrupted or killed continues by skipping the input lines it
+/// has rows for: nothing is fetched or written twice. A finished run whose input has not changed is not run again.
+/// Standard input has no identity: each fetch of it is a new run.
+struct FetchRun: Sendable {
+    enum Begun {
+        case run(FetchRun)
+        case alreadyFetched(FetchSummary.Previous)
+    }
+
+    let ledger: RunLedger
+    let sink: any Sink
+    let table: String
+
+    static func begin(_ database: FetchDatabase, options: FetchJob.Options) async throws -> Begun {
+        let sink: any Sink
+        do {
+            switch database {
+            case .sqlite(let path): sink = try await BlockingIO.run { try SQLiteStore(path: path) }
+            case .postgres(let url): sink = try await PostgresStore.open(url, maxConnections: 1)
+            }
+        } catch {
+            throw JobError.usage("--into: \(error)")
+        }
+        do {
+            let pipeline = "fetch:" + options.table
+            let input = Self.identity(of: options.input)
+            let previous = try await sink.lastRun(pipeline: pipeline)
+            let outcome = previous.flatMap { RunOutcome(rawValue: $0.outcome) }
+            let stored = try await sink.state(scopePrefix: pipeline).first { $0.scope == pipeline && $0.key == "input" }
+            let sameInput = input != nil && stored?.value == input
+            if let previous, outcome?.isFinished == true, sameInput, !options.fresh {
+                try await sink.close()
+                return .alreadyFetched(
+                    .init(runID: previous.runID, items: previous.rowsWritten, failed: previous.errors))
+            }
+            // An unfinished run of another input (or of standard input) is abandoned, not continued.
+            let ledger = try await RunLedger.begin(
+                sink: sink, pipeline: pipeline, fresh: options.fresh || !sameInput
+            ) {
+                var batch = SinkBatch()
+                batch.state = [.put(scope: pipeline, key: "input", value: input ?? "-")]
+                return batch
+            }
+            return .run(FetchRun(ledger: ledger, sink: sink, table: options.table))
+        } catch let error as JobError {
+            try? await sink.close()
+            throw error
+        } catch {
+            try? await sink.close()
+            throw JobError.fatal("reading the run ledger in \(database) failed: \(error)")
+        }
+    }
+
+    /// Records what this process wrote and how the run ended, and closes the ledger.
+    func finish(_ summary: FetchSummary, stopped: Bool) async throws {
+        defer { Task { [sink] in try? await sink.close() } }
+        var counts = ResourceCounts(runID: self.ledger.runID, resource: self.table)
+        counts.requests = summary.items + summary.retries
+        counts.records = summary.items
+        counts.written = summary.items
+        counts.rows = summary.items
+        counts.errors = summary.failed
+        var batch = SinkBatch()
+        batch.counts = [counts]
+        try await self.sink.commit(batch)
+        _ = try await self.ledger.finish(stopped: stopped)
+        try await self.sink.close()
+    }
+
+    /// The input's identity: its absolute path, size and modification time; `nil` for standard input.
+    static func identity(of path: String) -> String? {
+        guard path != "-", let stamp = FileStamp(path) else { return nil }
+        return JSONWriter.string(
+            .object(
+                Record([
+                    ("path", .string(stamp.path)), ("size", .int(stamp.size)),
+                    ("mtime_ns", .int(stamp.modifiedNanoseconds)),
+                ])))
     }
 }

@@ -5,12 +5,13 @@ import NIOCore
 /// The outcome of one input item as `gather fetch` writes it: one JSON line, or one SQLite row.
 ///
 /// ```json
-/// {"id":7,"url":"https://…/7","status":200,"elapsed_ms":12.3,"attempts":1,"data":{…}}
-/// {"url":"https://…/8","status":503,"elapsed_ms":2210.5,"attempts":4,"data":{…},
+/// {"line":1,"id":7,"url":"https://…/7","status":200,"elapsed_ms":12.3,"attempts":1,"data":{…}}
+/// {"line":2,"url":"https://…/8","status":503,"elapsed_ms":2210.5,"attempts":4,"data":{…},
 ///  "error":{"code":"http_status","message":"HTTP 503 from https://…/8 (gave up after 4 attempts)"}}
 /// ```
 /// The body goes in `data` when it is JSON, in `text` when it is other UTF-8 text, in `body_base64` when it
-/// is binary, and is named by `file` when it was saved to disk.
+/// is binary, and is named by `file` when it was saved to disk. `line` is the input line the item came from, so
+/// records written in completion order can be joined back to the input.
 public struct FetchRecord: Sendable {
     /// The stable code and message of a failed item.
     public struct Failure: Sendable, Hashable {
@@ -166,13 +167,13 @@ public struct FetchRecord: Sendable {
                 + (self.bodyBase64?.utf8.count ?? 0) + (self.file?.utf8.count ?? 0)
                 + (self.failure.map { $0.code.utf8.count + $0.message.utf8.count } ?? 0))
         buffer.append(UInt8(ascii: "{"))
+        key("line", first: true)
+        JSONWriter.write(.int(Int64(self.line)), into: &buffer)
         if let id = self.id {
-            key("id", first: true)
+            key("id")
             JSONWriter.write(id, into: &buffer)
-            key("url")
-        } else {
-            key("url", first: true)
         }
+        key("url")
         JSONWriter.writeString(self.url, into: &buffer)
         key("status")
         JSONWriter.write(self.status.map { .int(Int64($0)) } ?? .null, into: &buffer)

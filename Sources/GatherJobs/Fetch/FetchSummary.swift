@@ -27,10 +27,33 @@ public struct FetchSummary: Sendable {
     private var statusClassCounts = [Int](repeating: 0, count: 10)
     /// Failures by error code.
     public private(set) var errorCodes: [String: Int] = [:]
+    /// Failures by reason (code and message, the item's own URL left out), with an example input line each.
+    public private(set) var errorDigest = ErrorDigest()
     /// Retries made (attempts beyond the first).
     public private(set) var retries = 0
     /// Body bytes received.
     public private(set) var bytes = 0
+    /// A finished run of the same input into the same table.
+    public struct Previous: Sendable, Hashable {
+        public var runID: String
+        public var items: Int
+        public var failed: Int
+    }
+
+    /// Set when nothing ran: the same input was fetched into the same table by a finished run.
+    public var alreadyFetched: Previous?
+    /// The run in the destination's ledger (with --into).
+    public var runID: String?
+    /// This run continued an interrupted one.
+    public var resumed = false
+    /// Items read but not sent because the run stopped (and, into a database, ones cut off in flight): not in
+    /// the output.
+    public var notFinished = 0
+    /// Input lines a resumed run skipped because the interrupted run had written them.
+    public var skipped = 0
+
+    /// Where the failed items' records are, for the summary to point at.
+    public var errorRecords = "the output (records with an \"error\" field)"
     /// Whether the run was interrupted (SIGINT/SIGTERM) before it read all its input.
     public var interrupted = false
     /// Wall time of the whole run.
@@ -46,7 +69,11 @@ public struct FetchSummary: Sendable {
         self.items += 1
         if record.failed {
             self.failed += 1
-            self.errorCodes[record.failure!.code, default: 0] += 1
+            let failure = record.failure!
+            self.errorCodes[failure.code, default: 0] += 1
+            let reason = record.url.isEmpty ? failure.message : failure.message.replacing(record.url, with: "URL")
+            self.errorDigest.add(
+                resource: "", code: failure.code, message: reason, example: "input line \(record.line): \(record.url)")
         } else {
             self.succeeded += 1
             if record.ignored { self.ignored += 1 }
@@ -111,10 +138,18 @@ public struct FetchSummary: Sendable {
 
     /// The summary for people, several lines (the stderr format).
     public var text: String {
+        if let previous = self.alreadyFetched {
+            return "gather fetch: already fetched (run \(previous.runID)): \(TextTable.count(previous.items, "item")), "
+                + "\(previous.failed) failed; a changed input fetches again, --fresh "
+                + "fetches every line again"
+        }
         var lines: [String] = []
-        let head = self.interrupted ? "gather fetch: interrupted" : "gather fetch: done"
+        var head = self.interrupted ? "gather fetch: interrupted" : "gather fetch: done"
+        if self.resumed {
+            head += " (resumed run \(self.runID ?? "?"): \(self.skipped) lines done before were skipped)"
+        }
         lines.append(
-            "\(head): \(self.items) items, \(self.succeeded) succeeded, \(self.failed) failed"
+            "\(head): \(TextTable.count(self.items, "item")), \(self.succeeded) succeeded, \(self.failed) failed"
                 + " in \(Self.format(self.wall.seconds, digits: 2)) s (\(Self.format(self.throughput, digits: 1)) items/s)"
         )
         if !self.statusClasses.isEmpty {
@@ -146,8 +181,18 @@ public struct FetchSummary: Sendable {
                 + ", p99 \(Self.format(self.latencyMs(percentile: 99), digits: 1))"
                 + ", max \(Self.format(self.maxLatencyMs, digits: 1))"
         )
+        lines += self.errorDigest.render(rows: self.errorRecords, what: "items")
+        if self.notFinished > 0 {
+            lines.append(
+                "  \(TextTable.count(self.notFinished, "item")) not sent or cut off by the stop (not in the output)")
+        }
         if self.interrupted {
-            lines.append("  input not read after the interruption is not in the output; run again on the rest")
+            lines.append(
+                self.runID != nil
+                    ? "  run the same command again to continue: lines already written are skipped"
+                    : "  input not read after the interruption is not in the output; to fetch the rest, run again with "
+                        + "--into DB (which continues where it stopped), or on the lines not in the output "
+                        + "(each record's \"line\" is its input line)")
         }
         return lines.joined(separator: "\n")
     }

@@ -355,8 +355,8 @@ public struct MapSummary: Sendable {
     /// The summary for people (stderr).
     public func render(destination: String) -> String {
         if self.alreadyDone {
-            return "gather map: already done (run \(self.runID)): \(self.totals.written) results, "
-                + "\(self.totals.errors) error rows in \(destination); --fresh runs every task again"
+            return "gather map: already done (run \(self.runID)): \(TextTable.count(self.totals.written, "result")), "
+                + "\(TextTable.count(self.totals.errors, "error row")) in \(destination); --fresh runs every task again"
         }
         let resumed = self.resumed ? " (resumed)" : ""
         let seconds = TextTable.decimal(self.wall.seconds)
@@ -365,7 +365,9 @@ public struct MapSummary: Sendable {
         lines.append(
             "gather map: \(self.outcome)\(resumed) in \(seconds) s → \(destination) table \(self.table) (run \(self.runID))"
         )
-        lines.append("  \(self.tasks) tasks run, \(self.results) results, \(self.errors) error rows\(skipped)")
+        lines.append(
+            "  \(TextTable.count(self.tasks, "task")) run, \(TextTable.count(self.results, "result")), "
+                + "\(TextTable.count(self.errors, "error row"))\(skipped)")
         lines.append("  " + self.pool.summary)
         if self.interrupted { lines.append("  interrupted: run the same command again to finish the rest") }
         return lines.joined(separator: "\n")

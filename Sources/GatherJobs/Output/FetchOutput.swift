@@ -17,6 +17,12 @@ protocol FetchOutput: AnyObject {
     func finish() async throws
 }
 
+/// A table of fetch records whose rows carry their run: a resumed run reads back the input lines it has done.
+protocol FetchTableOutput: FetchOutput {
+    /// The input lines run `runID` has rows for.
+    func doneLines(runID: String) async throws -> LineSet
+}
+
 /// JSON Lines to a file or standard output, buffered and written in 256 KiB blocks off the cooperative pool.
 final class JSONLinesOutput: FetchOutput {
     private let descriptor: Int32
@@ -79,33 +85,47 @@ final class JSONLinesOutput: FetchOutput {
 /// Rows in a SQLite table (`fetch_results` by default), inserted in transactions of up to 1,000 rows.
 ///
 /// Columns: `line`, `id`, `url`, `status`, `elapsed_ms`, `attempts`, `data` (JSON text), `text`, `body_base64`, `file`,
-/// `error_code`, `error_message`, `fetched_at`.
-final class SQLiteFetchOutput: FetchOutput {
+/// `error_code`, `error_message`, `fetched_at`, `run_id`.
+final class SQLiteFetchOutput: FetchTableOutput {
     static let columns: [SQLiteColumn] = [
         .init("line", .integer), .init("id", .any), .init("url", .text), .init("status", .integer),
         .init("elapsed_ms", .real), .init("attempts", .integer), .init("data", .text), .init("text", .text),
         .init("body_base64", .text), .init("file", .text), .init("error_code", .text), .init("error_message", .text),
-        .init("fetched_at", .text),
+        .init("fetched_at", .text), .init("run_id", .text),
     ]
     private let database: SQLiteDatabase
     private let table: String
+    private let runID: String
     private var pending: [[Value]] = []
     private let batchSize = 1000
 
-    init(path: String, table: String) async throws {
+    init(path: String, table: String, runID: String) async throws {
         self.table = table
+        self.runID = runID
         self.database = try await BlockingIO.run { try SQLiteDatabase(path: path) }
         let database = self.database
         try await BlockingIO.run { try database.createTable(table, columns: Self.columns) }
     }
 
     func write(_ record: FetchRecord, line: [UInt8]) async throws {
-        self.pending.append(Self.row(record))
+        self.pending.append(Self.row(record, runID: self.runID))
         if self.pending.count >= self.batchSize { try await self.flush() }
     }
 
+    func doneLines(runID: String) async throws -> LineSet {
+        let database = self.database
+        let sql = "SELECT line FROM \(quoteIdentifier(self.table)) WHERE run_id = ?"
+        return try await BlockingIO.run {
+            var lines = LineSet()
+            try database.forEachRecord(sql, arguments: [.string(runID)]) { record in
+                if let line = record["line"]?.intValue { lines.insert(Int(line)) }
+            }
+            return lines
+        }
+    }
+
     /// A record's values, in ``columns`` order (shared with ``PostgresFetchOutput``).
-    static func row(_ record: FetchRecord) -> [Value] {
+    static func row(_ record: FetchRecord, runID: String) -> [Value] {
         [
             .int(Int64(record.line)), record.id ?? .null, .string(record.url),
             record.status.map { .int(Int64($0)) } ?? .null, .double(record.elapsedMs), .int(Int64(record.attempts)),
@@ -114,11 +134,14 @@ final class SQLiteFetchOutput: FetchOutput {
             record.bodyBase64.map(Value.string) ?? .null, record.file.map(Value.string) ?? .null,
             record.failure.map { .string($0.code) } ?? .null,
             record.failure.map { .string($0.message) } ?? .null, .string(Timestamp.nowWithMilliseconds()),
+            .string(runID),
         ]
     }
 
     func finish() async throws {
         try await self.flush()
+        let database = self.database
+        try await BlockingIO.run { try database.close() }
     }
 
     private func flush() async throws {
@@ -141,17 +164,19 @@ public enum FetchDatabase: Sendable, Hashable {
 /// Rows in a PostgreSQL table (`fetch_results` by default): the same columns as ``SQLiteFetchOutput``, typed
 /// `bigint` / `text` / `double precision` / `jsonb` / `timestamptz`, copied in (`COPY`) 1,000 rows per
 /// transaction. An `id` that is not a string is stored as its JSON text.
-final class PostgresFetchOutput: FetchOutput {
+final class PostgresFetchOutput: FetchTableOutput {
     private static let types: [ColumnType?] = [
-        .integer, .text, .text, .integer, .real, .integer, .json, .text, .text, .text, .text, .text, .timestamp,
+        .integer, .text, .text, .integer, .real, .integer, .json, .text, .text, .text, .text, .text, .timestamp, .text,
     ]
     private let server: PostgresServer
     private let table: String
+    private let runID: String
     private var pending: [[Value]] = []
     private let batchSize = 1000
 
-    init(url: PostgresURL, table: String) async throws {
+    init(url: PostgresURL, table: String, runID: String) async throws {
         self.table = table
+        self.runID = runID
         self.server = try await PostgresServer.connect(url, maxConnections: 1)
         let dialect = SQLDialect.postgres
         let columns = zip(SQLiteFetchOutput.columns, Self.types).map { column, type in
@@ -160,6 +185,8 @@ final class PostgresFetchOutput: FetchOutput {
         do {
             try await self.server.execute(
                 "CREATE TABLE IF NOT EXISTS \(quoteIdentifier(table)) (\(columns.joined(separator: ", ")))")
+            // A table an older version made has no run column.
+            try await self.server.execute("ALTER TABLE \(quoteIdentifier(table)) ADD COLUMN IF NOT EXISTS run_id text")
         } catch {
             await self.server.close()
             throw PostgresError("cannot create \(table) in \(url): \(describe(error))")
@@ -167,10 +194,20 @@ final class PostgresFetchOutput: FetchOutput {
     }
 
     func write(_ record: FetchRecord, line: [UInt8]) async throws {
-        var row = SQLiteFetchOutput.row(record)
+        var row = SQLiteFetchOutput.row(record, runID: self.runID)
         if !row[1].isNull, row[1].stringValue == nil { row[1] = .string(JSONWriter.string(row[1])) }  // id as text
         self.pending.append(row)
         if self.pending.count >= self.batchSize { try await self.flush() }
+    }
+
+    func doneLines(runID: String) async throws -> LineSet {
+        var lines = LineSet()
+        for row in try await self.server.query(
+            "SELECT line FROM \(quoteIdentifier(self.table)) WHERE run_id = $1", [.string(runID)])
+        {
+            if let line = row.first?.intValue { lines.insert(Int(line)) }
+        }
+        return lines
     }
 
     func finish() async throws {

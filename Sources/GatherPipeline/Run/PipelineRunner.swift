@@ -48,8 +48,10 @@ public struct PipelineRunner: Sendable {
         // Worker processes start first: a command that cannot run is an error before any request or commit.
         let stages = try self.selectedResources().flatMap { TransformChain($0.transforms).processStages }
         return try await ProcessPools.with(stages, stderr: self.options.workerStderr) { pools in
-            try await withSink({ try await self.openSink() }) { sink in
+            try await withSink({ try await self.openSink() }) { destination in
+                let sink = DigestingSink(destination)
                 var summary = try await self.run(into: sink, pools: pools, stop: stop, started: started, clock: clock)
+                summary.errorDigest = sink.digest
                 let statistics = pools.statistics
                 summary.workers = stages.map {
                     RunSummary.StageWorkers(stage: $0.id, statistics: statistics[$0.id] ?? .init())

@@ -75,8 +75,9 @@ public final class RunProgress: Sendable {
         }
         for c in counts where !streamNames.contains(c.resource) {
             text +=
-                "  \(c.resource): \(c.pages) pages, \(c.written) records written, \(c.filtered) filtered, "
-                + "\(c.errors) errors" + (self.isTerminal ? "\u{1B}[K\n" : "\n")
+                "  \(c.resource): \(TextTable.count(c.pages, "page")), \(TextTable.count(c.written, "record")) written, "
+                + "\(c.filtered) filtered, \(TextTable.count(c.errors, "error"))"
+                + (self.isTerminal ? "\u{1B}[K\n" : "\n")
         }
         self.state.withLock { $0.linesDrawn = counts.count - streamNames.count + streams.count }
         StandardError.write(text)

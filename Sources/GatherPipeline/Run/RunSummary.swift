@@ -22,6 +22,8 @@ public struct RunSummary: Sendable {
     public var workers: [StageWorkers] = []
     /// What each stream resource did in this process: events, late events, reconnects, close → commit latency.
     public var streams: [StreamResource] = []
+    /// Why records and requests failed in this process, by reason.
+    public var errorDigest = ErrorDigest()
 
     /// One stream resource's statistics.
     public struct StreamResource: Sendable {
@@ -71,6 +73,7 @@ public struct RunSummary: Sendable {
             lines.append("\(stage.stage): \(stage.statistics.batches) batches; \(stage.statistics.summary)")
         }
         for stream in self.streams { lines.append("\(stream.name) (stream): \(stream.statistics.summary)") }
+        lines += self.errorDigest.render(rows: "_gather_errors (WHERE run_id = '\(self.runID)')")
         return lines.joined(separator: "\n")
     }
 
