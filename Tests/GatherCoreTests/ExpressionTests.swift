@@ -436,6 +436,38 @@ struct ExpressionTests {
         let far = try #require(failure("frobnicate(1)"))
         #expect(far.message.contains("the functions are"))
         #expect(failure("startswith('a', 'b')")?.message.contains("'starts_with'") == true)
+        // Ranked over all names: equally distant names lose to one that holds the typed letters in order.
+        #expect(
+            failure("rnd(x)")?.message.contains("did you mean 'round'") == true,
+            "\(String(describing: failure("rnd(x)")))")
+        #expect(failure("lenght(x)")?.message.contains("did you mean 'length'") == true)
+        #expect(failure("flor(x)")?.message.contains("did you mean 'floor'") == true)
+    }
+
+    @Test("a list after in is written in square brackets; the SQL form says so")
+    func membershipWithParentheses() throws {
+        let error = try #require(failure("status in ('a', 'b')"))
+        #expect(error.message.contains("square brackets"), "\(error.message)")
+        #expect(error.message.contains("in ['a', 'b']"), "\(error.message)")
+        #expect(failure("status not in ('a', 'b')")?.message.contains("not in ['a', 'b']") == true)
+        // Parentheses that only group are fine.
+        #expect(try Expression("x in (['a', 'b'])").evaluate(["x": "a"]) == true)
+        #expect(try Expression("(x) in ['a']").evaluate(["x": "a"]) == true)
+    }
+
+    @Test("every example in the generated reference gives the result it documents")
+    func referenceExamplesHold() throws {
+        let functions = ExpressionReference.functions
+        #expect(functions.count == 27, "a function was added: document it in ExpressionReference")
+        for function in functions {
+            let value = try Expression(function.example.expression).evaluate(ExpressionReference.exampleRecord)
+            #expect(
+                JSONWriter.string(value) == function.example.result,
+                "\(function.names[0]): \(function.example.expression) gave \(JSONWriter.string(value))")
+            #expect(function.example.expression.lowercased().contains(function.names[0]))
+        }
+        let markdown = ExpressionReference.markdown()
+        for function in functions { #expect(markdown.contains("`\(function.usage)`"), "\(function.usage)") }
     }
 
     @Test("wrong argument count is a parse error at the function name")

@@ -302,6 +302,21 @@ import Testing
             contentsOf: Self.examples.deletingLastPathComponent().appendingPathComponent("docs/reference.md"),
             encoding: .utf8)
         #expect(markdown.stdout == committed, "docs/reference.md is stale: run scripts/gen-docs")
+        let expressions = try await runGather(["help", "expressions", "--markdown"])
+        let committedExpressions = try String(
+            contentsOf: Self.examples.deletingLastPathComponent().appendingPathComponent("docs/expressions.md"),
+            encoding: .utf8)
+        #expect(expressions.stdout == committedExpressions, "docs/expressions.md is stale: run scripts/gen-docs")
+        let plain = try await runGather(["help", "expressions"])
+        #expect(plain.status == 0)
+        #expect(plain.stdout.contains("round(x) or round(x, digits)"))
+        #expect(plain.stdout.contains("in ['open', 'new']"))
+        // `gather help` alone lists the commands, then the topics and components.
+        let topics = try await runGather(["help"])
+        #expect(topics.status == 0)
+        #expect(topics.stdout.contains("SUBCOMMANDS"), "\(topics.stdout)")
+        #expect(topics.stdout.contains("expressions"), "\(topics.stdout)")
+        #expect(topics.stdout.contains("paginator") || topics.stdout.contains("offset"), "\(topics.stdout)")
     }
 
     @Test func demoRunsAndShowsRows() async throws {

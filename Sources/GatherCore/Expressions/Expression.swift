@@ -63,30 +63,9 @@ import Synchronization
 ///
 /// ## Functions
 ///
-/// Names are case-insensitive; an unknown name or a wrong number of arguments is a parse error.
-///
-/// | Function | Result |
-/// | --- | --- |
-/// | `lower(s)`, `upper(s)` | case-converted text |
-/// | `trim(s)`, `ltrim(s)`, `rtrim(s)` | text without surrounding, leading or trailing whitespace |
-/// | `length(x)` | characters of a string, elements of a list, fields of an object |
-/// | `substr(s, start[, len])` | characters from 0-based `start` (negative counts from the end), clamped |
-/// | `replace(s, from, to)` | every occurrence of `from` replaced |
-/// | `contains(s, part)` | whether `s` contains `part`; for a list, whether an element `== part` |
-/// | `starts_with(s, p)`, `ends_with(s, p)` | prefix and suffix tests |
-/// | `split(s, sep)` | list of the parts (empty parts kept; an empty `sep` splits into characters) |
-/// | `join(list[, sep])` | elements as text joined with `sep` (default none), nulls skipped |
-/// | `concat(a, …)` | arguments as text, concatenated, nulls skipped |
-/// | `coalesce(a, …)` | the first non-null argument (later ones are not evaluated) |
-/// | `if(cond, a, b)` | `a` when `cond` is true, else `b` (only the chosen one is evaluated) |
-/// | `int(x)` | int from a number (truncating), a boolean (0/1) or text (`"42"`, `" 4.5 "`) |
-/// | `float(x)`, `real(x)` | double from a number, a boolean or text |
-/// | `string(x)`, `text(x)` | text as `+` converts it (lists and objects as JSON) |
-/// | `bool(x)` | boolean from text (`true/false`, `1/0`, `yes/no`, any case) or a number (non-zero) |
-/// | `round(x[, digits])` | half away from zero; ints stay ints, negative digits round to tens, … |
-/// | `abs(x)`, `floor(x)`, `ceil(x)` | same type as `x` (`floor(2.7)` is `2.0`; use `int(floor(x))`) |
-/// | `min(a, …)`, `max(a, …)` | smallest / largest non-null argument, or element of a single list |
-/// | `now()` | the context's timestamp (``ExpressionContext/now``), e.g. `2026-11-23T10:15:30Z` |
+/// Names are case-insensitive; an unknown name or a wrong number of arguments is a parse error. The table of
+/// functions, with an example and the null rule of each, is ``ExpressionReference`` (`gather help expressions`,
+/// `docs/expressions.md`), generated from the function table itself.
 ///
 /// Failed conversions (`int('abc')`) are evaluation errors naming the value.
 ///

@@ -15,6 +15,11 @@ enum ExpressionFunction: String, Sendable, CaseIterable {
 
     private static let synonyms: [String: ExpressionFunction] = ["real": .float, "text": .string]
 
+    /// The other names `function` answers to.
+    static func synonymNames(of function: ExpressionFunction) -> [String] {
+        synonyms.filter { $0.value == function }.map(\.key).sorted()
+    }
+
     private static let byName: [String: ExpressionFunction] = {
         var table = synonyms
         for function in allCases { table[function.rawValue] = function }
@@ -26,15 +31,29 @@ enum ExpressionFunction: String, Sendable, CaseIterable {
         byName[name.lowercased()]
     }
 
-    /// The closest function name within an edit distance of 2, if any.
+    /// The closest function name within an edit distance of 2, if any, ranked over every name by edit distance;
+    /// among equally distant names, one that holds the typed letters in order (`rnd` → `round`, not `int`) wins.
     static func suggestion(for name: String) -> String? {
         let lowered = Array(name.lowercased())
-        var best: (name: String, distance: Int)?
+        var best: (name: String, rank: (Int, Int, Int))?
         for candidate in allNames {
-            let distance = editDistance(lowered, Array(candidate))
-            if distance <= 2 && distance < (best?.distance ?? Int.max) { best = (candidate, distance) }
+            let letters = Array(candidate)
+            let distance = editDistance(lowered, letters)
+            guard distance <= 2 else { continue }
+            let rank = (distance, isSubsequence(lowered, of: letters) ? 0 : 1, Swift.abs(letters.count - lowered.count))
+            if best == nil || rank < best!.rank { best = (candidate, rank) }
         }
         return best?.name
+    }
+
+    /// Whether `a`'s characters appear in `b` in order.
+    static func isSubsequence(_ a: [Character], of b: [Character]) -> Bool {
+        var index = b.startIndex
+        for character in a {
+            guard let found = b[index...].firstIndex(of: character) else { return false }
+            index = found + 1
+        }
+        return true
     }
 
     /// Levenshtein distance between two character sequences.

@@ -147,8 +147,32 @@ struct ExpressionParser {
         } else {
             return lhs
         }
+        if current.isSymbol("("), Self.looksLikeTuple(self.tokens[position...]) {
+            throw error(
+                "a list is written in square brackets: write \(negated ? "not in" : "in") ['a', 'b'], not ('a', 'b')",
+                at: current)
+        }
         let rhs = try parseIsNull()
         return .membership(lhs, rhs, negated: negated, column: opToken.column)
+    }
+
+    /// Whether the tokens from an opening parenthesis hold a comma at its own depth before it closes: `('a', 'b')`
+    /// after `in` is a list written the SQL way.
+    private static func looksLikeTuple(_ tokens: ArraySlice<ExpressionToken>) -> Bool {
+        var depth = 0
+        for token in tokens {
+            if token.isSymbol("(") || token.isSymbol("[") {
+                depth += 1
+            } else if token.isSymbol(")") || token.isSymbol("]") {
+                depth -= 1
+                if depth == 0 { return false }
+            } else if token.isSymbol(","), depth == 1 {
+                return true
+            } else if token.kind == .end {
+                return false
+            }
+        }
+        return false
     }
 
     private mutating func parseIsNull() throws(ExpressionError) -> ExpressionNode {
