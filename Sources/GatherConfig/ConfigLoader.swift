@@ -21,6 +21,17 @@ public enum ConfigLoader {
     public static func load(
         path: String, environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws(ConfigErrors) -> ConfigNode {
+        let (node, errors) = try self.loadKeepingErrors(path: path, environment: environment)
+        try errors.throwIfAny()
+        return node
+    }
+
+    /// Like ``load(path:environment:)``, but a file that parses is returned with the problems found expanding it
+    /// (an unset variable leaves its value unexpanded), so that a caller can check the rest and report every
+    /// problem at once. Errors that leave no tree (an unreadable file, YAML syntax) are thrown.
+    public static func loadKeepingErrors(
+        path: String, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws(ConfigErrors) -> (ConfigNode, ConfigErrors) {
         let text: String
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
@@ -31,7 +42,7 @@ public enum ConfigLoader {
             ])
         }
         let directory = (path as NSString).deletingLastPathComponent
-        return try parse(text: text, file: path, environment: environment, dotEnvDirectory: directory)
+        return try parseKeepingErrors(text: text, file: path, environment: environment, dotEnvDirectory: directory)
     }
 
     /// Parses YAML `text` (reported as `file`) and expands `${VAR}` references from `environment`, then from
@@ -40,6 +51,17 @@ public enum ConfigLoader {
         text: String, file: String, environment: [String: String] = ProcessInfo.processInfo.environment,
         dotEnvDirectory: String? = nil
     ) throws(ConfigErrors) -> ConfigNode {
+        let (node, errors) = try self.parseKeepingErrors(
+            text: text, file: file, environment: environment, dotEnvDirectory: dotEnvDirectory)
+        try errors.throwIfAny()
+        return node
+    }
+
+    /// Like ``parse(text:file:environment:dotEnvDirectory:)``, returning the expansion problems with the tree.
+    public static func parseKeepingErrors(
+        text: String, file: String, environment: [String: String] = ProcessInfo.processInfo.environment,
+        dotEnvDirectory: String? = nil
+    ) throws(ConfigErrors) -> (ConfigNode, ConfigErrors) {
         var errors = ConfigErrors()
         var substitution = EnvironmentSubstitution(environment: environment)
         if let dotEnvDirectory {
@@ -58,8 +80,7 @@ public enum ConfigLoader {
         }
         let node = try parseYAML(text: text, file: file)
         let expanded = expand(node, with: substitution, errors: &errors)
-        try errors.throwIfAny()
-        return expanded
+        return (expanded, errors)
     }
 
     /// Parses YAML `text` without expanding variables.
@@ -197,6 +218,23 @@ public enum ConfigLoader {
                     .scalar(expanded, quoted: quoted), location: node.location, substitutions: substitutions)
             } catch {
                 errors.append(ConfigError(location: node.location, message: error.message))
+                // The rest of the file is still checked: unset variables read as empty text here, and what that
+                // makes fail at this value is not reported again (PipelineLoader drops errors at this location).
+                var lenient = substitution
+                var failure: SubstitutionError? = error
+                while let variable = failure?.variable, lenient.environment[variable] == nil {
+                    lenient.environment[variable] = ""
+                    do {
+                        let (expanded, substitutions) = try lenient.expand(text)
+                        return ConfigNode(
+                            .scalar(expanded, quoted: quoted), location: node.location, substitutions: substitutions)
+                    } catch {
+                        if let variable = error.variable, variable != failure?.variable {
+                            errors.append(ConfigError(location: node.location, message: error.message))
+                        }
+                        failure = error
+                    }
+                }
                 return node
             }
         case .sequence(let elements):

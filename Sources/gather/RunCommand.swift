@@ -89,12 +89,16 @@ struct ValidateCommand: AsyncParsableCommand {
 
 /// Loading and running pipelines, shared by `run` and `demo`.
 enum PipelineCommands {
+    /// Loads and checks a pipeline file; what looks wrong but cannot be checked is printed as warnings.
     static func load(_ file: String) throws -> PipelineDefinition {
+        let pipeline: PipelineDefinition
         do {
-            return try PipelineLoader.load(path: file, environment: ProcessEnvironment.all())
+            pipeline = try PipelineLoader.load(path: file, environment: ProcessEnvironment.all())
         } catch {
             throw JobError.usage(error.description)
         }
+        for warning in pipeline.warnings { Terminal.error("gather: warning: \(warning)") }
+        return pipeline
     }
 
     /// Runs with SIGINT/SIGTERM handling: the first signal stops new requests and lets in-flight pages commit.

@@ -259,6 +259,67 @@ import Testing
             result.stderr.contains("bad.yaml:11:25") || result.stderr.contains("bad.yaml:11:26"), "\(result.stderr)")
     }
 
+    /// What a run would reject, validate rejects: placeholders and includes naming fields the parent's records
+    /// do not have, a primary key the fields transform does not make; every error at once, even with unset
+    /// variables; and a warning (exit 0) where the parent's fields cannot be known.
+    @Test func validateChecksWhatChildrenReadFromParents() async throws {
+        let folder = try ScratchFolder()
+        defer { folder.remove() }
+        let path = try folder.write(
+            "v.yaml",
+            """
+            name: v
+            destination: sqlite:${OUT_DB}
+            resources:
+              - name: repos
+                http:
+                  url: ${API}/repos
+                primary_key: idd
+                transform:
+                  - fields: { id: id, full_name: name }
+              - name: contributors
+                from: repos
+                http:
+                  path: /repos/{repos.idd}/contributors
+                include: { repo_id: repos.id, repo: full_nme }
+                write: merge
+            """)
+        let result = try await runGather(["validate", path], environment: ["PATH": "/usr/bin:/bin"])
+        #expect(result.status == 2)
+        let errors = result.stderr
+        #expect(errors.contains("v.yaml:2:14: environment variable OUT_DB is not set"), "\(errors)")
+        #expect(errors.contains("v.yaml:6:12: environment variable API is not set"), "\(errors)")
+        #expect(!errors.contains("{API}"), "an unset variable was reported twice: \(errors)")
+        #expect(errors.contains("v.yaml:7:18: primary_key 'idd' is not a field"), "\(errors)")
+        #expect(
+            errors.contains("v.yaml:13:7: {repos.idd} reads 'idd'") && errors.contains("did you mean 'id'"), "\(errors)"
+        )
+        #expect(errors.contains("include repo: full_nme reads 'full_nme'"), "\(errors)")
+        #expect(errors.contains("did you mean 'full_name'"), "\(errors)")
+        #expect(!errors.contains("repo_id: repos.id reads"), "\(errors)")
+        #expect(errors.contains("merge needs a primary_key"), "\(errors)")
+
+        // Without a fields transform the parent's fields cannot be known: a warning, and validate passes.
+        let loose = try folder.write(
+            "w.yaml",
+            """
+            name: w
+            destination: sqlite:w.db
+            resources:
+              - name: repos
+                http: { url: "http://127.0.0.1:1/repos" }
+                primary_key: id
+              - name: contributors
+                from: repos
+                http: { path: "/repos/{repos.idd}/contributors" }
+            """)
+        let warned = try await runGather(["validate", loose])
+        #expect(warned.status == 0, "\(warned.stderr)")
+        #expect(warned.stderr.contains("warning: "), "\(warned.stderr)")
+        #expect(warned.stderr.contains("w.yaml:9:") && warned.stderr.contains("did you mean 'id'"), "\(warned.stderr)")
+        #expect(warned.stdout.contains("OK"))
+    }
+
     @Test func environmentAndDotEnvFillVariablesAndSecretsAreRedacted() async throws {
         let folder = try ScratchFolder()
         defer { folder.remove() }

@@ -1,3 +1,4 @@
+public import GatherConfig
 public import GatherCore
 public import GatherCrawl
 public import GatherFiles
@@ -32,11 +33,16 @@ public struct PipelineDefinition: Sendable {
     public var resources: [ResourceDefinition]
     /// Secrets to redact from every log line, summary, error row and state row.
     public var secrets: [String]
+    /// What the loader could not check but looks wrong (a placeholder naming a field a parent may not have):
+    /// `gather validate` and `gather run` print them; they do not stop a run.
+    public var warnings: [ConfigError] = []
 
     public init(
         name: String, destination: Destination, defaults: HTTPSettings = HTTPSettings(),
-        limits: [String: FlowLimits] = [:], resources: [ResourceDefinition], secrets: [String] = []
+        limits: [String: FlowLimits] = [:], resources: [ResourceDefinition], secrets: [String] = [],
+        warnings: [ConfigError] = []
     ) {
+        self.warnings = warnings
         self.name = name
         self.destination = destination
         self.defaults = defaults

@@ -13,16 +13,17 @@ import GatherStream
 public enum PipelineLoader {
     /// Loads and checks the pipeline at `path`.
     public static func load(path: String, environment: [String: String]) throws(ConfigErrors) -> PipelineDefinition {
-        let node = try ConfigLoader.load(path: path, environment: environment)
-        return try self.build(node, directory: Self.directory(of: path))
+        let (node, expansion) = try ConfigLoader.loadKeepingErrors(path: path, environment: environment)
+        return try self.build(node, directory: Self.directory(of: path), expansion: expansion)
     }
 
     /// Loads and checks pipeline `text` (reported as `file`).
     public static func parse(
         text: String, file: String, environment: [String: String] = [:], directory: String? = nil
     ) throws(ConfigErrors) -> PipelineDefinition {
-        let node = try ConfigLoader.parse(text: text, file: file, environment: environment, dotEnvDirectory: directory)
-        return try self.build(node, directory: directory ?? Self.directory(of: file))
+        let (node, expansion) = try ConfigLoader.parseKeepingErrors(
+            text: text, file: file, environment: environment, dotEnvDirectory: directory)
+        return try self.build(node, directory: directory ?? Self.directory(of: file), expansion: expansion)
     }
 
     static func directory(of path: String) -> String {
@@ -30,12 +31,18 @@ public enum PipelineLoader {
         return String(path[..<slash])
     }
 
-    static func build(_ node: ConfigNode, directory: String) throws(ConfigErrors) -> PipelineDefinition {
+    /// Checks the expanded tree. `expansion` holds the problems found expanding variables (an unset one): they
+    /// are reported with everything else, and what the unexpanded value would make fail is not reported again.
+    static func build(_ node: ConfigNode, directory: String, expansion: ConfigErrors = ConfigErrors())
+        throws(ConfigErrors)
+        -> PipelineDefinition
+    {
         let (root, specErrors) = PipelineSpecs.pipeline.check(node)
-        var errors = specErrors
+        var errors = expansion.errors
+        let unexpanded = Set(expansion.errors.compactMap(\.location))
         var builder = Builder()
         let pipeline = builder.pipeline(root, directory: directory)
-        errors += builder.errors
+        errors += (specErrors + builder.errors).filter { $0.location.map { !unexpanded.contains($0) } ?? true }
         try ConfigErrors(errors).throwIfAny()
         guard let pipeline else {
             throw ConfigErrors([ConfigError(location: root.location, message: "the pipeline is incomplete")])
@@ -45,6 +52,7 @@ public enum PipelineLoader {
 
     struct Builder {
         var errors: [ConfigError] = []
+        var warnings: [ConfigError] = []
 
         mutating func pipeline(_ root: ConfigObject, directory: String) -> PipelineDefinition? {
             let name = root.string("name") ?? "pipeline"
@@ -206,11 +214,106 @@ public enum PipelineLoader {
                     }
                 }
             }
-            _ = resources.count
-            resources = resources.map { $0 }
+            self.checkParentFields(resourceObjects, resources, defaults: defaults)
             return PipelineDefinition(
                 name: name, destination: destination, defaults: defaults, limits: limits, resources: resources,
-                secrets: root.secrets)
+                secrets: root.secrets, warnings: self.warnings)
+        }
+
+        /// The fields a resource's records have as far as its definition says: `complete` when a `fields` transform
+        /// (not keeping the others) decides them, else the ones named (primary key, fields made) without a claim
+        /// that there are no others.
+        static func shape(of resource: ResourceDefinition) -> (fields: Set<String>, complete: Bool) {
+            var fields: Set<String> = []
+            var complete = false
+            for transform in resource.transforms {
+                switch transform {
+                case .fields(let list, let keepOthers):
+                    if keepOthers {
+                        fields.formUnion(list.map(\.name))
+                    } else {
+                        fields = Set(list.map(\.name))
+                        complete = true
+                    }
+                case .drop(let names): fields.subtract(names)
+                case .filter: break
+                case .select, .flatten, .explode, .process:
+                    complete = false
+                    fields = []
+                }
+            }
+            if !complete { fields.formUnion(resource.primaryKey) }
+            return (fields, complete)
+        }
+
+        /// The field of the parent record a placeholder or include path reads: `repos.id` and bare `id` both read
+        /// `id` of parent `repos`; `nil` for a name the child has from elsewhere (its for_each variables).
+        static func parentField(_ path: String, parent: String, own: Set<String>) -> String? {
+            var parts = path.split(separator: ".").map(String.init)
+            if parts.count > 1, parts[0] == parent { parts.removeFirst() }
+            guard var field = parts.first else { return nil }
+            if let bracket = field.firstIndex(of: "[") { field = String(field[..<bracket]) }
+            return own.contains(field) || field.isEmpty ? nil : field
+        }
+
+        /// Checks what children read from their parents, and primary keys against the fields a transform makes:
+        /// an error where the parent's fields are known; where they are not, a warning for a name that is not
+        /// declared but is close to one that is (`idd` when the primary key is `id`).
+        mutating func checkParentFields(
+            _ objects: [ConfigObject], _ resources: [ResourceDefinition], defaults: HTTPSettings
+        ) {
+            for (object, resource) in zip(objects, resources) {
+                let own = Self.shape(of: resource)
+                if own.complete {
+                    for key in resource.primaryKey where !own.fields.contains(key) {
+                        errors.append(
+                            object.error(
+                                at: "primary_key",
+                                "primary_key '\(key)' is not a field of the records: the fields transform makes "
+                                    + own.fields.sorted().joined(separator: ", ")
+                                    + (Suggestions.didYouMean(key, among: Array(own.fields)).map {
+                                        "; did you mean '\($0)'?"
+                                    } ?? "")))
+                    }
+                }
+                guard let parentName = resource.parent,
+                    let parent = resources.first(where: { $0.name == parentName })
+                else { continue }
+                let shape = Self.shape(of: parent)
+                let variables = Set(resource.forEach.map(\.name))
+                let merged = resource.http.layered(over: defaults)
+                var reads: [(key: String, text: String, path: String)] = []
+                var texts = [merged.path ?? ""] + merged.params.map(\.value) + merged.headers.map(\.value)
+                if let json = merged.json { texts += Self.strings(in: json) }
+                for text in texts {
+                    for placeholder in (try? Template(text))?.placeholders ?? [] {
+                        reads.append(("http", "{\(placeholder)}", placeholder))
+                    }
+                }
+                for (name, path) in resource.include { reads.append(("include", "include \(name): \(path)", path)) }
+                for read in reads {
+                    guard let field = Self.parentField(read.path, parent: parentName, own: variables),
+                        !shape.fields.contains(field)
+                    else { continue }
+                    let known = shape.fields.sorted()
+                    let suggestion = Suggestions.didYouMean(field, among: known).map { "; did you mean '\($0)'?" } ?? ""
+                    if shape.complete {
+                        errors.append(
+                            object.error(
+                                at: read.key,
+                                "\(read.text) reads '\(field)', which the records of \(parentName) do not have: "
+                                    + "its fields transform makes \(known.joined(separator: ", "))\(suggestion)"))
+                    } else if !suggestion.isEmpty {
+                        // Unknown fields may well be there; one a letter or two from a declared one is likely a typo.
+                        warnings.append(
+                            object.error(
+                                at: read.key,
+                                "\(read.text) reads '\(field)', which \(parentName) does not declare (it declares "
+                                    + "\(known.joined(separator: ", ")))\(suggestion) If its records lack it, it is null at "
+                                    + "run time"))
+                    }
+                }
+            }
         }
 
         static func hasCycle(from start: String, in resources: [ResourceDefinition]) -> Bool {
