@@ -9,25 +9,7 @@ import ServiceLifecycle
 
 /// A real HTTP server on `127.0.0.1:0` with the misbehaviours fetch tests need, and counters to assert on.
 ///
-/// | path | behaviour |
-/// |---|---|
-/// | `/json/ID` | a small JSON object naming ID; `?delay_ms=N` waits first |
-/// | `/delay/MS` | JSON after MS milliseconds (for concurrency caps) |
-/// | `/flaky/KEY?fail=N&status=S&html=1` | status S (503) for the first N requests per KEY, then JSON; `html=1` makes the failures an HTML error page, as a web framework's 500 is |
-/// | `/says/KEY?fail=N&text=T` | 200 with `{"error": T}` for the first N requests per KEY, then JSON (an API that reports errors in a 200) |
-/// | `/ratelimit/KEY?n=N&retry_after=S` | 429 with `Retry-After: S` for the first N requests per KEY, then JSON |
-/// | `/status/CODE` | that status, with a small JSON body |
-/// | `/reset/KEY?times=N` | the first N requests per KEY drop the connection mid-body, then JSON |
-/// | `/trickle?chunks=N&interval_ms=M` | N small chunks, M ms apart |
-/// | `/stall` | starts a body, then goes silent for a minute |
-/// | `/huge?bytes=N&declare=1` | N bytes, streamed (with `Content-Length` when `declare=1`) |
-/// | `/gzip?bytes=N` | a gzip-encoded JSON array of about N bytes; `/gzip-bomb?bytes=N`: N zero bytes gzipped |
-/// | `/invalid-json` | `application/json` that does not parse |
-/// | `/text` | `text/plain` |
-/// | `/binary` | four bytes that are not UTF-8 |
-/// | `/redirect/N` | N redirects, then JSON; `/redirect-loop` redirects to itself |
-/// | `/redirect-to?url=U&status=S` | a redirect (S, default 302) to U, which may be on another host |
-/// | `/echo` | any method: the method, headers and body as JSON |
+/// The routes are ``routeList`` (`GET /` lists them; `gather fixture --routes`).
 ///
 /// ```swift
 /// try await FixtureServer.withServer { server in
@@ -64,6 +46,7 @@ public struct FixtureServer: Sendable {
         let router = Router()
         router.add(middleware: StatsMiddleware(stats: stats))
         Self.addRoutes(to: router, stats: stats)
+        Self.routeList.addIndex(to: router)
         return try await HTTPServer.run(
             router: router, server: try tls.map { try .http2Upgrade(tlsConfiguration: $0) } ?? .http1(),
             name: "fixture"

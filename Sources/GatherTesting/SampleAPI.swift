@@ -13,26 +13,7 @@ import Synchronization
 /// `YYYY-MM-DDTHH:MM:SSZ`, fractions and `±HH:MM` offsets accepted) and defaults to
 /// ``Configuration/pageSize`` records a page (at most 1000). Pages past the end are empty.
 ///
-/// | path | behaviour |
-/// |---|---|
-/// | `GET /offset/items?offset=O&limit=L` | `{"total":N,"offset":O,"items":[…]}` |
-/// | `GET /pages/items?page=P&per_page=S` | `{"page":P,"total_pages":T,"data":[…]}` (P from 1) |
-/// | `GET /cursor/items?cursor=C&limit=L` | `{"data":[…],"meta":{"next_cursor":C'}}`, C' also in `X-Next-Cursor` |
-/// | `GET /jsonlink/items?page=P&per_page=S` | `{"results":[…],"next":"http://…?page=P+1"}` (`null` at the end) |
-/// | `GET /link/items?page=P&per_page=S` | bare array; `Link: <…>; rel="next", <…>; rel="last"` while there is more |
-/// | `GET /repos?page=P&per_page=S` | all repos, bare array, `Link` header |
-/// | `GET /orgs/ORG/repos?page=P&per_page=S` | repos of `org-a` (even ids) or `org-b` (odd), `Link`; else 404 |
-/// | `GET /repos/ID/contributors?page=P&per_page=S` | contributors of repo ID, `Link`; 404 for an unknown repo |
-/// | `GET /auth/bearer/items` | like `/offset/items`, with `Authorization: Bearer demo-token`; else 401 |
-/// | `GET /auth/basic/items` | like `/offset/items`, with basic auth `demo:s3cret-pass`; else 401 |
-/// | `GET /auth/apikey/items` | like `/offset/items`, with `X-API-Key: k-123456` or `?api_key=k-123456`; else 401 |
-/// | `POST /oauth/token` | client credentials (form or basic auth) → `{"access_token","token_type","expires_in"}` |
-/// | `GET /oauth/items` | like `/offset/items`, with a live token from `/oauth/token`; expired or revoked: 401 |
-/// | `POST /admin/revoke-tokens` | revokes every OAuth2 token: `{"revoked":N}` |
-/// | `POST /admin/touch?ids=1,5,9` or `?n=K` | newer `updated_at` (later than all, a minute apart): `{"touched":[…]}` |
-/// | `GET /admin/stats` | `{"requests":{path:count},"injected_failures":N,"max_in_flight":N}` |
-/// | `GET /hostile/items` | bare array of 3 records with keys like `"; DROP TABLE x; --`, `""`, `ünïcødé` |
-/// | `GET /nested/orders?page=P&per_page=S` | 30 orders with customer/address objects and line arrays, 10 a page |
+/// The routes are ``routeList`` (`GET /` lists them; `gather fixture --sample-api --routes`).
 ///
 /// Records: items `{"id","name","category","price","in_stock","tags","dimensions":{"w","h"},"updated_at"}`
 /// (item i starts at 2024-01-01T00:00:00Z plus i minutes); repos `{"id","name","full_name","org","stars",
@@ -71,6 +52,7 @@ public struct SampleAPI: Sendable {
         let router = Router()
         router.add(middleware: SampleMiddleware(store: store, stats: stats))
         Self.addRoutes(to: router, store: store, stats: stats)
+        Self.routeList.addIndex(to: router)
         return try await HTTPServer.run(router: router, server: .http1(), name: "sample-api") { port in
             store.baseURL = "http://127.0.0.1:\(port)"
             return try await body(SampleAPI(port: port, configuration: configuration, stats: stats, store: store))

@@ -12,8 +12,14 @@ struct FixtureCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fixture",
         abstract: "Serve the fixture HTTP server (JSON, delays, 429s, resets, gzip…) or the sample API on 127.0.0.1.",
-        discussion: "Prints its base URL on the first line of stdout, then serves until SIGINT or SIGTERM."
+        discussion: """
+            Prints its base URL on the first line of stdout, then serves until SIGINT or SIGTERM. GET / on the \
+            fixture server and the sample API lists their routes; --routes prints them without serving.
+            """
     )
+
+    @Flag(name: .long, help: "Print the routes of the server chosen (fixture, --sample-api) and exit.")
+    var routes = false
 
     @Option(name: .long, help: "Also write the base URL to this file once listening.")
     var urlFile: String?
@@ -50,6 +56,27 @@ struct FixtureCommand: AsyncParsableCommand {
     var failEvery: Int?
 
     func run() async throws {
+        if self.routes {
+            if self.sensorStream != nil {
+                Terminal.output(
+                    RouteList(
+                        "gather fixture --sensor-stream N", [("/events", "server-sent events; Last-Event-ID resumes")]
+                    ).text)
+            } else if self.crawlSite != nil {
+                Terminal.output(
+                    RouteList(
+                        "gather fixture --crawl-site N",
+                        [
+                            ("/", "the index, linking to /p/1"),
+                            ("/p/N", "page N, linking to 2N, 2N+1 and others"),
+                            ("/robots.txt", "disallows /private/"), ("/sitemap.xml", "a sitemap"),
+                        ]
+                    ).text)
+            } else {
+                Terminal.output((self.sampleAPI ? SampleAPI.routeList : FixtureServer.routeList).text)
+            }
+            return
+        }
         if let count = self.sensorStream {
             // 600 ms of event time per event over 1M events is 10 minutes; 1,000 events per write keeps the
             // generator well ahead of any single client on this machine.

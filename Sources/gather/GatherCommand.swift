@@ -17,8 +17,32 @@ struct GatherCommand: AsyncParsableCommand {
         subcommands: [
             DemoCommand.self, RunCommand.self, ValidateCommand.self, LoadCommand.self, FetchCommand.self,
             CrawlCommand.self, MapCommand.self, ServeCommand.self, WorkerTemplateCommand.self, FixtureCommand.self,
+            CompletionsCommand.self,
         ]
     )
+}
+
+/// `gather completions bash|zsh|fish`: the shell completion script, for commands, options and their values.
+struct CompletionsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "completions",
+        abstract: "Print the shell completion script for bash, zsh or fish.",
+        discussion: """
+            bash: gather completions bash > ~/.local/share/bash-completion/completions/gather
+            zsh:  gather completions zsh > ~/.zfunc/_gather  (with fpath+=(~/.zfunc) before compinit in ~/.zshrc)
+            fish: gather completions fish > ~/.config/fish/completions/gather.fish
+            """
+    )
+
+    @Argument(help: "bash, zsh or fish.")
+    var shell: String
+
+    func run() throws {
+        guard let completion = CompletionShell(rawValue: self.shell) else {
+            throw JobError.usage("no completions for '\(self.shell)'; use bash, zsh or fish")
+        }
+        Terminal.output(GatherCommand.completionScript(for: completion))
+    }
 }
 
 /// Entry point. Exit codes: 0 all items succeeded; 1 some items failed (they are in the output); 2 a usage or

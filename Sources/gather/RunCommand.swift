@@ -5,7 +5,9 @@ import Gather
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
-        abstract: "Run a YAML pipeline: REST resources → transforms → SQLite, resumable after a crash.",
+        abstract:
+            "Run a YAML pipeline: REST, files, SQL, crawl and stream resources → transforms → SQLite or PostgreSQL, "
+            + "resumable after a crash.",
         discussion: """
             A run that was interrupted (Ctrl-C, a crash, SIGKILL) is continued by the next `gather run` of the \
             same pipeline: finished pages are not fetched again and no row is written twice. --fresh starts over \

@@ -8,6 +8,40 @@ import Testing
 
 /// The `gather` executable as a user runs it: a child process, real signals, real files.
 @Suite struct GatherCommandTests {
+    /// The test servers list their routes at `/` and with `gather fixture --routes`.
+    @Test func fixtureServersListTheirRoutes() async throws {
+        try await FixtureServer.withServer { server in
+            let index = try await runGather(["fetch", "-", "-q"], stdin: server.url("/"))
+            let record = try #require(try parseJSONLines(index.stdout).first)
+            #expect(record["status"] as? Int == 200)
+            let text = try #require(record["text"] as? String)
+            #expect(text.contains("/json/ID") && text.contains("/ratelimit/KEY"), "\(text)")
+        }
+        try await SampleAPI.withServer(.init(itemCount: 5)) { api in
+            let index = try await runGather(["fetch", "-", "-q"], stdin: api.url("/"))
+            let text = try #require(try parseJSONLines(index.stdout).first?["text"] as? String)
+            #expect(text.contains("/offset/items") && text.contains("/oauth/token"), "\(text)")
+        }
+        let routes = try await runGather(["fixture", "--routes"])
+        #expect(routes.status == 0)
+        #expect(routes.stdout.contains("/flaky/KEY"))
+        let sample = try await runGather(["fixture", "--sample-api", "--routes"])
+        #expect(sample.stdout.contains("/cursor/items"))
+    }
+
+    /// Shell completions for the three shells; another shell is a usage error.
+    @Test func completionsForBashZshAndFish() async throws {
+        for shell in ["bash", "zsh", "fish"] {
+            let result = try await runGather(["completions", shell])
+            #expect(result.status == 0, "\(shell): \(result.stderr)")
+            #expect(result.stdout.contains("gather"), "\(shell)")
+            #expect(result.stdout.contains("--into"), "\(shell): options are completed")
+        }
+        let other = try await runGather(["completions", "powershell"])
+        #expect(other.status == 2)
+        #expect(other.stderr.contains("bash, zsh or fish"), "\(other.stderr)")
+    }
+
     @Test func exitCodeZeroWhenAllSucceed() async throws {
         try await FixtureServer.withServer { server in
             let input = (0..<5).map { server.url("/json/\($0)") }.joined(separator: "\n")

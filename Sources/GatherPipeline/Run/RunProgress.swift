@@ -9,7 +9,8 @@ import Synchronization
 #endif
 
 /// Progress on standard error while a run goes: one line per resource, redrawn at most 5 times a second on a
-/// terminal, or one line every 5 seconds otherwise. Silent when disabled.
+/// terminal, or, when standard error is a file or a pipe, every 5 seconds from the fifth on, with a last set of
+/// lines at the end so that the last progress in a log agrees with the summary under it. Silent when disabled.
 public final class RunProgress: Sendable {
     private let enabled: Bool
     private let isTerminal: Bool
@@ -25,6 +26,8 @@ public final class RunProgress: Sendable {
     public init(enabled: Bool) {
         self.enabled = enabled
         self.isTerminal = isatty(2) == 1
+        // In a log, a run that ends within 5 seconds has no progress lines, only its summary.
+        if !self.isTerminal { self.state.withLock { $0.lastDraw = .now } }
     }
 
     func attach(_ source: @escaping @Sendable () -> [ResourceCounts]) {
@@ -57,9 +60,14 @@ public final class RunProgress: Sendable {
 
     /// Clears the progress lines before the summary.
     func finish() {
-        guard self.enabled, self.isTerminal else { return }
+        guard self.enabled else { return }
         let lines = self.state.withLock { $0.linesDrawn }
-        if lines > 0 { StandardError.write("\u{1B}[\(lines)A\u{1B}[J") }
+        guard lines > 0 else { return }
+        if self.isTerminal {
+            StandardError.write("\u{1B}[\(lines)A\u{1B}[J")
+        } else {
+            self.draw()  // the final counts, so that the log's last progress is not stale
+        }
     }
 
     private func draw() {
