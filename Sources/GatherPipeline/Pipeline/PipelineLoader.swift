@@ -95,7 +95,7 @@ public enum PipelineLoader {
                 limits[host] = limit
             }
             let resourceObjects = root.objects("resources")
-            var resources = resourceObjects.map { self.resource($0, directory: directory) }
+            let resources = resourceObjects.map { self.resource($0, directory: directory) }
             // Cross-resource checks: unique names, known parents, no cycles.
             var seen: [String: ConfigObject] = [:]
             for (object, resource) in zip(resourceObjects, resources) {
