@@ -314,7 +314,6 @@ struct FetchRun: Sendable {
 
     /// Records what this process wrote and how the run ended, and closes the ledger.
     func finish(_ summary: FetchSummary, stopped: Bool) async throws {
-        defer { Task { [sink] in try? await sink.close() } }
         var counts = ResourceCounts(runID: self.ledger.runID, resource: self.table)
         counts.requests = summary.items + summary.retries
         counts.records = summary.items
@@ -323,8 +322,13 @@ struct FetchRun: Sendable {
         counts.errors = summary.failed
         var batch = SinkBatch()
         batch.counts = [counts]
-        try await self.sink.commit(batch)
-        _ = try await self.ledger.finish(stopped: stopped)
+        do {
+            try await self.sink.commit(batch)
+            _ = try await self.ledger.finish(stopped: stopped)
+        } catch {
+            try? await self.sink.close()
+            throw error
+        }
         try await self.sink.close()
     }
 
