@@ -281,6 +281,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "GatherServeTests",
+            dependencies: ["GatherServe", "GatherCore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "GatherProcessTests",
             dependencies: ["GatherProcess"],
             swiftSettings: swiftSettings

@@ -3,20 +3,25 @@
 # behind (a) FastAPI + uvicorn --workers 2, predict per request; (b) LitServe, max_batch_size 64, batch_timeout
 # 5 ms, 2 workers; (c) gather serve, 2 workers, max_size 64, max_wait 5 ms. Closed loop with wrk at 64 and 256
 # connections (a random body of 1,000 per request), DURATION seconds each: req/s, p50, p99, non-2xx, errors.
-# Then gather alone under an open-loop overload: gather fetch --rate at 2x its measured c=64 capacity for
-# DURATION s (deadline 1 s), then 0.5x for 5 s; latency = elapsed_ms - waited_ms, from each request's token (its
+# Then gather alone under an open-loop overload, its model made RECORD_MS (2) ms per record slower so that the
+# client can outrun it: gather fetch --rate at 2x its measured c=64 capacity for DURATION s (deadline 1 s), then
+# 0.5x for 5 s; latency = elapsed_ms - waited_ms, from each request's token (its
 # place in the schedule) to its answer. Status mix, p99 of the 200s, p99 after the overload, RSS before and after.
 # (An aiohttp open-loop generator could not keep a 6,000/s schedule next to the server on 2 cores: most of its
 # requests timed out in its own queue.)
 # Usage: Benchmarks/serve/run.sh [DURATION]   (PYTHON: a venv with scikit-learn, fastapi, uvicorn, litserve,
-# aiohttp; OVERLOAD_ONLY=1 runs only the overload part)
+# aiohttp; OVERLOAD_ONLY=1 runs only the overload part; GATHER=path uses that release binary instead of building)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 duration=${1:-30}
 python=${PYTHON:-$HOME/.cache/gather-bench/venv/bin/python}
 export PATH="$(dirname "$python"):$PATH"
-swift build -c release --product gather 2>&1 | grep -E "error" || true
-gather=$(swift build -c release --show-bin-path)/gather
+if [ -n "${GATHER:-}" ]; then
+    gather=$GATHER   # a release binary built already (scripts/install's, say)
+else
+    swift build -c release --product gather 2>&1 | grep -E "error" || true
+    gather=$(swift build -c release --show-bin-path)/gather
+fi
 root=$(pwd)
 work=$(mktemp -d)
 pids=()
@@ -86,11 +91,16 @@ contender "gather serve (2 workers, batch 64, 5 ms)" /readyz \
 
 fi
 
-# Overload: gather alone, open loop at 2x its capacity, then 0.5x.
-start "gather-overload" /readyz "$gather" serve "$work/model.yaml" --listen "127.0.0.1:$((port + 1))"
+# Overload: gather alone, open loop at 2x its capacity, then 0.5x. The model costs RECORD_MS per record on top
+# (waiting, not computing: see gather_worker_model.py), so that the client can offer twice what the server can do.
+record_ms=${RECORD_MS:-2}
+sed "s|PYTHONPATH: $root/python }|PYTHONPATH: $root/python, RECORD_MS: \"$record_ms\" }|" "$work/model.yaml" \
+    > "$work/model-overload.yaml"
+grep -q RECORD_MS "$work/model-overload.yaml" || { echo "could not set RECORD_MS" >&2; exit 1; }
+start "gather-overload" /readyz "$gather" serve "$work/model-overload.yaml" --listen "127.0.0.1:$((port + 1))"
 capacity=$(wrk -t1 -c64 -d5s -s Benchmarks/serve/post.lua "http://127.0.0.1:$port/predict" 2>&1 \
     | awk '/Requests\/sec/ {printf "%d", $2}')
-server_pid=$(pgrep -f "gather serve $work/model.yaml" | head -1)
+server_pid=$(pgrep -f "gather serve $work/model-overload.yaml" | head -1)
 rss() { awk '/VmRSS/ {print $2}' "/proc/$server_pid/status"; }
 requests() { # rate, seconds → $work/requests.jsonl
     python3 - "$1" "$2" "$port" "$BODIES" > "$work/requests.jsonl" <<'PY'
@@ -117,7 +127,7 @@ during=$(rss)
 requests $((capacity / 2)) 5
 fetch $((capacity / 2)) "$work/recovery.jsonl"
 echo
-echo "gather serve capacity at c=64: $capacity req/s; open loop at $((capacity * 2))/s for ${duration} s, then $((capacity / 2))/s for 5 s"
+echo "gather serve capacity at c=64 (model + $record_ms ms per record): $capacity req/s; open loop at $((capacity * 2))/s for ${duration} s, then $((capacity / 2))/s for 5 s"
 python3 Benchmarks/serve/overload.py "$work/overload.jsonl" "$work/recovery.jsonl" "$duration" 1000
 echo "RSS: ${before} KiB before, ${during} KiB after the overload"
 stop

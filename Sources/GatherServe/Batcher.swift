@@ -16,12 +16,11 @@ import Synchronization
 ///   to save part of a 2 ms batch would be a loss). Under load the queue fills while workers are busy, so batches
 ///   grow by themselves.
 /// - **Deadlines.** At admission, a request whose estimated finish (the records queued ahead of it and its own,
-///   spread over the workers, times the measured per-record service time) is past its deadline gets `deadline`
-///   (504) at once. At dispatch, a request whose deadline has passed, or will before the batch can finish, is
+///   spread over the workers, times the measured per-record service time) needs more than ``headroom`` (90 %)
+///   of its remaining budget gets `deadline` (504) at once. At dispatch, a request whose deadline has passed, or will before the batch can finish, is
 ///   dropped the same way. An answer that arrives after the deadline is a 504, never a 200.
-/// - **Disconnects are not seen.** Hummingbird's HTTP/1.1 pipeline stops reading a connection while a request
-///   is in flight, so a client that closes it is noticed only when the answer is written: its records are
-///   served and the answer dropped. (Its helper that watches for the close also ends keep-alive.)
+/// - **Disconnects.** A request whose client closes the connection while it waits is withdrawn from the queue
+///   (``ClientWatch``); one already in a batch is served and its answer dropped.
 /// - **Shedding.** A full queue answers `queueFull` (429) with the time the queue needs to drain at the measured
 ///   rate.
 /// - What a batch costs is fitted to the answered ones (``ServiceCost``: a fixed part per batch and a part per
@@ -54,6 +53,8 @@ public final class Batcher: Sendable {
         case workers(String)
         /// The server is stopping (503).
         case stopping
+        /// The client closed the connection while the request waited (logged as 499, never sent).
+        case disconnected
 
         /// The metric label.
         public var reason: String {
@@ -62,6 +63,7 @@ public final class Batcher: Sendable {
             case .deadline: "deadline"
             case .workers: "workers"
             case .stopping: "stopping"
+            case .disconnected: "disconnected"
             }
         }
     }
@@ -79,6 +81,7 @@ public final class Batcher: Sendable {
     }
 
     private struct Waiting: Sendable {
+        var id: Int
         var records: [Value]
         var bytes: Int
         var arrived: ContinuousClock.Instant
@@ -89,6 +92,7 @@ public final class Batcher: Sendable {
     private struct State: Sendable {
         var queue: Deque<Waiting> = []
         var queuedRecords = 0
+        var nextID = 0
         /// Loops running a batch.
         var busy = 0
         /// Loops waiting for a request.
@@ -111,39 +115,74 @@ public final class Batcher: Sendable {
     // MARK: - Requests
 
     /// Queues `records` (with `bytes` of body) and waits for their outcomes, or for the reason they were shed.
-    public func submit(_ records: [Value], bytes: Int, deadline: ContinuousClock.Instant) async -> Answer {
+    /// When `client` goes away while the request waits, the request is withdrawn (``Rejection/disconnected``).
+    public func submit(
+        _ records: [Value], bytes: Int, deadline: ContinuousClock.Instant, client: ClientWatch.Client? = nil
+    ) async -> Answer {
         let now = self.clock.now
+        var interest: ClientWatch.Interest?
+        defer { interest?.cancel() }
         return await withCheckedContinuation { continuation in
             enum Decision {
                 case reject(Rejection)
-                case queued(CheckedContinuation<Bool, Never>?)
+                case queued(id: Int, loop: CheckedContinuation<Bool, Never>?)
             }
             let decision = self.state.withLock { state -> Decision in
                 if state.stopping { return .reject(.stopping) }
                 if state.queuedRecords > 0, state.queuedRecords + records.count > self.configuration.queueLimit {
                     return .reject(.queueFull(retryAfter: self.drainTime(state)))
                 }
-                if let estimate = self.estimate(state, adding: records.count), now + estimate > deadline {
+                if let estimate = self.estimate(state, adding: records.count),
+                    estimate > now.duration(to: deadline) * Self.headroom
+                {
                     return .reject(
                         .deadline(
-                            "the queue ahead needs about \(Self.milliseconds(estimate)) ms, more than the "
+                            "the queue ahead and its own batch need about \(Self.milliseconds(estimate)) ms, more "
+                                + "than \(Int(Self.headroom * 100)) % of the "
                                 + "\(Self.milliseconds(now.duration(to: deadline))) ms left before the deadline"))
                 }
+                let id = state.nextID
+                state.nextID += 1
                 state.queue.append(
                     Waiting(
-                        records: records, bytes: bytes, arrived: now, deadline: deadline, continuation: continuation))
+                        id: id, records: records, bytes: bytes, arrived: now, deadline: deadline,
+                        continuation: continuation))
                 state.queuedRecords += records.count
                 self.metrics.queueDepth(state.queuedRecords)
-                return .queued(state.parked.popLast())
+                return .queued(id: id, loop: state.parked.popLast())
             }
             switch decision {
             case .reject(let rejection):
+                self.metrics.shed(rejection)
                 continuation.resume(returning: .rejected(rejection))
-            case .queued(let loop):
+            case .queued(let id, let loop):
+                if let client {
+                    interest = client.whenGone { self.withdraw(id) }
+                    if interest == nil { self.withdraw(id) }
+                }
                 loop?.resume(returning: true)
             }
         }
     }
+
+    /// Takes request `id` out of the queue, if it is still there, and answers it ``Rejection/disconnected``.
+    private func withdraw(_ id: Int) {
+        let withdrawn = self.state.withLock { state -> Waiting? in
+            guard let index = state.queue.firstIndex(where: { $0.id == id }) else { return nil }
+            let request = state.queue.remove(at: index)
+            state.queuedRecords -= request.records.count
+            self.metrics.queueDepth(state.queuedRecords)
+            return request
+        }
+        guard let withdrawn else { return }
+        self.metrics.shed(.disconnected)
+        withdrawn.continuation.resume(returning: .rejected(.disconnected))
+    }
+
+    /// The share of a request's remaining budget that the admission estimate may use. The rest is headroom for
+    /// the estimate's error (a batch that runs slower than the fitted cost) and for the answer's way back, so
+    /// that under overload the accepted requests keep their deadline as their clients measure it.
+    static let headroom = 0.9
 
     /// The measured time a request of `count` records would wait and be served, behind what is queued; `nil`
     /// before the first batch was measured.
@@ -157,6 +196,8 @@ public final class Batcher: Sendable {
         if state.busy >= self.configuration.workers {
             seconds += state.cost.seconds(forBatchOf: self.configuration.maxSize) / 2
         }
+        // Its own batch may run slow; the errors of the batches ahead mostly cancel out.
+        seconds += state.cost.overrun
         return .seconds(seconds)
     }
 
@@ -272,7 +313,8 @@ public final class Batcher: Sendable {
                 state.queue.removeFirst()
                 state.queuedRecords -= next.records.count
                 // Served in this batch, it would finish when a batch of the records so far and its own does.
-                let finish = now + .seconds(cost.measured ? cost.seconds(forBatchOf: records + next.records.count) : 0)
+                let finish =
+                    now + .seconds(cost.measured ? cost.slowSeconds(forBatchOf: records + next.records.count) : 0)
                 if now >= next.deadline || finish > next.deadline {
                     dropped.append(next)
                     continue
@@ -331,6 +373,9 @@ struct ServiceCost: Sendable {
     private var sumNT = 0.0
     private(set) var fixed = 0.0
     private(set) var perRecord = 0.0
+    /// How much slower than the fit recent batches ran, at worst: each batch's overrun (measured before it joins
+    /// the fit) raises it, and it decays by 1 % a batch (half in about 70 batches).
+    private(set) var overrun = 0.0
 
     /// `true` once a batch was measured.
     var measured: Bool { self.weight > 0 }
@@ -338,6 +383,9 @@ struct ServiceCost: Sendable {
     mutating func add(records: Int, seconds: Double) {
         let n = Double(records)
         let decay = 0.95
+        if self.measured {
+            self.overrun = max(seconds - self.seconds(forBatchOf: records), self.overrun * 0.99)
+        }
         self.weight = self.weight * decay + 1
         self.sumN = self.sumN * decay + n
         self.sumT = self.sumT * decay + seconds
@@ -359,6 +407,12 @@ struct ServiceCost: Sendable {
     /// The seconds a batch of `records` takes.
     func seconds(forBatchOf records: Int) -> Double {
         self.fixed + self.perRecord * Double(records)
+    }
+
+    /// The seconds a batch of `records` takes when it runs as slow as recent batches did at worst. A request is
+    /// only sent to a worker (and only admitted) when its own batch would finish in time even then.
+    func slowSeconds(forBatchOf records: Int) -> Double {
+        self.seconds(forBatchOf: records) + self.overrun
     }
 
     /// The seconds `workers` take to serve `records` in batches of up to `batch`.

@@ -11,12 +11,15 @@ import Synchronization
 ///
 /// - `POST /predict`: one JSON record, or `{"instances": [...]}`; answers `{"predictions": [...]}` in the same
 ///   order (the KServe / TF-Serving v1 shape). The header `X-Request-Deadline-Ms` sets the request's budget.
+/// - `POST /v2/models/{name}/infer`: the same records as KServe v2 tensors (``OpenInference``), with
+///   `GET /v2/health/live`, `GET /v2/health/ready`, `GET /v2/models/{name}` and `GET /v2/models/{name}/ready`.
 /// - `GET /healthz` (the server is up), `GET /readyz` (every worker is running and loaded), `GET /metrics`.
 ///
 /// Statuses: 400 invalid JSON; 413 a body over `max_body`; 422 a record the model rejected (`errors` names each
 /// instance's index, the other instances keep their predictions); 429 the queue is full (`Retry-After` in whole
 /// seconds and `X-Retry-After-Ms`, from the measured drain rate); 503 the workers failed on the batch twice, or
-/// the server is stopping; 504 the deadline cannot be met or has passed.
+/// the server is stopping; 504 the deadline cannot be met or has passed. A client that closes its connection while
+/// its request waits has the request withdrawn before it reaches a worker (counted as status 499, as nginx does).
 public struct ModelServer: Sendable {
     public let file: ModelFile
 
@@ -37,13 +40,16 @@ public struct ModelServer: Sendable {
         let file = self.file
         try await ProcessPool.withPool(file.pool) { pool in
             let batcher = Batcher(configuration: file.batching, metrics: metrics)
-            let router = Self.router(file: file, batcher: batcher, pool: pool, metrics: metrics)
+            let clients = ClientWatch()
+            let router = Self.router(file: file, batcher: batcher, pool: pool, metrics: metrics, clients: clients)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { await batcher.run(on: pool) }
                 try await HTTPServer.run(
                     router: router,
                     server: .http1(
-                        configuration: .init(idleTimeout: .nanoseconds(file.readTimeout.nanosecondsClamped))),
+                        configuration: .init(
+                            additionalChannelHandlers: [clients.handler()],
+                            idleTimeout: .nanoseconds(file.readTimeout.nanosecondsClamped))),
                     host: file.host, port: file.port,
                     name: "serve", maxConnections: file.maxConnections, grace: grace
                 ) { port in
@@ -94,18 +100,11 @@ public struct ModelServer: Sendable {
     static let deadlineHeader = HTTPFields.Element.Name("X-Request-Deadline-Ms")!
     static let retryAfterMillisecondsHeader = HTTPFields.Element.Name("X-Retry-After-Ms")!
 
-    static func router(file: ModelFile, batcher: Batcher, pool: ProcessPool, metrics: ServeMetrics)
-        -> Router<BasicRequestContext>
-    {
-        let router = Router()
-        router.post("/predict") { request, _ -> Response in
-            let response = await Self.predict(request, file: file, batcher: batcher)
-            metrics.answered(status: Int(response.status.code))
-            if response.status.code == 503 { metrics.restarts(total: pool.statistics.restarts) }
-            return response
-        }
-        router.get("/healthz") { _, _ in Self.json(.ok, ["status": "alive"]) }
-        router.get("/readyz") { _, _ -> Response in
+    static func router(
+        file: ModelFile, batcher: Batcher, pool: ProcessPool, metrics: ServeMetrics, clients: ClientWatch
+    ) -> Router<ServeContext> {
+        let router = Router(context: ServeContext.self)
+        let ready = { @Sendable () -> Response in
             let running = pool.pids.count
             let ready = running == file.pool.workers
             return Self.json(
@@ -115,6 +114,31 @@ public struct ModelServer: Sendable {
                     ("expected", .int(Int64(file.pool.workers))),
                 ]))
         }
+        let answer = { @Sendable (request: Request, context: ServeContext, api: API) async -> Response in
+            let response = await Self.predict(
+                request, api: api, client: clients.client(on: context.channel), file: file, batcher: batcher)
+            metrics.answered(status: Int(response.status.code))
+            if response.status.code == 503 { metrics.restarts(total: pool.statistics.restarts) }
+            return response
+        }
+        router.post("/predict") { request, context in await answer(request, context, .v1) }
+        router.post("/v2/models/:name/infer") { request, context -> Response in
+            guard context.parameters.get("name") == file.name else { return Self.unknownModel(context, file) }
+            return await answer(request, context, .openInference)
+        }
+        router.get("/v2/models/:name") { _, context -> Response in
+            guard context.parameters.get("name") == file.name else { return Self.unknownModel(context, file) }
+            return Self.json(
+                .ok, Record([("name", .string(file.name)), ("platform", .string("gather")), ("versions", .array([]))]))
+        }
+        router.get("/v2/models/:name/ready") { _, context -> Response in
+            guard context.parameters.get("name") == file.name else { return Self.unknownModel(context, file) }
+            return ready()
+        }
+        router.get("/v2/health/live") { _, _ in Self.json(.ok, ["live": .bool(true)]) }
+        router.get("/v2/health/ready") { _, _ in ready() }
+        router.get("/healthz") { _, _ in Self.json(.ok, ["status": "alive"]) }
+        router.get("/readyz") { _, _ in ready() }
         router.get("/metrics") { _, _ -> Response in
             metrics.restarts(total: pool.statistics.restarts)
             return Response(
@@ -124,8 +148,21 @@ public struct ModelServer: Sendable {
         return router
     }
 
-    /// Reads, checks, batches and answers one `/predict` request.
-    static func predict(_ request: Request, file: ModelFile, batcher: Batcher) async -> Response {
+    static func unknownModel(_ context: ServeContext, _ file: ModelFile) -> Response {
+        Self.error(
+            .notFound,
+            "no model named '\(context.parameters.get("name") ?? "")' here; this server serves '\(file.name)'")
+    }
+
+    /// The two request shapes: KServe/TF-Serving v1 (`/predict`) and the KServe v2 open inference protocol.
+    enum API {
+        case v1, openInference
+    }
+
+    /// Reads, checks, batches and answers one `/predict` or `/v2/models/{name}/infer` request.
+    static func predict(
+        _ request: Request, api: API, client: ClientWatch.Client?, file: ModelFile, batcher: Batcher
+    ) async -> Response {
         let arrived = ContinuousClock.now
         var budget = file.batching.deadline
         if let text = request.headers[Self.deadlineHeader] {
@@ -156,20 +193,30 @@ public struct ModelServer: Sendable {
             return Self.error(.badRequest, "the body is not valid JSON: \(error)")
         }
         let records: [Value]
-        if case .object(let object) = parsed, let instances = object["instances"] {
-            guard case .array(let list) = instances, !list.isEmpty else {
-                return Self.error(.badRequest, "instances must be a non-empty list of records")
+        var requestID: Value?
+        switch api {
+        case .v1:
+            if case .object(let object) = parsed, let instances = object["instances"] {
+                guard case .array(let list) = instances, !list.isEmpty else {
+                    return Self.error(.badRequest, "instances must be a non-empty list of records")
+                }
+                records = list
+            } else {
+                records = [parsed]
             }
-            records = list
-        } else {
-            records = [parsed]
+        case .openInference:
+            do {
+                (records, requestID) = try OpenInference.records(from: parsed)
+            } catch {
+                return Self.error(.badRequest, error.message)
+            }
         }
-        switch await batcher.submit(records, bytes: bytes.count, deadline: deadline) {
+        switch await batcher.submit(records, bytes: bytes.count, deadline: deadline, client: client) {
         case .rejected(let rejection):
             return Self.rejected(rejection)
         case .answered(let outcomes, _):
             if ContinuousClock.now > deadline {
-                batcher.metrics.shed(.deadline(""))
+                batcher.metrics.answeredLate()
                 return Self.error(.gatewayTimeout, "the model answered after the request's deadline of \(budget)")
             }
             var predictions: [Value] = []
@@ -197,7 +244,11 @@ public struct ModelServer: Sendable {
                         ("errors", .array(errors)), ("predictions", .array(predictions)),
                     ]))
             }
-            return Self.json(.ok, Record([("predictions", .array(predictions))]))
+            switch api {
+            case .v1: return Self.json(.ok, Record([("predictions", .array(predictions))]))
+            case .openInference:
+                return Self.json(.ok, OpenInference.response(model: file.name, id: requestID, predictions: predictions))
+            }
         }
     }
 
@@ -218,6 +269,9 @@ public struct ModelServer: Sendable {
             var response = Self.error(.serviceUnavailable, "the server is stopping")
             response.headers[.retryAfter] = "1"
             return response
+        case .disconnected:
+            // Nobody reads it: the status is for the metrics and the summary.
+            return Self.error(.init(code: 499, reasonPhrase: "Client Closed Request"), "the client went away")
         }
     }
 
@@ -231,6 +285,18 @@ public struct ModelServer: Sendable {
         return Response(
             status: status, headers: [.contentType: "application/json"],
             body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+}
+
+/// The request context of `gather serve`: Hummingbird's, plus the connection, so that a request can be withdrawn
+/// when its client goes (``ClientWatch``).
+struct ServeContext: RequestContext {
+    var coreContext: CoreRequestContextStorage
+    let channel: any Channel
+
+    init(source: ApplicationRequestContextSource) {
+        self.coreContext = .init(source: source)
+        self.channel = source.channel
     }
 }
 

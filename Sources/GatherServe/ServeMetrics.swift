@@ -11,7 +11,8 @@ import Synchronization
 /// - `gather_serve_batch_records`, `gather_serve_batch_seconds`, `gather_serve_record_seconds`: batch sizes and
 ///   service times per batch and per record.
 /// - `gather_serve_batches_total{reason}`: why batches left (`full`, `waited`, `idle`).
-/// - `gather_serve_shed_total{reason}`: requests not served (`queue_full`, `deadline`, `workers`, `stopping`).
+/// - `gather_serve_shed_total{reason}`: requests not served (`queue_full`, `deadline`, `workers`, `stopping`,
+///   `disconnected`), and `late`: served, but answered 504 because the answer came after the deadline.
 /// - `gather_serve_worker_restarts_total`: worker processes started again after a failure.
 final class ServeMetrics: Sendable {
     /// The counts behind the summary.
@@ -39,9 +40,14 @@ final class ServeMetrics: Sendable {
         Counter(label: "gather_serve_requests_total", dimensions: [("status", String(status))]).increment()
     }
 
-    func shed(_ rejection: Batcher.Rejection) {
-        self.counts.withLock { $0.sheds[rejection.reason, default: 0] += 1 }
-        Counter(label: "gather_serve_shed_total", dimensions: [("reason", rejection.reason)]).increment()
+    func shed(_ rejection: Batcher.Rejection) { self.shed(reason: rejection.reason) }
+
+    /// A worker answered, but after the request's deadline: 504, and work wasted (`late`).
+    func answeredLate() { self.shed(reason: "late") }
+
+    private func shed(reason: String) {
+        self.counts.withLock { $0.sheds[reason, default: 0] += 1 }
+        Counter(label: "gather_serve_shed_total", dimensions: [("reason", reason)]).increment()
     }
 
     func queueDepth(_ records: Int) { self.depth.record(records) }

@@ -23,11 +23,11 @@ public enum HTTPServer {
     ///
     /// `maxConnections` caps the connections open at once (more wait in the listen backlog); `grace` is how long
     /// open requests may take to finish once `body` has ended.
-    public static func run<T: Sendable>(
-        router: Router<BasicRequestContext>, server: HTTPServerBuilder = .http1(), host: String = "127.0.0.1",
+    public static func run<Context: RequestContext, T: Sendable>(
+        router: Router<Context>, server: HTTPServerBuilder = .http1(), host: String = "127.0.0.1",
         port: Int = 0, name: String, maxConnections: Int? = nil, grace: Duration = .seconds(1),
         _ body: (Int) async throws -> T
-    ) async throws -> T {
+    ) async throws -> T where Context.Source == ApplicationRequestContextSource {
         let (ports, portContinuation) = AsyncStream<Int>.makeStream()
         var logger = Logger(label: "gather.\(name)")
         logger.logLevel = .critical

@@ -326,6 +326,104 @@ import Testing
         }
     }
 
+    @Test(.timeLimit(.minutes(15)))
+    func aClientThatGoesAwayHasItsRecordsWithdrawnBeforeAWorkerSeesThem() async throws {
+        let result = try await Self.serving(workers: 1, pause: 0.6, settings: "batch: { max_size: 1 }") {
+            server, _ in
+            let port = UInt16(server.url.split(separator: ":").last!)!
+            try await Self.withClient { fetcher in
+                // The worker is busy with the first request for 600 ms; the second waits in the queue, and its
+                // client closes the connection.
+                async let first = Self.predict(server.url, #"{"x": 1}"#, fetcher: fetcher)
+                try await Self.waitForMetric(#"gather_serve_queue_records 0"#, batches: 1, server, fetcher)
+                let gone = try RawConnection(port: port)
+                let body = #"{"x": 77}"#
+                gone.send(
+                    "POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                        + "Content-Length: \(body.utf8.count)\r\n\r\n\(body)")
+                try await Self.waitForMetric(#"gather_serve_queue_records 1"#, batches: 1, server, fetcher)
+                gone.hangUp()
+                try await Self.waitForMetric(
+                    #"gather_serve_shed_total{reason="disconnected"} 1"#, batches: 1, server, fetcher)
+                #expect(await first.status == 200)
+                let third = await Self.predict(server.url, #"{"x": 3}"#, fetcher: fetcher)
+                #expect(third.status == 200)
+            }
+            // The worker never saw the withdrawn record.
+            #expect(server.received == [["1"], ["3"]], "\(server.received)")
+        }
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("shed: disconnected 1"), "\(result.stderr)")
+        #expect(result.stderr.contains("by status: 200 2, 499 1"), "\(result.stderr)")
+    }
+
+    /// Polls `/metrics` until it holds `line` and the workers have received `batches` batches (10 s at most).
+    static func waitForMetric(_ line: String, batches: Int, _ server: Server, _ fetcher: Fetcher) async throws {
+        let deadline = ContinuousClock.now + .seconds(10)
+        var text = ""
+        while ContinuousClock.now < deadline {
+            let metrics = await fetcher.fetch(FetchRequest(url: server.url + "/metrics", retry: RetryPolicy.none))
+            text = metrics.response.map { String(buffer: $0.body) } ?? ""
+            if server.batches.count >= batches, text.contains(line) { return }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        Issue.record("no \(line) in /metrics within 10 s:\n\(text)")
+    }
+
+    @Test(.timeLimit(.minutes(15)))
+    func openInferenceV2TensorsInAndOut() async throws {
+        _ = try await Self.serving(workers: 1) { server, _ in
+            try await Self.withClient { fetcher in
+                func post(_ path: String, _ body: String) async -> (status: Int, body: String) {
+                    let result = await fetcher.fetch(
+                        FetchRequest(
+                            url: server.url + path, method: "POST",
+                            headers: [(name: "Content-Type", value: "application/json")], body: Array(body.utf8),
+                            retry: RetryPolicy.none))
+                    return (result.response?.status ?? -1, result.response.map { String(buffer: $0.body) } ?? "")
+                }
+                // A batch of three along the first dimension: three records {"x": n}, in order.
+                let infer = await post(
+                    "/v2/models/doubler/infer",
+                    #"{"id": "r1", "inputs": [{"name": "x", "shape": [3], "datatype": "INT64", "data": [1, 2, 3]}]}"#)
+                #expect(infer.status == 200, "\(infer.body)")
+                #expect(
+                    infer.body
+                        == #"{"model_name":"doubler","id":"r1","outputs":[{"name":"y","datatype":"INT64","shape":[3],"data":[2,4,6]}]}"#,
+                    "\(infer.body)")
+                #expect(server.received.last == ["1", "2", "3"], "\(server.received)")
+                // Rows of a two-dimensional input, flat or nested.
+                let rows = await post(
+                    "/v2/models/doubler/infer",
+                    #"{"inputs": [{"name": "x", "shape": [2, 2], "datatype": "FP32", "data": [[1, 2], [3, 4]]}]}"#)
+                // Python's [1, 2] * 2 is [1, 2, 1, 2]: each row's answer is a list, so the output gains a dimension.
+                #expect(rows.status == 200, "\(rows.body)")
+                #expect(
+                    rows.body.contains(#"{"name":"y","datatype":"INT64","shape":[2,4],"data":[1,2,1,2,3,4,3,4]}"#),
+                    "\(rows.body)")
+                let mismatch = await post(
+                    "/v2/models/doubler/infer",
+                    #"{"inputs": [{"name": "x", "shape": [2, 3], "datatype": "FP32", "data": [1, 2, 3]}]}"#)
+                #expect(mismatch.status == 400)
+                #expect(
+                    mismatch.body.contains("input 'x': shape [2, 3] holds 6 values, data has 3"), "\(mismatch.body)")
+                let wrongType = await post(
+                    "/v2/models/doubler/infer",
+                    #"{"inputs": [{"name": "x", "shape": [1], "datatype": "INT64", "data": ["one"]}]}"#)
+                #expect(wrongType.status == 400)
+                #expect(wrongType.body.contains(#"data[0] is \"one\", which is not INT64"#), "\(wrongType.body)")
+                let unknown = await post("/v2/models/other/infer", #"{"inputs": []}"#)
+                #expect(unknown.status == 404)
+                #expect(unknown.body.contains("this server serves 'doubler'"), "\(unknown.body)")
+                for path in ["/v2/health/live", "/v2/health/ready", "/v2/models/doubler", "/v2/models/doubler/ready"] {
+                    let status = await fetcher.fetch(FetchRequest(url: server.url + path, retry: RetryPolicy.none))
+                        .response?.status
+                    #expect(status == 200, "\(path)")
+                }
+            }
+        }
+    }
+
     @Test func aBadModelFileOrAMissingCommandIsAUsageError() async throws {
         let scratch = try ScratchFolder()
         defer { scratch.remove() }
@@ -384,6 +482,9 @@ final class RawConnection: @unchecked Sendable {
     }
 
     deinit { close(self.fd) }
+
+    /// Closes both directions: the server reads end of file.
+    func hangUp() { shutdown(self.fd, Int32(SHUT_RDWR)) }
 
     func send(_ text: String) {
         let bytes = Array(text.utf8)
