@@ -1,4 +1,4 @@
-import GatherHTTP
+import GatherCore
 
 /// Which URLs a crawl may visit, and the one canonical form each URL is known by.
 public struct CrawlScope: Sendable {

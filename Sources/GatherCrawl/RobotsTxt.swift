@@ -1,3 +1,5 @@
+import GatherCore
+
 /// A robots.txt (RFC 9309) as it applies to one crawler: which paths it may fetch, how long to wait between
 /// requests, and the sitemaps the file lists.
 ///
@@ -252,8 +254,8 @@ extension RobotsTxt {
         var index = bytes.startIndex
         while index < bytes.endIndex {
             let byte = bytes[index]
-            if byte == UInt8(ascii: "%"), index + 2 < bytes.endIndex, let high = Self.hexValue(bytes[index + 1]),
-                let low = Self.hexValue(bytes[index + 2])
+            if byte == UInt8(ascii: "%"), index + 2 < bytes.endIndex, let high = URLEncoding.hexValue(bytes[index + 1]),
+                let low = URLEncoding.hexValue(bytes[index + 2])
             {
                 let decoded = high << 4 | low
                 if Self.isUnreserved(decoded) {
@@ -272,15 +274,6 @@ extension RobotsTxt {
             index += 1
         }
         return out
-    }
-
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 
     /// RFC 3986 unreserved: `A-Z a-z 0-9 - . _ ~`.

@@ -1,5 +1,5 @@
 import CLibXML2
-import GatherHTTP
+import GatherCore
 
 /// An HTML page parsed by libxml2's HTML parser (the parser lxml and Nokogiri build on), queried with XPath 1.0
 /// or CSS selectors.

@@ -1,5 +1,7 @@
 import GatherServer
 import Hummingbird
+import HummingbirdCore
+import HummingbirdWebSocket
 import NIOCore
 import Synchronization
 
@@ -14,6 +16,16 @@ import Synchronization
 /// - `malformedEvery`: every so many events, the data is not JSON (an error row, and the stream goes on);
 /// - `stallAt`: before that event the feed goes silent for `stallFor` (once per connection that reaches it).
 /// After the last event the connection stays open with a `: idle` comment every 200 ms.
+///
+/// The same events for polling at `GET /readings?since=N` (``pollURL``): a JSON list of the events after N that
+/// have been released so far (`rate` a second from the server's start, all at once without a rate), at most
+/// `batch` per answer, with an `ETag`; `If-None-Match` with the current one gets `304`. Without `since`, from the
+/// first event.
+///
+/// The same feed over WebSocket at `ws://…/ws` (``webSocketURL``): one text message per event (a duplicate is the
+/// previous event again), starting after `?since=N`. With `subscribe` set, nothing is sent until the client
+/// sends a message containing it. A drop is a close with code 1011; a stall is silence (pings are still
+/// answered); after the last event the connection stays open and silent.
 public struct SensorStream: Sendable {
     public struct Configuration: Sendable {
         public var count: Int
@@ -33,12 +45,14 @@ public struct SensorStream: Sendable {
         public var stallFor: Duration
         /// Send `retry: N` (ms) at the start of each connection.
         public var retry: Int?
+        /// WebSocket: wait for a client message containing this before sending.
+        public var subscribe: String?
 
         public init(
             count: Int = 10_000, keys: Int = 20, seed: UInt64 = 42, microsPerEvent: Int64 = 100_000,
             jitter: Int64 = 5_000, batch: Int = 100, rate: Double? = nil, dropEvery: Int? = nil,
             duplicateEvery: Int? = nil, malformedEvery: Int? = nil, stallAt: Int? = nil,
-            stallFor: Duration = .seconds(1), retry: Int? = 50
+            stallFor: Duration = .seconds(1), retry: Int? = 50, subscribe: String? = nil
         ) {
             self.count = count
             self.keys = keys
@@ -53,6 +67,7 @@ public struct SensorStream: Sendable {
             self.stallAt = stallAt
             self.stallFor = stallFor
             self.retry = retry
+            self.subscribe = subscribe
         }
     }
 
@@ -61,6 +76,8 @@ public struct SensorStream: Sendable {
     public let stats: SensorStreamStats
 
     public var url: String { "http://127.0.0.1:\(self.port)/events" }
+    public var webSocketURL: String { "ws://127.0.0.1:\(self.port)/ws" }
+    public var pollURL: String { "http://127.0.0.1:\(self.port)/readings" }
 
     /// 2026-01-01T00:00:00Z.
     public static let origin: Int64 = 1_767_225_600_000
@@ -98,7 +115,36 @@ public struct SensorStream: Sendable {
                     try await Self.send(after: after, configuration, stats: stats, to: &writer)
                 })
         }
-        return try await HTTPServer.run(router: router, server: .http1(), name: "sensor-stream") { port in
+        let started = ContinuousClock.now
+        router.get("/readings") { request, _ -> Response in
+            let released =
+                configuration.rate.map { rate in
+                    min(configuration.count, Int(started.duration(to: .now).seconds * rate))
+                } ?? configuration.count
+            let since = request.uri.queryParameters.get("since").flatMap { Int($0) }
+            let from = (since ?? 0) + 1
+            let upto = min(released, from + configuration.batch - 1)
+            let etag = "\"\(from)-\(upto)\""
+            if request.headers[.ifNoneMatch] == etag {
+                stats.polled(notModified: true)
+                return Response(status: .notModified, headers: [.eTag: etag])
+            }
+            stats.polled(notModified: false)
+            let items = from <= upto ? (from...upto).map { Self.event($0, configuration) } : []
+            return Response(
+                status: .ok, headers: [.contentType: "application/json", .eTag: etag],
+                body: ResponseBody(byteBuffer: ByteBuffer(string: "[" + items.joined(separator: ",") + "]")))
+        }
+        let server = HTTPServerBuilder.http1WebSocketUpgrade { request, _, _ in
+            guard let path = request.path, path == "/ws" || path.hasPrefix("/ws?") else { return .dontUpgrade }
+            let since = path.split(separator: "?").dropFirst().first?.split(separator: "&")
+                .first { $0.hasPrefix("since=") }.flatMap { Int($0.dropFirst(6)) }
+            stats.connected(lastEventID: since.map(String.init))
+            return .upgrade([:]) { inbound, outbound, _ in
+                try await Self.send(after: since ?? 0, configuration, stats: stats, inbound: inbound, to: outbound)
+            }
+        }
+        return try await HTTPServer.run(router: router, server: server, name: "sensor-stream") { port in
             try await body(SensorStream(port: port, configuration: configuration, stats: stats))
         }
     }
@@ -145,6 +191,51 @@ public struct SensorStream: Sendable {
     }
 }
 
+extension SensorStream {
+    /// The WebSocket side: one message per event, a close with 1011 as a drop.
+    fileprivate static func send(
+        after: Int, _ configuration: Configuration, stats: SensorStreamStats, inbound: WebSocketInboundStream,
+        to outbound: WebSocketOutboundWriter
+    ) async throws {
+        // One iterator for the connection's life: the stream can be iterated once.
+        var messages = inbound.messages(maxSize: 1 << 16).makeAsyncIterator()
+        if let subscribe = configuration.subscribe {
+            while true {
+                guard let message = try await messages.next() else { return }
+                if case .text(let text) = message, text.contains(subscribe) {
+                    stats.subscribed()
+                    break
+                }
+            }
+        }
+        var n = after + 1
+        var sentHere = 0
+        let started = ContinuousClock.now
+        while n <= configuration.count {
+            if let stall = configuration.stallAt, n == stall, stats.stall() {
+                try await Task.sleep(for: configuration.stallFor)
+            }
+            try await outbound.write(.text(Self.event(n, configuration)))
+            if let every = configuration.duplicateEvery, n % every == 0, n > 1 {
+                try await outbound.write(.text(Self.event(n - 1, configuration)))
+            }
+            stats.sent(1)
+            n += 1
+            sentHere += 1
+            if let drop = configuration.dropEvery, sentHere % drop == 0, n <= configuration.count {
+                try await outbound.close(.unexpectedServerError, reason: "dropped on purpose")
+                return
+            }
+            if let rate = configuration.rate {
+                let due = started.advanced(by: .seconds(Double(sentHere) / rate))
+                if due > .now { try await Task.sleep(until: due) }
+            }
+        }
+        // Stay open, silent, until the client goes.
+        while try await messages.next() != nil {}
+    }
+}
+
 /// What a ``SensorStream`` saw.
 public final class SensorStreamStats: Sendable {
     private struct State {
@@ -152,6 +243,9 @@ public final class SensorStreamStats: Sendable {
         var lastEventIDs: [String?] = []
         var sent = 0
         var stalled = false
+        var subscriptions = 0
+        var polls = 0
+        var notModified = 0
     }
     private let state = Mutex(State())
 
@@ -164,6 +258,15 @@ public final class SensorStreamStats: Sendable {
 
     func sent(_ n: Int) { self.state.withLock { $0.sent += n } }
 
+    func subscribed() { self.state.withLock { $0.subscriptions += 1 } }
+
+    func polled(notModified: Bool) {
+        self.state.withLock {
+            $0.polls += 1
+            if notModified { $0.notModified += 1 }
+        }
+    }
+
     /// `true` the first time: the feed stalls once.
     func stall() -> Bool {
         self.state.withLock { state in
@@ -173,7 +276,12 @@ public final class SensorStreamStats: Sendable {
     }
 
     public var connections: Int { self.state.withLock { $0.connections } }
-    /// The `Last-Event-ID` of each connection, in order (`nil` for none).
+    /// The `Last-Event-ID` (SSE) or `since` (WebSocket) of each connection, in order (`nil` for none).
     public var lastEventIDs: [String?] { self.state.withLock { $0.lastEventIDs } }
     public var eventsSent: Int { self.state.withLock { $0.sent } }
+    /// WebSocket connections that sent the subscribe message.
+    public var subscriptions: Int { self.state.withLock { $0.subscriptions } }
+    /// Requests to `/readings`, and those answered `304`.
+    public var polls: Int { self.state.withLock { $0.polls } }
+    public var notModified: Int { self.state.withLock { $0.notModified } }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import GatherCore
+import GatherPostgres
 import GatherSQLite
 import GatherStream
 import GatherTesting
@@ -101,6 +102,179 @@ import Testing
         #expect(errors.first?[2].stringValue?.contains("oops 1000") == true)
         // Nothing counted twice: the committed event count is every event once (duplicates dropped at the source).
         #expect(try db.query("SELECT sum(records) FROM _gather_resource_runs") == [[5_000]])
+    }
+
+    /// The same feed over WebSocket: a subscribe message on every connect, a close (1011) every 700 messages, a
+    /// duplicate every 250, and a SIGKILL mid-stream. Each reconnect and the restart ask for what follows the
+    /// newest sequence number (`?since=N`), so every event lands in its window exactly once.
+    @Test(.timeLimit(.minutes(15)))
+    func aWebSocketFeedResumesBySequenceThroughDropsDuplicatesAndAKill() async throws {
+        try await oneKillTestAtATime { try await self.aWebSocketFeedResumesBySequenceBody() }
+    }
+
+    private func aWebSocketFeedResumesBySequenceBody() async throws {
+        let scratch = try ScratchFolder()
+        defer { scratch.remove() }
+        let feed = SensorStream.Configuration(
+            count: 6_000, keys: 5, jitter: 3_000, rate: 5_000, dropEvery: 700, duplicateEvery: 250,
+            subscribe: "readings")
+        try await SensorStream.withServer(feed) { stream in
+            let pipeline = try scratch.write(
+                "sensors.yaml",
+                Self.windowPipeline(
+                    """
+                    type: websocket
+                    url: \(stream.webSocketURL)
+                    subscribe: '{"op": "subscribe", "channel": "readings", "after": "{position}"}'
+                    sequence: seq
+                    resume: since
+                    ping_interval: 1s
+                    commit_interval: 100ms
+                    """))
+            try await Self.runKilledOnce(pipeline)
+            let result = try await runGather(["run", pipeline, "--idle-exit", "3s", "--flush-windows"])
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(result.stderr.contains("duplicates dropped"), "\(result.stderr)")
+            #expect(stream.stats.connections >= 9, "\(stream.stats.connections) connections")
+            #expect(stream.stats.subscriptions == stream.stats.connections, "every connection subscribed")
+            #expect(stream.stats.lastEventIDs.dropFirst().allSatisfy { $0 != nil }, "every reconnect resumes")
+        }
+        try Self.expectExactWindows(feed, in: scratch.file("sensors.db"))
+    }
+
+    /// An HTTP resource polled every 50 ms, new readings told by their `seq` cursor (`?since=N`), and a SIGKILL
+    /// mid-stream: every reading once in its window, and an unchanged resource answered 304.
+    @Test(.timeLimit(.minutes(15)))
+    func aPolledResourceDeliversEachNewRecordOnceThroughAKill() async throws {
+        try await oneKillTestAtATime { try await self.aPolledResourceBody() }
+    }
+
+    private func aPolledResourceBody() async throws {
+        let scratch = try ScratchFolder()
+        defer { scratch.remove() }
+        let feed = SensorStream.Configuration(count: 6_000, keys: 5, jitter: 3_000, batch: 250, rate: 5_000)
+        try await SensorStream.withServer(feed) { stream in
+            let pipeline = try scratch.write(
+                "sensors.yaml",
+                Self.windowPipeline(
+                    """
+                    type: poll
+                    url: \(stream.pollURL)
+                    interval: 50ms
+                    cursor: seq
+                    cursor_param: since
+                    commit_interval: 100ms
+                    """))
+            try await Self.runKilledOnce(pipeline)
+            let result = try await runGather(["run", pipeline, "--idle-exit", "2s", "--flush-windows"])
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(stream.stats.notModified > 0, "\(stream.stats.polls) polls, none answered 304")
+        }
+        try Self.expectExactWindows(feed, in: scratch.file("sensors.db"))
+    }
+
+    /// An outbox table written 200 rows at a time with a NOTIFY after each, read by `postgres_notify` into
+    /// windows, with a SIGKILL mid-stream: every row once in its window (the catch-up query after the committed
+    /// cursor finds what was written while nobody listened).
+    @Test(.timeLimit(.minutes(15)))
+    func aPostgresOutboxIsReadExactlyThroughAKill() async throws {
+        try await oneKillTestAtATime { try await self.aPostgresOutboxBody() }
+    }
+
+    private func aPostgresOutboxBody() async throws {
+        let scratch = try ScratchFolder()
+        defer { scratch.remove() }
+        let feed = SensorStream.Configuration(count: 6_000, keys: 5, jitter: 3_000)
+        let url = try await TestPostgres.freshDatabase("notify")
+        try await TestPostgres.withServer(url) { server in
+            try await server.execute(
+                "CREATE TABLE outbox (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, sensor_id text, ts bigint, "
+                    + "temp double precision, seq int)")
+            let pipeline = try scratch.write(
+                "sensors.yaml",
+                Self.windowPipeline(
+                    """
+                    type: postgres_notify
+                    url: "\(url)"
+                    channel: readings
+                    table: outbox
+                    catch_up_interval: 1s
+                    commit_interval: 100ms
+                    """))
+            // The writer: 30 transactions of 200 rows, one every 40 ms, each followed by a NOTIFY.
+            let writer = Task {
+                for start in stride(from: 1, through: feed.count, by: 200) {
+                    let rows = (start..<min(start + 200, feed.count + 1)).map { SensorStream.event($0, feed) }
+                    try await server.execute(
+                        "INSERT INTO outbox (sensor_id, ts, temp, seq) SELECT x->>'sensor_id', (x->>'ts')::bigint, "
+                            + "(x->>'temp')::float8, (x->>'seq')::int FROM jsonb_array_elements($1::jsonb) AS x",
+                        [.string("[" + rows.joined(separator: ",") + "]")])
+                    try await server.execute("NOTIFY readings")
+                    try await Task.sleep(for: .milliseconds(40))
+                }
+            }
+            try await Self.runKilledOnce(pipeline)
+            try await writer.value
+            let result = try await runGather(["run", pipeline, "--idle-exit", "2s", "--flush-windows"])
+            #expect(result.status == 0, "\(result.stderr)")
+        }
+        try Self.expectExactWindows(feed, in: scratch.file("sensors.db"))
+    }
+
+    /// A pipeline of one stream resource, `readings`, whose `stream:` keys are `source` (YAML lines), into 10 s
+    /// tumbling windows per sensor of `count()` and `sum(temp)`.
+    static func windowPipeline(_ source: String) -> String {
+        let indented = source.split(separator: "\n").map { "      " + $0 }.joined(separator: "\n")
+        return """
+            name: sensors
+            destination: sqlite:sensors.db
+            resources:
+              - name: readings
+                stream:
+            \(indented)
+                event_time: ts
+                watermark: { max_delay: 5s }
+                window:
+                  tumbling: 10s
+                  key: sensor_id
+                  aggregate: { n: count(), total: sum(temp) }
+            """
+    }
+
+    /// Runs `pipeline` and SIGKILLs it 700 ms in, while events flow.
+    static func runKilledOnce(_ pipeline: String) async throws {
+        let killed = try await runGather(["run", pipeline, "--idle-exit", "5s", "--quiet"]) { process in
+            try await Task.sleep(for: .milliseconds(700))
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        }
+        #expect(killed.status != 0, "the first run should have been killed mid-stream: \(killed.stderr)")
+    }
+
+    /// The `n` and `total` of every 10 s window of the feed's events, computed here from the feed's definition,
+    /// equal the rows in `path`; and every event was committed once.
+    static func expectExactWindows(_ feed: SensorStream.Configuration, in path: String) throws {
+        var expected: [String: (n: Int, total: Double)] = [:]
+        for n in 1...feed.count {
+            let event = try #require(
+                try JSONSerialization.jsonObject(with: Data(SensorStream.event(n, feed).utf8)) as? [String: Any])
+            let ts = (event["ts"] as! NSNumber).int64Value
+            let key = "\(event["sensor_id"]!)|\(ts / 10_000 * 10_000)"
+            var entry = expected[key] ?? (0, 0)
+            entry.n += 1
+            entry.total += (event["temp"] as! NSNumber).doubleValue
+            expected[key] = entry
+        }
+        let db = try SQLiteDatabase(path: path)
+        let rows = try db.query(
+            "SELECT sensor_id, CAST(strftime('%s', window_start) AS INTEGER) * 1000, n, total FROM readings")
+        #expect(rows.count == expected.count)
+        for row in rows {
+            let key = "\(row[0].stringValue ?? "")|\(row[1].intValue ?? 0)"
+            let want = try #require(expected[key], "unexpected window \(key)")
+            #expect(row[2].intValue == Int64(want.n), "\(key)")
+            #expect(abs((row[3].doubleValue ?? 0) - want.total) < 1e-6, "\(key)")
+        }
+        #expect(try db.query("SELECT sum(records) FROM _gather_resource_runs") == [[Value.int(Int64(feed.count))]])
     }
 
     /// SIGKILL `gather run` at 10 seeded points while events flow, run again each time: the window rows and the

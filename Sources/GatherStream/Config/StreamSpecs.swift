@@ -1,5 +1,6 @@
 public import GatherConfig
 import GatherCore
+import GatherPostgres
 
 /// The YAML of a stream resource: `stream` (the source), `event_time`, `watermark` and `window`; each spec here
 /// holds its keys, its defaults and its parser.
@@ -34,6 +35,106 @@ public enum StreamSpecs {
                 description: "A connection with no bytes at all (events or comment heartbeats) this long is reopened."),
         ] + commitFields,
         examples: ["stream: { type: sse, url: \"http://127.0.0.1:9000/events\" }"])
+
+    public static let websocket = ComponentSpec(
+        name: "websocket", kind: "stream",
+        summary: "A WebSocket feed: `subscribe` messages after every connect, a ping every `ping_interval` (a "
+            + "connection whose pong is late is reopened), reconnects with an exponential backoff and full jitter. "
+            + "With `sequence` (an increasing integer field of each message) duplicates are dropped and the "
+            + "position is committed; with `resume` too, every reconnect asks for what follows it (`?resume=LAST`, "
+            + "or `{position}` in a subscribe message), which makes the feed exact across drops and restarts. "
+            + "Without a sequence, what is sent while disconnected is lost. Text or binary messages, each one "
+            + "JSON record.",
+        fields: [
+            FieldSpec(
+                "url", .string, required: true, description: "The feed, `ws://` or `wss://`.",
+                example: "ws://127.0.0.1:9000/ws"),
+            FieldSpec(
+                "headers", .map(.string), description: "Headers of the opening request.",
+                example: "{ Authorization: \"Bearer ${TOKEN}\" }"),
+            FieldSpec(
+                "subscribe", .any,
+                description: "Messages sent after every connect: a string, an object (sent as JSON), or a list of "
+                    + "them. `{position}` is replaced by the newest sequence number seen (empty at the start).",
+                example: "{ op: subscribe, channel: readings }"),
+            FieldSpec(
+                "sequence", .string,
+                description: "The message field holding an increasing integer: the position, and what duplicates are "
+                    + "told by.", example: "seq", synonyms: ["sequence_field"]),
+            FieldSpec(
+                "resume", .string,
+                description: "The query parameter that asks the server for the messages after a sequence number.",
+                example: "since", synonyms: ["resume_param"]),
+            FieldSpec(
+                "ping_interval", .duration, default: "15s",
+                description: "How often a ping is sent; a pong that has not come back by the next ping closes the "
+                    + "connection, which is then reopened."),
+            FieldSpec(
+                "max_message", .byteCount, default: "16MiB",
+                description: "The largest message; a larger one closes the connection (code 1009) and is reported."),
+        ] + commitFields,
+        examples: [
+            "stream: { type: websocket, url: \"ws://127.0.0.1:9000/ws\", sequence: seq, resume: since }"
+        ])
+
+    public static let poll = ComponentSpec(
+        name: "poll", kind: "stream",
+        summary: "An HTTP resource fetched every `interval` through the fetcher (flow control, retries), with "
+            + "`If-None-Match`/`If-Modified-Since` from the last answer, so an unchanged resource costs a 304. New "
+            + "records are told by `cursor` (a growing field; with `cursor_param` the request asks for what follows "
+            + "it) or by `primary_key` (records of the previous answer are skipped); with neither, every record of "
+            + "every changed answer goes out. The cursor or keys and the validators are committed with the rows.",
+        fields: [
+            FieldSpec(
+                "url", .string, required: true, description: "The resource.",
+                example: "http://127.0.0.1:9000/readings"),
+            FieldSpec("headers", .map(.string), description: "Request headers."),
+            FieldSpec("interval", .duration, default: "10s", description: "Time from one poll's start to the next."),
+            FieldSpec(
+                "records", .jsonPath,
+                description: "Where the records are in the answer (default: the answer's list, or the answer).",
+                example: "$.data[*]"),
+            FieldSpec(
+                "cursor", .string, description: "A field that grows with every new record (an id, an updated_at).",
+                example: "id"),
+            FieldSpec(
+                "cursor_param", .string,
+                description: "The query parameter set to the newest committed cursor value on every request.",
+                example: "since", synonyms: ["param"]),
+            FieldSpec(
+                "primary_key", .stringOrList(.string),
+                description: "Fields naming a record: records of the previous answer are not sent again."),
+            FieldSpec("rate", .rate, description: "At most this many requests to the host (for example 1/s)."),
+        ] + commitFields,
+        examples: ["stream: { type: poll, url: \"http://127.0.0.1:9000/items\", interval: 5s, cursor: id }"])
+
+    public static let postgresNotify = ComponentSpec(
+        name: "postgres_notify", kind: "stream",
+        summary: "Rows of a PostgreSQL outbox table as they are written: LISTEN on `channel` wakes the reader, and "
+            + "a catch-up query reads the table after the committed `cursor` on every (re)connect, after every "
+            + "notification and at least every `catch_up_interval`. The table is the source and the notification "
+            + "only a bell (NOTIFY reaches nobody who is disconnected, and its payload stops at 8,000 bytes), so "
+            + "the feed is exact across drops and kills. Each row is one record (`row_to_json`).",
+        fields: [
+            FieldSpec(
+                "url", .string, required: true, description: "The database (`PGPASSWORD` and ~/.pgpass work too).",
+                example: "postgres://gather@127.0.0.1:5432/app"),
+            FieldSpec(
+                "channel", .string, required: true, description: "The channel to LISTEN on.", example: "readings"),
+            FieldSpec(
+                "table", .string, required: true, description: "The outbox table (`schema.table` works).",
+                example: "readings_outbox", synonyms: ["outbox"]),
+            FieldSpec(
+                "cursor", .string, default: "id",
+                description: "A column that grows with every row (an identity column or a sequence)."),
+            FieldSpec("batch", .int, default: "1000", description: "Rows per catch-up query."),
+            FieldSpec(
+                "catch_up_interval", .duration, default: "5s",
+                description: "The longest time between catch-up queries when no notification comes."),
+        ] + commitFields,
+        examples: [
+            "stream: { type: postgres_notify, url: \"postgres://127.0.0.1/app\", channel: readings, table: outbox }"
+        ])
 
     public static let tail = ComponentSpec(
         name: "tail", kind: "stream",
@@ -71,7 +172,7 @@ public enum StreamSpecs {
         ] + commitFields,
         examples: ["stream: { type: redis, url: \"redis://127.0.0.1:6379\", stream: readings, group: gather }"])
 
-    public static let sources = [sse, tail, redis]
+    public static let sources = [sse, websocket, poll, postgresNotify, tail, redis]
 
     public static let sliding = ComponentSpec(
         name: "sliding", kind: "window",
@@ -152,7 +253,8 @@ public enum StreamSpecs {
         FieldSpec(
             "stream", .oneOf(discriminator: "type", sources),
             description:
-                "A live source instead of an endpoint: `sse`, `tail` or `redis`. Runs until Ctrl-C / SIGTERM (exit "
+                "A live source instead of an endpoint: `sse`, `websocket`, `poll`, `postgres_notify`, `tail` or "
+                + "`redis`. Runs until Ctrl-C / SIGTERM (exit "
                 + "130) or `--idle-exit`."),
         FieldSpec(
             "event_time", .string,
@@ -163,7 +265,7 @@ public enum StreamSpecs {
         FieldSpec("window", .object(window), description: "Aggregate events into windows instead of storing them."),
     ]
 
-    public static let all = [sse, tail, redis, window, sliding, session, late, watermark]
+    public static let all = sources + [window, sliding, session, late, watermark]
 }
 
 /// A stream resource as the pipeline file describes it.
@@ -188,6 +290,34 @@ public struct StreamDefinition: Sendable {
                 url: settings.string("url") ?? "", headers: settings.stringMap("headers").map { ($0.key, $0.value) },
                 eventTypes: events.isEmpty ? nil : Set(events),
                 idleTimeout: settings.duration("idle_timeout") ?? .seconds(60))
+        case "websocket":
+            self.source = WebSocketSource(
+                url: settings.string("url") ?? "", headers: settings.stringMap("headers").map { ($0.key, $0.value) },
+                subscribe: Self.messages(settings.value("subscribe")?.value), sequence: settings.string("sequence"),
+                resumeParameter: settings.string("resume"),
+                pingInterval: settings.duration("ping_interval") ?? .seconds(15),
+                maxMessage: settings.byteCount("max_message") ?? 16 << 20)
+        case "poll":
+            var limits = FlowLimits()
+            limits.rate = settings.rate("rate")
+            self.source = PollSource(
+                url: settings.string("url") ?? "", headers: settings.stringMap("headers").map { ($0.key, $0.value) },
+                interval: settings.duration("interval") ?? .seconds(10), records: settings.jsonPath("records"),
+                cursor: settings.string("cursor"), cursorParameter: settings.string("cursor_param"),
+                primaryKey: settings.strings("primary_key"),
+                limits: limits)
+        case "postgres_notify":
+            let url: PostgresURL
+            do {
+                url = try PostgresURL(settings.string("url") ?? "")
+            } catch {
+                errors.append(settings.error(at: "url", error.message))
+                return nil
+            }
+            self.source = PostgresNotifySource(
+                url: url, channel: settings.string("channel") ?? "", table: settings.string("table") ?? "",
+                cursor: settings.string("cursor") ?? "id", batch: max(1, settings.int("batch") ?? 1_000),
+                catchUpInterval: settings.duration("catch_up_interval") ?? .seconds(5))
         case "tail":
             let path = settings.string("path") ?? ""
             self.source = TailSource(
@@ -274,6 +404,19 @@ public struct StreamDefinition: Sendable {
             kind: kinds[0], key: keys, aggregates: aggregates,
             allowedLateness: Self.millis(late?.duration("allowed") ?? .zero))
         self.lateTable = late?.string("to")
+    }
+
+    /// WebSocket subscribe messages: a list gives one message per item; a string is sent as it is, anything else
+    /// as its JSON.
+    static func messages(_ value: Value?) -> [String] {
+        func message(_ value: Value) -> String {
+            if case .string(let text) = value { text } else { JSONWriter.string(value) }
+        }
+        switch value {
+        case nil, .null?: return []
+        case .array(let items)?: return items.map(message)
+        case let other?: return [message(other)]
+        }
     }
 
     static func millis(_ duration: Duration) -> Int64 {

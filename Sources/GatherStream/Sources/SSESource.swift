@@ -57,68 +57,51 @@ public struct SSESource: StreamSource {
         var lastID = saved
         var newestNumeric = saved.flatMap { Int64($0) }
         var retryFloor: Duration?
-        var backoff = ReconnectBackoff()
-        while !Task.isCancelled {
-            var delivered = false
-            do {
-                var request = HTTPClientRequest(url: self.url)
-                request.headers.add(name: "Accept", value: "text/event-stream")
-                request.headers.add(name: "Cache-Control", value: "no-cache")
-                for header in self.headers { request.headers.add(name: header.name, value: header.value) }
-                if let lastID, !lastID.isEmpty { request.headers.add(name: "Last-Event-ID", value: lastID) }
-                let response = try await client.execute(request, timeout: TimeAmount(self.connectTimeout))
-                guard response.status == .ok else {
-                    throw SSEError("\(self.url) answered \(response.status.code) \(response.status.reasonPhrase)")
-                }
-                let type = response.headers.first(name: "Content-Type") ?? ""
-                guard type.lowercased().hasPrefix("text/event-stream") else {
-                    throw SSEError("\(self.url) answered with Content-Type '\(type)', not text/event-stream")
-                }
-                status.connected()
-                var parser = SSEParser(lastEventID: lastID)
-                for try await chunk in response.body {
-                    let events = parser.feed(chunk.readableBytesView)
-                    if let retry = parser.retry { retryFloor = .milliseconds(retry) }
-                    lastID = parser.lastEventID
-                    guard !events.isEmpty else { continue }
-                    let now = Timestamp.epochMillis()
-                    var out: [SourceEvent] = []
-                    out.reserveCapacity(events.count)
-                    for event in events {
-                        if let types = self.eventTypes, !types.contains(event.type) { continue }
-                        // Only an event's own id says it was sent before; one without an id shares the last one.
-                        if event.hasOwnID, let id = event.id, let numeric = Int64(id) {
-                            if let newest = newestNumeric, numeric <= newest {
-                                status.duplicate()
-                                continue
-                            }
-                            newestNumeric = numeric
+        await ReconnectBackoff.reconnecting(status: status, floor: { retryFloor }) { attempt in
+            var request = HTTPClientRequest(url: self.url)
+            request.headers.add(name: "Accept", value: "text/event-stream")
+            request.headers.add(name: "Cache-Control", value: "no-cache")
+            for header in self.headers { request.headers.add(name: header.name, value: header.value) }
+            if let lastID, !lastID.isEmpty { request.headers.add(name: "Last-Event-ID", value: lastID) }
+            let response = try await client.execute(request, timeout: TimeAmount(self.connectTimeout))
+            guard response.status == .ok else {
+                throw StreamSourceError("\(self.url) answered \(response.status.code) \(response.status.reasonPhrase)")
+            }
+            let type = response.headers.first(name: "Content-Type") ?? ""
+            guard type.lowercased().hasPrefix("text/event-stream") else {
+                throw StreamSourceError("\(self.url) answered with Content-Type '\(type)', not text/event-stream")
+            }
+            status.connected()
+            var parser = SSEParser(lastEventID: lastID)
+            for try await chunk in response.body {
+                let events = parser.feed(chunk.readableBytesView)
+                if let retry = parser.retry { retryFloor = .milliseconds(retry) }
+                lastID = parser.lastEventID
+                guard !events.isEmpty else { continue }
+                let now = Timestamp.epochMillis()
+                var out: [SourceEvent] = []
+                out.reserveCapacity(events.count)
+                for event in events {
+                    if let types = self.eventTypes, !types.contains(event.type) { continue }
+                    // Only an event's own id says it was sent before; one without an id shares the last one.
+                    if event.hasOwnID, let id = event.id, let numeric = Int64(id) {
+                        if let newest = newestNumeric, numeric <= newest {
+                            status.duplicate()
+                            continue
                         }
-                        out.append(SourceEvent(payload: event.data, position: event.id.map(Value.string), arrival: now))
+                        newestNumeric = numeric
                     }
-                    if !out.isEmpty {
-                        delivered = true
-                        guard await buffer.send(out) else { return }
+                    out.append(SourceEvent(payload: event.data, position: event.id.map(Value.string), arrival: now))
+                }
+                if !out.isEmpty {
+                    attempt.delivered()
+                    guard await buffer.send(out) else {
+                        attempt.stop()
+                        return nil
                     }
                 }
-                status.disconnected(nil)
-            } catch is CancellationError {
-                return
-            } catch {
-                if Task.isCancelled { return }
-                status.disconnected("\(error)")
             }
-            if delivered { backoff.reset() }
-            do {
-                try await Task.sleep(for: backoff.next(floor: retryFloor))
-            } catch {
-                return
-            }
+            return nil
         }
     }
-}
-
-struct SSEError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
 }

@@ -219,4 +219,54 @@ public struct ReconnectBackoff: Sendable {
 
     /// A connection that delivered events starts the sequence over.
     public mutating func reset() { self.attempt = 0 }
+
+    /// The reconnect loop of a live source: runs `connect` until it stops the attempt (the job is stopping) or
+    /// the task is cancelled. A connection that ends (with the reason `connect` returns: `nil` for a clean end) or
+    /// fails is reported to `status`, and the next waits out a backoff with full jitter, never below `floor()` (the
+    /// server's own retry time), reset by a connection that delivered events.
+    public static func reconnecting(
+        status: SourceStatus, floor: () -> Duration? = { nil },
+        _ connect: (ConnectionAttempt) async throws -> String?
+    ) async {
+        var backoff = ReconnectBackoff()
+        while !Task.isCancelled {
+            let attempt = ConnectionAttempt()
+            do {
+                let reason = try await connect(attempt)
+                if attempt.isStopped { return }
+                status.disconnected(reason)
+            } catch is CancellationError {
+                return
+            } catch {
+                if Task.isCancelled || attempt.isStopped { return }
+                status.disconnected("\(error)")
+            }
+            if attempt.hasDelivered { backoff.reset() }
+            do {
+                try await Task.sleep(for: backoff.next(floor: floor()))
+            } catch {
+                return
+            }
+        }
+    }
+}
+
+/// One connection of a reconnecting source (``ReconnectBackoff/reconnecting(status:floor:_:)``): whether it
+/// delivered events, and whether the job stopped it.
+public final class ConnectionAttempt: Sendable {
+    private let state = Mutex((delivered: false, stopped: false))
+
+    /// Events went out on this connection.
+    public func delivered() { self.state.withLock { $0.delivered = true } }
+    /// The buffer is finished: no reconnect.
+    public func stop() { self.state.withLock { $0.stopped = true } }
+
+    public var hasDelivered: Bool { self.state.withLock { $0.delivered } }
+    public var isStopped: Bool { self.state.withLock { $0.stopped } }
+}
+
+/// Why a source could not go on: a server's wrong answer, a bad URL. Its text is the progress line's reason.
+struct StreamSourceError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
 }

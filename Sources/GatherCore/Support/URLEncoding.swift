@@ -1,5 +1,3 @@
-import GatherCore
-
 /// Percent-encoding for URL components (RFC 3986 unreserved characters stay as they are).
 public enum URLEncoding {
     /// Encodes everything but `A-Z a-z 0-9 - . _ ~`.
@@ -33,7 +31,8 @@ public enum URLEncoding {
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
+    /// The value of one hexadecimal digit (`0-9`, `a-f`, `A-F`), or `nil`.
+    public static func hexValue(_ byte: UInt8) -> UInt8? {
         switch byte {
         case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
         case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
