@@ -196,7 +196,14 @@ let package = Package(
                 .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "WSClient", package: "swift-websocket"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        // Scale-out: runs, units, fenced leases and heartbeats in PostgreSQL, shared by workers on many hosts.
+        .target(
+            name: "GatherCoordinator",
+            dependencies: ["GatherCore", "GatherPostgres"],
             swiftSettings: swiftSettings
         ),
         // Pipelines: REST resources, transforms, the runner and its state.
@@ -288,6 +295,11 @@ let package = Package(
         .testTarget(
             name: "GatherConfigTests",
             dependencies: ["GatherConfig"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "GatherCoordinatorTests",
+            dependencies: ["GatherCoordinator", "GatherPostgres", "GatherTesting", "GatherCore"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

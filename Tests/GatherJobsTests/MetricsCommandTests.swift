@@ -33,23 +33,8 @@ import Testing
                     "--metrics", "127.0.0.1:\(port)", "--metrics-linger", "2s", "--summary-json", summaryPath,
                 ]
             ) { _ in
-                try await Fetcher.withFetcher { fetcher in
-                    // While it runs: the endpoint answers and the counters are partway.
-                    let deadline = ContinuousClock.now + .seconds(10)
-                    while ContinuousClock.now < deadline {
-                        if let scrape = await scrape(metricsURL, fetcher), scrape["gather_records_read_total"] != nil {
-                            during = scrape
-                            break
-                        }
-                        try await Task.sleep(for: .milliseconds(50))
-                    }
-                    // After the summary is written (the endpoint lingers): the final counts.
-                    while ContinuousClock.now < deadline, !FileManager.default.fileExists(atPath: summaryPath) {
-                        try await Task.sleep(for: .milliseconds(50))
-                    }
-                    try await Task.sleep(for: .milliseconds(100))
-                    after = await scrape(metricsURL, fetcher) ?? [:]
-                }
+                (during, after) = try await scrapeDuringAndAfter(
+                    metricsURL, once: "gather_records_read_total", summary: summaryPath, within: .seconds(10))
             }
             #expect(result.status == 1, "\(result.stderr)")
             #expect(result.stderr.contains("gather: metrics on \(metricsURL)"))
@@ -116,6 +101,73 @@ import Testing
             let bad = try await runGather(["fetch", "-", "--metrics", "localhost:http"], stdin: "")
             #expect(bad.status == 2)
         }
+    }
+
+    @Test(.timeLimit(.minutes(2)))
+    func streamMetricsShowLagOpenWindowsAndAgreeWithTheSummary() async throws {
+        let scratch = try ScratchFolder()
+        defer { scratch.remove() }
+        let feed = SensorStream.Configuration(
+            count: 4_000, keys: 5, jitter: 2_000, rate: 2_000, dropEvery: 1_500, duplicateEvery: 400)
+        try await SensorStream.withServer(feed) { stream in
+            let pipeline = try scratch.write(
+                "sensors.yaml",
+                StreamCommandTests.windowPipeline("type: sse\nurl: \(stream.url)\ncommit_interval: 100ms"))
+            let port = try freeLoopbackPort()
+            let metricsURL = "http://127.0.0.1:\(port)/metrics"
+            let summaryPath = scratch.file("summary.json")
+            nonisolated(unsafe) var during: [String: Double] = [:]
+            nonisolated(unsafe) var after: [String: Double] = [:]
+            let result = try await runGather(
+                [
+                    "run", pipeline, "--idle-exit", "2s", "--quiet", "--metrics", "127.0.0.1:\(port)",
+                    "--metrics-linger", "3s", "--summary-json", summaryPath,
+                ]
+            ) { _ in
+                (during, after) = try await scrapeDuringAndAfter(
+                    metricsURL, once: "gather_stream_lag_seconds", summary: summaryPath, within: .seconds(30))
+            }
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(try #require(during["gather_stream_events_total"]) < 4_000, "the first scrape should land mid-run")
+            let summary = try #require(
+                try JSONSerialization.jsonObject(with: Data(try scratch.read("summary.json").utf8)) as? [String: Any])
+            let streams = try #require(summary["streams"] as? [String: Any])
+            let readings = try #require(streams["readings"] as? [String: Any])
+            #expect(readings["events"] as? Int == 4_000)
+            #expect(after["gather_stream_events_total"] == 4_000)
+            #expect(after["gather_stream_open_windows"] == Double(try #require(readings["open_windows"] as? Int)))
+            #expect((after["gather_stream_open_windows"] ?? 0) > 0, "windows are still open at an idle exit")
+            let reconnects = try #require(readings["reconnects"] as? Int)
+            #expect(reconnects >= 2)
+            #expect(after["gather_stream_reconnects_total"] == Double(reconnects))
+            #expect(after["gather_stream_duplicates_total"] == Double(try #require(readings["duplicates"] as? Int)))
+            // The feed's event times are in 2026-01-01: the committed watermark is far behind now.
+            #expect((after["gather_stream_lag_seconds"] ?? 0) > 3600)
+            #expect((after["gather_stream_close_to_commit_seconds_count"] ?? 0) > 0)
+        }
+    }
+}
+
+/// Scrapes `url` while a command runs: first as soon as the series `once` is there (the counters partway), then
+/// after the command wrote its `--summary-json` file (the endpoint lingers): the final counts.
+private func scrapeDuringAndAfter(
+    _ url: String, once: String, summary: String, within limit: Duration
+) async throws -> (during: [String: Double], after: [String: Double]) {
+    try await Fetcher.withFetcher { fetcher in
+        let deadline = ContinuousClock.now + limit
+        var during: [String: Double] = [:]
+        while ContinuousClock.now < deadline {
+            if let scrape = await scrape(url, fetcher), scrape[once] != nil {
+                during = scrape
+                break
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        while ContinuousClock.now < deadline, !FileManager.default.fileExists(atPath: summary) {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        try await Task.sleep(for: .milliseconds(100))
+        return (during, await scrape(url, fetcher) ?? [:])
     }
 }
 

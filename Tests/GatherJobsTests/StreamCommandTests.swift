@@ -250,6 +250,28 @@ import Testing
         #expect(killed.status != 0, "the first run should have been killed mid-stream: \(killed.stderr)")
     }
 
+    /// What retrying cannot fix ends the run with the reason instead of retrying forever: an outbox table that
+    /// does not exist, a WebSocket URL that is not ws://.
+    @Test(.timeLimit(.minutes(2)))
+    func aSourceThatCannotWorkEndsTheRunWithTheReason() async throws {
+        let scratch = try ScratchFolder()
+        defer { scratch.remove() }
+        let url = try await TestPostgres.freshDatabase("notify_missing")
+        let missing = try scratch.write(
+            "missing.yaml",
+            Self.windowPipeline("type: postgres_notify\nurl: \"\(url)\"\nchannel: c\ntable: nothere"))
+        let started = ContinuousClock.now
+        let result = try await runGather(["run", missing, "--idle-exit", "30s"])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains(#"relation "nothere" does not exist"#), "\(result.stderr)")
+        #expect(started.duration(to: .now) < .seconds(20), "it should not wait for the idle exit")
+        let http = try scratch.write(
+            "http.yaml", Self.windowPipeline("type: websocket\nurl: http://127.0.0.1:1/ws"))
+        let wrong = try await runGather(["run", http, "--idle-exit", "30s"])
+        #expect(wrong.status != 0)
+        #expect(wrong.stderr.contains("is not a WebSocket URL"), "\(wrong.stderr)")
+    }
+
     /// The `n` and `total` of every 10 s window of the feed's events, computed here from the feed's definition,
     /// equal the rows in `path`; and every event was committed once.
     static func expectExactWindows(_ feed: SensorStream.Configuration, in path: String) throws {
@@ -495,6 +517,24 @@ import Testing
               aggregate: { n: count(), total: sum(temp), hi: max(temp) }
               late: { allowed: 1s }
         """
+    }
+
+    /// A key that holds another type cannot become a stream by retrying: the run ends at once and says why.
+    @Test(.timeLimit(.minutes(2)))
+    func aKeyOfAnotherTypeEndsTheRunWithTheReason() async throws {
+        let url = try Self.redisURL()
+        let scratch = try ScratchFolder()
+        defer { scratch.remove() }
+        let key = "not-a-stream-" + String(UInt32.random(in: 0...UInt32.max), radix: 36)
+        let client = try await RESPClient.connect(url: url)
+        _ = try await client.send(["SET", key, "a string"])
+        await client.close()
+        let pipeline = try scratch.write("sensors.yaml", Self.pipeline(url: url, stream: key, group: "g"))
+        let started = ContinuousClock.now
+        let result = try await runGather(["run", pipeline, "--idle-exit", "30s"])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("WRONGTYPE"), "\(result.stderr)")
+        #expect(started.duration(to: .now) < .seconds(20), "it should not wait for the idle exit")
     }
 
     /// Two consumer groups read one stream: one uninterrupted, one SIGKILLed at seeded points and run again. Both

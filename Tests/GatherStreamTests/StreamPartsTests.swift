@@ -100,6 +100,29 @@ struct StreamPartsTests {
 }
 
 extension StreamPartsTests {
+    /// Large events fill the buffer by bytes long before its count: 1 KiB payloads against a 4 KiB byte bound.
+    @Test(.timeLimit(.minutes(1)))
+    func theBufferIsBoundedByBytesToo() async throws {
+        let buffer = EventBuffer(capacity: 1_000, byteCapacity: 4_096)
+        let payload = String(repeating: "x", count: 1_024)
+        let sent = Task {
+            for i in 0..<20 { await buffer.send([SourceEvent(payload: payload, position: .int(Int64(i)))]) }
+            buffer.finish()
+        }
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(buffer.count == 4, "four 1 KiB events fill 4 KiB; the sender waits")
+        var received = 0
+        while !buffer.isDrained {
+            let events = buffer.take(max: 2)
+            received += events.count
+            if events.isEmpty { await buffer.wait(timeout: .milliseconds(50)) }
+        }
+        await sent.value
+        #expect(received == 20)
+    }
+}
+
+extension StreamPartsTests {
     /// A connection cut after an event's `id:` line but before its blank line resumes before that event.
     @Test func anIDCountsOnlyOnceItsEventIsComplete() {
         var parser = SSEParser(lastEventID: "6")

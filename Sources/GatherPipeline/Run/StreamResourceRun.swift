@@ -31,7 +31,7 @@ enum StreamResourceRun {
             transform = { record in chain.apply(record, context: context) }
         }
         let job = StreamJob(configuration, source: stream.source, transform: transform)
-        let statistics = StreamStatistics()
+        let statistics = StreamStatistics(resource: resource.name)
         shared.progress.attachStream(resource.name, statistics)
         // Streams commit on their own schedule: the progress line is redrawn on a timer.
         let ticker = Task {

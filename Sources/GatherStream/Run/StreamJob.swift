@@ -1,3 +1,4 @@
+import CoreMetrics
 import GatherCore
 import Synchronization
 
@@ -128,6 +129,7 @@ public struct StreamJob: Sendable {
                 for event in events { state.process(event, transform: self.transform, into: &batch) }
                 statistics.add(events: events.count)
             }
+            statistics.publish()
             if firstChange == nil, batch.hasChanges || state.operator?.hasPendingRows == true { firstChange = now }
             let due = firstChange.map { $0.duration(to: ContinuousClock.now) >= config.commitInterval } ?? false
             if batch.events >= config.commitEvents || due {
@@ -144,6 +146,7 @@ public struct StreamJob: Sendable {
         reader.cancel()
         _ = await reader.result
         await source.close()
+        statistics.publish(force: true)
         return end
     }
 
@@ -388,7 +391,14 @@ struct RunState: Sendable {
     }
 }
 
-/// Live counters of a stream job, for the progress line and the summary.
+/// Live counters of a stream job, for the progress line, the summary and Prometheus (through swift-metrics, which
+/// only the `gather` executable bootstraps):
+/// - `gather_stream_events_total{resource}`, `gather_stream_late_total{resource}`: committed events, and those
+///   behind the watermark;
+/// - `gather_stream_open_windows{resource}`: windows held in memory (and in the state) after the last commit;
+/// - `gather_stream_lag_seconds{resource}`: now minus the committed watermark, updated twice a second;
+/// - `gather_stream_reconnects_total{resource}`, `gather_stream_duplicates_total{resource}`: the source's;
+/// - `gather_stream_close_to_commit_seconds{resource}`: from a window's close to the end of its commit.
 public final class StreamStatistics: Sendable {
     public struct Snapshot: Sendable {
         public var eventsRead = 0
@@ -407,13 +417,62 @@ public final class StreamStatistics: Sendable {
     /// The source's connection state and counters.
     public let source = SourceStatus()
     private let started = ContinuousClock.now
+    private let metrics: Metrics
 
-    public init() {}
+    /// Handles made once, so a commit costs no registry lookups.
+    private final class Metrics: Sendable {
+        let events: Counter
+        let late: Counter
+        let reconnects: Counter
+        let duplicates: Counter
+        let openWindows: Gauge
+        let lag: Gauge
+        let closeToCommit: CoreMetrics.Timer
+        /// What was published of the source's counters, and when the lag last was.
+        let published = Mutex((reconnects: 0, duplicates: 0, lagAt: ContinuousClock.Instant?.none))
+
+        init(resource: String) {
+            let dimensions = [("resource", resource)]
+            self.events = Counter(label: "gather_stream_events_total", dimensions: dimensions)
+            self.late = Counter(label: "gather_stream_late_total", dimensions: dimensions)
+            self.reconnects = Counter(label: "gather_stream_reconnects_total", dimensions: dimensions)
+            self.duplicates = Counter(label: "gather_stream_duplicates_total", dimensions: dimensions)
+            self.openWindows = Gauge(label: "gather_stream_open_windows", dimensions: dimensions)
+            self.lag = Gauge(label: "gather_stream_lag_seconds", dimensions: dimensions)
+            self.closeToCommit = CoreMetrics.Timer(
+                label: "gather_stream_close_to_commit_seconds", dimensions: dimensions)
+        }
+    }
+
+    /// Statistics of the stream resource `resource` (the metrics' label).
+    public init(resource: String = "stream") {
+        self.metrics = Metrics(resource: resource)
+    }
 
     func closeToCommit(_ latency: Duration) {
         self.latencies.withLock { list in
             if list.count >= 100_000 { list.removeFirst(50_000) }
             list.append(latency.seconds)
+        }
+        self.metrics.closeToCommit.recordNanoseconds(latency.nanosecondsClamped)
+    }
+
+    /// Publishes the lag (now minus the committed watermark) and the source's counters, at most twice a second
+    /// (`force`: now); the job calls it on every turn of its loop, and once at its end.
+    func publish(force: Bool = false) {
+        let now = ContinuousClock.now
+        let source = (reconnects: self.source.reconnects, duplicates: self.source.duplicates)
+        let added = self.metrics.published.withLock { published -> (Int, Int)? in
+            if !force, let last = published.lagAt, last.duration(to: now) < .milliseconds(500) { return nil }
+            defer { published = (source.reconnects, source.duplicates, now) }
+            return (source.reconnects - published.reconnects, source.duplicates - published.duplicates)
+        }
+        guard let added else { return }
+        if added.0 > 0 { self.metrics.reconnects.increment(by: added.0) }
+        if added.1 > 0 { self.metrics.duplicates.increment(by: added.1) }
+        let watermark = self.snapshot.watermark
+        if watermark != .min {
+            self.metrics.lag.record(Double(Timestamp.epochMillis() - watermark) / 1000)
         }
     }
 
@@ -467,6 +526,9 @@ public final class StreamStatistics: Sendable {
             $0.watermark = watermark
             $0.openWindows = openWindows
         }
+        if counts.records > 0 { self.metrics.events.increment(by: counts.records) }
+        if late > 0 { self.metrics.late.increment(by: late) }
+        self.metrics.openWindows.record(openWindows)
     }
 
     public var snapshot: Snapshot { self.state.withLock { $0 } }

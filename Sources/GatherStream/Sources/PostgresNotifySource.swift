@@ -39,10 +39,16 @@ public struct PostgresNotifySource: StreamSource {
 
     public func run(from position: Value?, into buffer: EventBuffer, status: SourceStatus) async throws {
         var newest = position?.stringValue
-        await ReconnectBackoff.reconnecting(status: status) { attempt in
+        try await ReconnectBackoff.reconnecting(
+            status: status, permanent: { ($0 as? StreamSourceError)?.permanent == true }
+        ) { attempt in
             let server = try await PostgresServer.connect(self.url, maxConnections: 2)
             do {
                 try await self.listen(server, after: &newest, attempt, buffer, status)
+            } catch let error as PSQLError {
+                await server.close()
+                // PostgresNIO's own text hides the server's message; this one names it.
+                throw StreamSourceError(describe(error), permanent: Self.isPermanent(error))
             } catch {
                 await server.close()
                 throw error
@@ -101,6 +107,13 @@ public struct PostgresNotifySource: StreamSource {
                 }
             }
         }
+    }
+
+    /// A failure that retrying cannot fix: the server refused the login or the database, or the table or the
+    /// cursor column does not exist (SQLSTATE classes 28 and 3D, 42P01, 42703, 42501).
+    static func isPermanent(_ error: PSQLError) -> Bool {
+        guard let state = error.serverInfo?[.sqlState] else { return false }
+        return state.hasPrefix("28") || state.hasPrefix("3D") || ["42P01", "42703", "42501"].contains(state)
     }
 
     /// The catch-up queries: from the start, and after a cursor value (`$1`); `LIMIT` is the last parameter.

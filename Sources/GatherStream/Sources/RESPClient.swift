@@ -98,6 +98,16 @@ public final class RESPClient: Sendable {
 public struct RESPError: Error, Sendable, CustomStringConvertible {
     public var description: String
     public init(_ description: String) { self.description = description }
+
+    /// A failure that retrying cannot fix: a URL that is not `redis://`, a key of another type (`WRONGTYPE`), a
+    /// refused login (`NOAUTH`, `WRONGPASS`, `NOPERM`), or a command the server does not know (Redis before 5.0
+    /// has no streams).
+    public var isPermanent: Bool {
+        self.description.contains("is not a redis:// URL")
+            || ["WRONGTYPE", "NOAUTH", "WRONGPASS", "NOPERM", "ERR unknown command"].contains {
+                self.description.hasPrefix($0)
+            }
+    }
 }
 
 struct RESPRequest {

@@ -116,6 +116,7 @@ public final class RedisSource: StreamSource {
             } catch {
                 await client?.close()
                 if Task.isCancelled { return }
+                if let error = error as? RESPError, error.isPermanent { throw error }
                 status.disconnected("\(error)")
             }
             guard (try? await Task.sleep(for: backoff.next())) != nil else { return }

@@ -57,7 +57,7 @@ public struct SSESource: StreamSource {
         var lastID = saved
         var newestNumeric = saved.flatMap { Int64($0) }
         var retryFloor: Duration?
-        await ReconnectBackoff.reconnecting(status: status, floor: { retryFloor }) { attempt in
+        try await ReconnectBackoff.reconnecting(status: status, floor: { retryFloor }) { attempt in
             var request = HTTPClientRequest(url: self.url)
             request.headers.add(name: "Accept", value: "text/event-stream")
             request.headers.add(name: "Cache-Control", value: "no-cache")

@@ -72,11 +72,13 @@ public final class SourceStatus: Sendable {
 
 /// A bounded hand-off from a source to the run loop. A source that gets ahead of the commits waits in
 /// ``send(_:)``, so a push source stops reading its socket and TCP pushes back; memory holds at most `capacity`
-/// events (plus one batch being sent).
+/// events and `byteCapacity` bytes of payload (plus one batch being sent), whichever fills first, so a feed of
+/// large events is bounded by bytes, not by their number.
 public final class EventBuffer: Sendable {
     private struct State {
         var items: [SourceEvent] = []
         var head = 0
+        var bytes = 0
         var finished = false
         var consumer: CheckedContinuation<Void, Never>?
         var producers: [CheckedContinuation<Void, Never>] = []
@@ -84,9 +86,16 @@ public final class EventBuffer: Sendable {
     }
     private let state = Mutex(State())
     public let capacity: Int
+    public let byteCapacity: Int
 
-    public init(capacity: Int = 65_536) {
+    public init(capacity: Int = 65_536, byteCapacity: Int = 64 << 20) {
         self.capacity = capacity
+        self.byteCapacity = byteCapacity
+    }
+
+    /// `true` while the buffer can take more.
+    private func hasRoom(_ state: State) -> Bool {
+        state.count < self.capacity && state.bytes < self.byteCapacity
     }
 
     /// Adds events, waiting while the buffer is full. Returns `false` once the buffer is finished.
@@ -101,8 +110,9 @@ public final class EventBuffer: Sendable {
             }
             let step: Step = self.state.withLock { state in
                 if state.finished { return .closed }
-                guard state.count < self.capacity else { return .wait }
+                guard self.hasRoom(state) else { return .wait }
                 state.items += events
+                state.bytes += events.reduce(0) { $0 + $1.payload.utf8.count }
                 let consumer = state.consumer
                 state.consumer = nil
                 return .done(consumer)
@@ -115,7 +125,7 @@ public final class EventBuffer: Sendable {
             case .wait:
                 await withCheckedContinuation { continuation in
                     let resumeNow = self.state.withLock { state -> Bool in
-                        if state.finished || state.count < self.capacity { return true }
+                        if state.finished || self.hasRoom(state) { return true }
                         state.producers.append(continuation)
                         return false
                     }
@@ -131,6 +141,7 @@ public final class EventBuffer: Sendable {
             let n = Swift.min(max, state.count)
             guard n > 0 else { return ([], []) }
             let taken = Array(state.items[state.head..<(state.head + n)])
+            state.bytes -= taken.reduce(0) { $0 + $1.payload.utf8.count }
             state.head += n
             if state.head == state.items.count {
                 state.items.removeAll(keepingCapacity: true)
@@ -224,10 +235,13 @@ public struct ReconnectBackoff: Sendable {
     /// the task is cancelled. A connection that ends (with the reason `connect` returns: `nil` for a clean end) or
     /// fails is reported to `status`, and the next waits out a backoff with full jitter, never below `floor()` (the
     /// server's own retry time), reset by a connection that delivered events.
+    ///
+    /// - Throws: an error for which `permanent` is `true` (a wrong URL, a missing table, a refused password):
+    ///   retrying cannot fix it, so the run stops and says why instead of retrying forever.
     public static func reconnecting(
-        status: SourceStatus, floor: () -> Duration? = { nil },
+        status: SourceStatus, floor: () -> Duration? = { nil }, permanent: (any Error) -> Bool = { _ in false },
         _ connect: (ConnectionAttempt) async throws -> String?
-    ) async {
+    ) async throws {
         var backoff = ReconnectBackoff()
         while !Task.isCancelled {
             let attempt = ConnectionAttempt()
@@ -239,6 +253,7 @@ public struct ReconnectBackoff: Sendable {
                 return
             } catch {
                 if Task.isCancelled || attempt.isStopped { return }
+                if permanent(error) { throw error }
                 status.disconnected("\(error)")
             }
             if attempt.hasDelivered { backoff.reset() }
@@ -265,8 +280,13 @@ public final class ConnectionAttempt: Sendable {
     public var isStopped: Bool { self.state.withLock { $0.stopped } }
 }
 
-/// Why a source could not go on: a server's wrong answer, a bad URL. Its text is the progress line's reason.
+/// Why a source could not go on: a server's wrong answer, a bad URL. Its text is the progress line's reason;
+/// a `permanent` one ends the run (``ReconnectBackoff/reconnecting(status:floor:permanent:_:)``).
 struct StreamSourceError: Error, CustomStringConvertible {
     var description: String
-    init(_ description: String) { self.description = description }
+    var permanent = false
+    init(_ description: String, permanent: Bool = false) {
+        self.description = description
+        self.permanent = permanent
+    }
 }

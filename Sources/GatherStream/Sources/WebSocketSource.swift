@@ -59,7 +59,7 @@ public struct WebSocketSource: StreamSource {
         for header in self.headers {
             if let name = HTTPField.Name(header.name) { configuration.additionalHeaders[name] = header.value }
         }
-        await ReconnectBackoff.reconnecting(status: status) { attempt in
+        try await ReconnectBackoff.reconnecting(status: status) { attempt in
             let close = try await WebSocketClient.connect(
                 url: self.connectURL(after: sequence.newest), configuration: configuration, logger: logger
             ) { inbound, outbound, _ in

@@ -1,0 +1,270 @@
+public import GatherCore
+public import GatherPostgres
+
+/// Work shared by many worker processes on many hosts through one PostgreSQL database: runs, their units of
+/// work, leases with fencing tokens, and workers' heartbeats. Usable without the CLI: an app can enqueue units
+/// and run workers in-process.
+///
+/// The protocol:
+/// - **Claim.** ``claim(run:worker:count:lease:)`` takes up to `count` units that are ready, or whose lease
+///   expired, with `SELECT … FOR UPDATE SKIP LOCKED` (claimers never wait on each other), and leases them: each
+///   claim raises the unit's `epoch`, the fencing token.
+/// - **Keep.** ``heartbeat(worker:leases:lease:)`` extends the leases still held (same owner, same epoch) and
+///   says which were lost.
+/// - **Complete, fenced.** ``complete(_:worker:writing:)`` runs one transaction that first deletes the units
+///   whose epoch is still the lease's (so a worker whose lease expired and was claimed again by another matches
+///   nothing), then lets the caller write the results of exactly the accepted units, then commits. A late
+///   worker's results are never written: nothing is done twice, whatever pauses or partitions happen.
+/// - Done units are deleted at completion, so the queue holds only what is left (and failed units with their
+///   reason); a run's progress is its total minus what remains.
+///
+/// None of the usual PostgreSQL queues (River, Oban, graphile-worker, Procrastinate) fences completion: they
+/// complete a job by its id, so a worker whose lease expired can still complete it after another did.
+public struct Coordinator: Sendable {
+    public let server: PostgresServer
+
+    public init(server: PostgresServer) {
+        self.server = server
+    }
+
+    /// The channel idle workers LISTEN on; ``enqueue(run:payloads:)`` notifies it.
+    public static let channel = "gather_units"
+
+    // MARK: - Schema
+
+    /// Creates the coordinator's tables if they are missing (serialised by an advisory lock, so workers that
+    /// start together do not race).
+    public func install() async throws {
+        try await self.server.withTransaction { tx in
+            try await tx.execute("SELECT pg_advisory_xact_lock(727274)")
+            try await tx.execute(
+                """
+                CREATE TABLE IF NOT EXISTS gather_runs (
+                    run_id text PRIMARY KEY, kind text NOT NULL, config_hash text NOT NULL,
+                    total bigint NOT NULL DEFAULT 0, state text NOT NULL DEFAULT 'running',
+                    created_at timestamptz NOT NULL DEFAULT now(), finished_at timestamptz)
+                """)
+            try await tx.execute(
+                """
+                CREATE TABLE IF NOT EXISTS gather_units (
+                    run_id text NOT NULL REFERENCES gather_runs ON DELETE CASCADE, unit_id bigint NOT NULL,
+                    payload text NOT NULL, state text NOT NULL DEFAULT 'ready', epoch bigint NOT NULL DEFAULT 0,
+                    owner text, lease_until timestamptz, attempts int NOT NULL DEFAULT 0, error text,
+                    PRIMARY KEY (run_id, unit_id))
+                """)
+            try await tx.execute(
+                "CREATE INDEX IF NOT EXISTS gather_units_open ON gather_units (run_id, unit_id) "
+                    + "WHERE state IN ('ready', 'leased')")
+            try await tx.execute(
+                """
+                CREATE TABLE IF NOT EXISTS gather_workers (
+                    name text PRIMARY KEY, host text NOT NULL DEFAULT '', pid int NOT NULL DEFAULT 0,
+                    version text NOT NULL DEFAULT '', heartbeat_at timestamptz NOT NULL DEFAULT now())
+                """)
+        }
+    }
+
+    // MARK: - Runs and units
+
+    /// Registers run `id` with the hash of its configuration, or joins it when it exists with the same hash.
+    ///
+    /// - Throws: ``CoordinatorError`` when the run exists with another configuration (another pipeline file, or
+    ///   another Gather version): a worker must not join work it would do differently.
+    @discardableResult
+    public func register(run id: String, kind: String, configHash: String) async throws -> RunRegistration {
+        let rows = try await self.server.query(
+            """
+            WITH created AS (
+                INSERT INTO gather_runs (run_id, kind, config_hash) VALUES ($1, $2, $3)
+                ON CONFLICT (run_id) DO NOTHING RETURNING config_hash)
+            SELECT config_hash, true FROM created
+            UNION ALL SELECT config_hash, false FROM gather_runs WHERE run_id = $1
+            """, [.string(id), .string(kind), .string(configHash)])
+        guard let first = rows.first, let hash = first[0].stringValue else {
+            throw CoordinatorError("run \(id) could not be registered")
+        }
+        guard hash == configHash else {
+            throw CoordinatorError(
+                "run \(id) was started with another configuration (hash \(hash.prefix(12)), this one is "
+                    + "\(configHash.prefix(12))): give the same pipeline file and Gather version, or another run id")
+        }
+        return first[1] == .bool(true) ? .created : .joined
+    }
+
+    /// Adds units to run `id` (numbered after the ones it has) and wakes idle workers. Returns the units' ids.
+    @discardableResult
+    public func enqueue(run id: String, payloads: [Value]) async throws -> [Int64] {
+        guard !payloads.isEmpty else { return [] }
+        return try await self.server.withTransaction { tx in
+            try await Self.enqueue(run: id, payloads: payloads, in: tx)
+        }
+    }
+
+    /// ``enqueue(run:payloads:)`` inside the caller's transaction: follow-up units (a next page, child items)
+    /// commit together with the results that found them.
+    public static func enqueue(run id: String, payloads: [Value], in tx: PostgresTransaction) async throws -> [Int64] {
+        guard !payloads.isEmpty else { return [] }
+        let total = try await tx.query(
+            "UPDATE gather_runs SET total = total + $2 WHERE run_id = $1 RETURNING total",
+            [.string(id), .int(Int64(payloads.count))])
+        guard let end = total.first?.first?.intValue else { throw CoordinatorError("no run \(id)") }
+        let first = end - Int64(payloads.count) + 1
+        let texts = Value.array(payloads.map { .string(JSONWriter.string($0)) })
+        try await tx.execute(
+            """
+            INSERT INTO gather_units (run_id, unit_id, payload)
+            SELECT $1, $2::bigint + ordinality - 1, payload FROM jsonb_array_elements_text($3::jsonb)
+                WITH ORDINALITY AS p(payload, ordinality)
+            """, [.string(id), .int(first), texts])
+        try await tx.execute("SELECT pg_notify('\(Self.channel)', $1)", [.string(id)])
+        return Array(first...end)
+    }
+
+    /// Leases up to `count` units of run `id` that are ready or whose lease expired, for `lease`.
+    public func claim(run id: String, worker: String, count: Int, lease: Duration) async throws -> [Lease] {
+        let rows = try await self.server.query(
+            """
+            WITH picked AS (
+                SELECT unit_id FROM gather_units
+                WHERE run_id = $1 AND (state = 'ready' OR (state = 'leased' AND lease_until < now()))
+                ORDER BY unit_id LIMIT $2 FOR UPDATE SKIP LOCKED)
+            UPDATE gather_units AS u
+            SET state = 'leased', epoch = u.epoch + 1, owner = $3, attempts = u.attempts + 1,
+                lease_until = now() + $4::float8 * interval '1 millisecond'
+            FROM picked WHERE u.run_id = $1 AND u.unit_id = picked.unit_id
+            RETURNING u.unit_id, u.epoch, u.payload, u.attempts
+            """, [.string(id), .int(Int64(count)), .string(worker), .double(Self.milliseconds(lease))])
+        return try rows.map { row in
+            guard row.count == 4, let unit = row[0].intValue, let epoch = row[1].intValue,
+                let payload = row[2].stringValue, let attempts = row[3].intValue
+            else { throw CoordinatorError("a claim returned an unexpected row") }
+            return Lease(
+                run: id, unit: unit, epoch: epoch, payload: (try? JSONReader.parse(payload)) ?? .string(payload),
+                attempts: Int(attempts))
+        }.sorted { $0.unit < $1.unit }
+    }
+
+    /// Extends the leases `worker` still holds (same epoch) by `lease` from now; returns the units that were lost
+    /// (claimed again by another after they expired, or completed).
+    public func heartbeat(worker: String, leases: [Lease], lease: Duration) async throws -> [Lease] {
+        guard let run = leases.first?.run else { return [] }
+        let kept = try await self.server.query(
+            """
+            UPDATE gather_units AS u SET lease_until = now() + $3::float8 * interval '1 millisecond'
+            FROM jsonb_to_recordset($2::jsonb) AS f(unit_id bigint, epoch bigint)
+            WHERE u.run_id = $1 AND u.unit_id = f.unit_id AND u.epoch = f.epoch AND u.owner = $4
+                AND u.state = 'leased'
+            RETURNING u.unit_id
+            """, [.string(run), Self.fences(leases), .double(Self.milliseconds(lease)), .string(worker)])
+        let held = Set(kept.compactMap { $0.first?.intValue })
+        try await self.server.execute(
+            "INSERT INTO gather_workers (name, heartbeat_at) VALUES ($1, now()) "
+                + "ON CONFLICT (name) DO UPDATE SET heartbeat_at = now()", [.string(worker)])
+        return leases.filter { !held.contains($0.unit) }
+    }
+
+    /// Completes `leases` in one transaction, fenced: first the units whose epoch is still the lease's are taken
+    /// off the queue, then `writing` writes the results of exactly those (in the same transaction), then it all
+    /// commits. Returns the accepted leases; the others were lost (their results must be dropped, and are: the
+    /// writer never sees them).
+    @discardableResult
+    public func complete(
+        _ leases: [Lease], worker: String,
+        writing: (PostgresTransaction, _ accepted: [Lease]) async throws -> Void = { _, _ in }
+    ) async throws -> [Lease] {
+        guard let run = leases.first?.run else { return [] }
+        return try await self.server.withTransaction { tx in
+            let done = try await tx.query(
+                """
+                DELETE FROM gather_units AS u USING jsonb_to_recordset($2::jsonb) AS f(unit_id bigint, epoch bigint)
+                WHERE u.run_id = $1 AND u.unit_id = f.unit_id AND u.epoch = f.epoch AND u.owner = $3
+                    AND u.state = 'leased'
+                RETURNING u.unit_id
+                """, [.string(run), Self.fences(leases), .string(worker)])
+            let ids = Set(done.compactMap { $0.first?.intValue })
+            let accepted = leases.filter { ids.contains($0.unit) }
+            if !accepted.isEmpty { try await writing(tx, accepted) }
+            return accepted
+        }
+    }
+
+    /// Marks `lease` failed with `reason`, fenced like ``complete(_:worker:writing:)``: a failed unit stays in
+    /// the queue with its reason and is not claimed again. Returns `false` when the lease was lost.
+    @discardableResult
+    public func fail(_ lease: Lease, worker: String, reason: String) async throws -> Bool {
+        let rows = try await self.server.query(
+            """
+            UPDATE gather_units SET state = 'failed', error = $5, lease_until = NULL
+            WHERE run_id = $1 AND unit_id = $2 AND epoch = $3 AND owner = $4 AND state = 'leased'
+            RETURNING unit_id
+            """, [.string(lease.run), .int(lease.unit), .int(lease.epoch), .string(worker), .string(reason)])
+        return !rows.isEmpty
+    }
+
+    /// Hands `worker`'s leases of run `id` back (a graceful stop), so others claim them at once.
+    public func release(run id: String, worker: String) async throws {
+        try await self.server.execute(
+            "UPDATE gather_units SET state = 'ready', owner = NULL, lease_until = NULL "
+                + "WHERE run_id = $1 AND owner = $2 AND state = 'leased'", [.string(id), .string(worker)])
+    }
+
+    /// Where run `id` stands.
+    public func progress(run id: String) async throws -> RunProgress {
+        let rows = try await self.server.query(
+            """
+            SELECT r.total,
+                count(*) FILTER (WHERE u.state = 'ready'),
+                count(*) FILTER (WHERE u.state = 'leased' AND u.lease_until >= now()),
+                count(*) FILTER (WHERE u.state = 'leased' AND u.lease_until < now()),
+                count(*) FILTER (WHERE u.state = 'failed')
+            FROM gather_runs AS r LEFT JOIN gather_units AS u ON u.run_id = r.run_id
+            WHERE r.run_id = $1 GROUP BY r.total
+            """, [.string(id)])
+        guard let row = rows.first, row.count == 5 else { throw CoordinatorError("no run \(id)") }
+        let numbers = row.map { Int($0.intValue ?? 0) }
+        return RunProgress(
+            total: numbers[0], ready: numbers[1], leased: numbers[2], expired: numbers[3], failed: numbers[4])
+    }
+
+    static func fences(_ leases: [Lease]) -> Value {
+        .array(leases.map { .object(Record([("unit_id", .int($0.unit)), ("epoch", .int($0.epoch))])) })
+    }
+
+    static func milliseconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
+    }
+}
+
+/// A unit held by a worker: its payload and the fencing token (`epoch`) its completion must still match.
+public struct Lease: Sendable, Hashable {
+    public var run: String
+    public var unit: Int64
+    public var epoch: Int64
+    public var payload: Value
+    /// Claims of this unit so far, this one included.
+    public var attempts: Int
+}
+
+/// Whether ``Coordinator/register(run:kind:configHash:)`` created the run or joined it.
+public enum RunRegistration: Sendable {
+    case created, joined
+}
+
+/// A run's units by state.
+public struct RunProgress: Sendable, Equatable {
+    public var total: Int
+    public var ready: Int
+    public var leased: Int
+    /// Leased, but the lease ran out: waiting to be claimed again.
+    public var expired: Int
+    public var failed: Int
+    /// Completed: taken off the queue.
+    public var done: Int { self.total - self.ready - self.leased - self.expired - self.failed }
+    public var isFinished: Bool { self.ready + self.leased + self.expired == 0 }
+}
+
+/// What the coordinator refuses, and why.
+public struct CoordinatorError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,159 @@
+import GatherCore
+import GatherPostgres
+import GatherTesting
+import Testing
+
+@testable import GatherCoordinator
+
+/// The coordinator against a real PostgreSQL (the cluster `scripts/test` starts): claims that never overlap,
+/// leases that expire and are reclaimed, and completion fenced by the epoch, so a late worker writes nothing.
+@Suite struct CoordinatorTests {
+    /// A coordinator on a fresh database with its tables and a `results (unit_id, worker, value)` table.
+    static func withCoordinator(_ label: String, _ body: (Coordinator) async throws -> Void) async throws {
+        let url = try await TestPostgres.freshDatabase(label)
+        try await TestPostgres.withServer(url) { server in
+            let coordinator = Coordinator(server: server)
+            try await coordinator.install()
+            try await coordinator.install()  // a second install (another worker starting) changes nothing
+            try await server.execute("CREATE TABLE results (unit_id bigint, worker text, value bigint)")
+            try await body(coordinator)
+        }
+    }
+
+    /// Writes one result row per accepted lease: the payload's `n` times ten.
+    static func write(_ tx: PostgresTransaction, _ accepted: [Lease], worker: String) async throws {
+        for lease in accepted {
+            guard case .object(let payload) = lease.payload, let n = payload["n"]?.intValue else { continue }
+            try await tx.execute(
+                "INSERT INTO results VALUES ($1, $2, $3)", [.int(lease.unit), .string(worker), .int(n * 10)])
+        }
+    }
+
+    @Test(.timeLimit(.minutes(2)))
+    func workersShareUnitsAndEachIsDoneOnce() async throws {
+        try await Self.withCoordinator("share") { coordinator in
+            #expect(try await coordinator.register(run: "r1", kind: "map", configHash: "abc") == .created)
+            #expect(try await coordinator.register(run: "r1", kind: "map", configHash: "abc") == .joined)
+            let ids = try await coordinator.enqueue(run: "r1", payloads: (1...200).map { ["n": .int(Int64($0))] })
+            #expect(ids == Array(1...200))
+            // Four workers claim batches of 7 concurrently until nothing is left.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for w in 0..<4 {
+                    group.addTask {
+                        let name = "w\(w)"
+                        while true {
+                            let leases = try await coordinator.claim(
+                                run: "r1", worker: name, count: 7, lease: .seconds(30))
+                            if leases.isEmpty { break }
+                            let accepted = try await coordinator.complete(leases, worker: name) { tx, accepted in
+                                try await Self.write(tx, accepted, worker: name)
+                            }
+                            #expect(accepted == leases, "nobody else held these")
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let rows = try await coordinator.server.query(
+                "SELECT count(*), count(DISTINCT unit_id), sum(value), count(DISTINCT worker) FROM results")
+            #expect(rows == [[.int(200), .int(200), .int(201_000), .int(4)]])
+            let progress = try await coordinator.progress(run: "r1")
+            #expect(progress == RunProgress(total: 200, ready: 0, leased: 0, expired: 0, failed: 0))
+            #expect(progress.done == 200 && progress.isFinished)
+            // The queue is empty: done units are deleted.
+            #expect(try await coordinator.server.query("SELECT count(*) FROM gather_units") == [[.int(0)]])
+        }
+    }
+
+    @Test(.timeLimit(.minutes(2)))
+    func aWorkerWhoseLeaseWasTakenOverWritesNothing() async throws {
+        try await Self.withCoordinator("fence") { coordinator in
+            try await coordinator.register(run: "r", kind: "map", configHash: "h")
+            try await coordinator.enqueue(run: "r", payloads: [["n": 1], ["n": 2]])
+            // A claims both with a short lease, then stalls (a pause, a partition) past it.
+            let slow = try await coordinator.claim(run: "r", worker: "A", count: 2, lease: .milliseconds(200))
+            #expect(slow.map(\.epoch) == [1, 1])
+            #expect(try await coordinator.claim(run: "r", worker: "B", count: 2, lease: .seconds(30)).isEmpty)
+            try await Task.sleep(for: .milliseconds(400))
+            #expect(try await coordinator.progress(run: "r").expired == 2)
+            // B reclaims the expired units (epoch 2) and completes one of them.
+            let taken = try await coordinator.claim(run: "r", worker: "B", count: 1, lease: .seconds(30))
+            #expect(taken.map(\.unit) == [1] && taken.map(\.epoch) == [2])
+            try await coordinator.complete(taken, worker: "B") { tx, accepted in
+                try await Self.write(tx, accepted, worker: "B")
+            }
+            // A wakes up and completes both: unit 1 is fenced off (B has it, epoch 2 ≠ 1); unit 2's lease expired
+            // but nobody claimed it, so A's epoch still holds and its result counts.
+            nonisolated(unsafe) var written: [Int64] = []
+            let accepted = try await coordinator.complete(slow, worker: "A") { tx, accepted in
+                written = accepted.map(\.unit)
+                try await Self.write(tx, accepted, worker: "A")
+            }
+            #expect(accepted.map(\.unit) == [2])
+            #expect(written == [2], "the writer sees only the accepted units")
+            // A heartbeat for a lost lease says it was lost.
+            #expect(try await coordinator.heartbeat(worker: "A", leases: slow, lease: .seconds(1)).count == 2)
+            let rows = try await coordinator.server.query("SELECT unit_id, worker, value FROM results ORDER BY 1")
+            #expect(rows == [[.int(1), .string("B"), .int(10)], [.int(2), .string("A"), .int(20)]])
+        }
+    }
+
+    @Test(.timeLimit(.minutes(2)))
+    func heartbeatsKeepALeaseAndADeadWorkersUnitsAreRedoneOnce() async throws {
+        try await Self.withCoordinator("heartbeat") { coordinator in
+            try await coordinator.register(run: "r", kind: "map", configHash: "h")
+            try await coordinator.enqueue(run: "r", payloads: (1...6).map { ["n": .int(Int64($0))] })
+            // A holds units 1–3 and keeps them alive past several lease lengths.
+            let held = try await coordinator.claim(run: "r", worker: "A", count: 3, lease: .milliseconds(300))
+            for _ in 0..<6 {
+                try await Task.sleep(for: .milliseconds(100))
+                #expect(try await coordinator.heartbeat(worker: "A", leases: held, lease: .milliseconds(300)).isEmpty)
+                #expect(
+                    try await coordinator.claim(run: "r", worker: "B", count: 10, lease: .seconds(30)).map(\.unit)
+                        .allSatisfy { $0 > 3 }, "B must not get A's live units")
+            }
+            // Then A dies (no more heartbeats, no completion). Once its leases run out, C gets them.
+            try await Task.sleep(for: .milliseconds(400))
+            let redo = try await coordinator.claim(run: "r", worker: "C", count: 10, lease: .seconds(30))
+            #expect(redo.map(\.unit) == [1, 2, 3])
+            #expect(redo.allSatisfy { $0.attempts == 2 && $0.epoch == 2 })
+            try await coordinator.complete(redo, worker: "C") { tx, accepted in
+                try await Self.write(tx, accepted, worker: "C")
+            }
+            // B's units (4–6) were leased by B in the loop above and are completed by B.
+            let mine = try await coordinator.server.query(
+                "SELECT unit_id, epoch FROM gather_units WHERE owner = 'B' ORDER BY 1")
+            let leases = mine.map {
+                Lease(
+                    run: "r", unit: $0[0].intValue!, epoch: $0[1].intValue!, payload: ["n": .int($0[0].intValue!)],
+                    attempts: 1)
+            }
+            try await coordinator.complete(leases, worker: "B") { tx, accepted in
+                try await Self.write(tx, accepted, worker: "B")
+            }
+            let rows = try await coordinator.server.query(
+                "SELECT count(*), count(DISTINCT unit_id), sum(value) FROM results")
+            #expect(rows == [[.int(6), .int(6), .int(210)]])
+            #expect(try await coordinator.progress(run: "r").isFinished)
+        }
+    }
+
+    @Test(.timeLimit(.minutes(2)))
+    func aRunStartedWithAnotherConfigurationRefusesToBeJoined() async throws {
+        try await Self.withCoordinator("config") { coordinator in
+            try await coordinator.register(run: "r", kind: "map", configHash: "aaaa1111")
+            let error = await #expect(throws: CoordinatorError.self) {
+                try await coordinator.register(run: "r", kind: "map", configHash: "bbbb2222")
+            }
+            #expect(error?.description.contains("another configuration") == true, "\(String(describing: error))")
+            // A failed unit stays with its reason and is not claimed again.
+            try await coordinator.enqueue(run: "r", payloads: [["n": 1]])
+            let lease = try #require(
+                try await coordinator.claim(run: "r", worker: "A", count: 1, lease: .seconds(5)).first)
+            #expect(try await coordinator.fail(lease, worker: "A", reason: "the worker rejected it"))
+            #expect(try await coordinator.claim(run: "r", worker: "A", count: 1, lease: .seconds(5)).isEmpty)
+            let progress = try await coordinator.progress(run: "r")
+            #expect(progress.failed == 1 && progress.isFinished)
+        }
+    }
+}
