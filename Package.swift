@@ -135,6 +135,7 @@ let package = Package(
                 "GatherSQLite",
                 "GatherPostgres",
                 "GatherFiles",
+                "GatherCoordinator",
                 .product(name: "_NIOFileSystem", package: "swift-nio"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "Logging", package: "swift-log"),
@@ -232,7 +233,7 @@ let package = Package(
             dependencies: [
                 "GatherCore", "GatherHTTP", "GatherSQLite", "GatherPostgres", "GatherJobs", "GatherFiles",
                 "GatherPipeline", "GatherHTML", "GatherCrawl", "GatherProcess", "GatherConfig", "GatherServe",
-                "GatherStream",
+                "GatherStream", "GatherCoordinator",
             ],
             swiftSettings: swiftSettings
         ),

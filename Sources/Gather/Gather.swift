@@ -1,6 +1,7 @@
 // The umbrella module: `import Gather` gives a library user the values, JSON, bounded fan-out, flow control,
 // retry policy, the HTTP fetcher, the SQLite sink and the jobs the `gather` command runs.
 @_exported import GatherConfig
+@_exported import GatherCoordinator
 @_exported import GatherCore
 @_exported import GatherCrawl
 @_exported import GatherFiles

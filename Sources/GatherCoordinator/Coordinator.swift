@@ -41,7 +41,8 @@ public struct Coordinator: Sendable {
                 """
                 CREATE TABLE IF NOT EXISTS gather_runs (
                     run_id text PRIMARY KEY, kind text NOT NULL, config_hash text NOT NULL,
-                    total bigint NOT NULL DEFAULT 0, state text NOT NULL DEFAULT 'running',
+                    spec text NOT NULL DEFAULT '{}', total bigint NOT NULL DEFAULT 0,
+                    state text NOT NULL DEFAULT 'running',
                     created_at timestamptz NOT NULL DEFAULT now(), finished_at timestamptz)
                 """)
             try await tx.execute(
@@ -71,15 +72,17 @@ public struct Coordinator: Sendable {
     /// - Throws: ``CoordinatorError`` when the run exists with another configuration (another pipeline file, or
     ///   another Gather version): a worker must not join work it would do differently.
     @discardableResult
-    public func register(run id: String, kind: String, configHash: String) async throws -> RunRegistration {
+    public func register(run id: String, kind: String, configHash: String, spec: Value = .object([:])) async throws
+        -> RunRegistration
+    {
         let rows = try await self.server.query(
             """
             WITH created AS (
-                INSERT INTO gather_runs (run_id, kind, config_hash) VALUES ($1, $2, $3)
+                INSERT INTO gather_runs (run_id, kind, config_hash, spec) VALUES ($1, $2, $3, $4)
                 ON CONFLICT (run_id) DO NOTHING RETURNING config_hash)
             SELECT config_hash, true FROM created
             UNION ALL SELECT config_hash, false FROM gather_runs WHERE run_id = $1
-            """, [.string(id), .string(kind), .string(configHash)])
+            """, [.string(id), .string(kind), .string(configHash), .string(JSONWriter.string(spec))])
         guard let first = rows.first, let hash = first[0].stringValue else {
             throw CoordinatorError("run \(id) could not be registered")
         }
@@ -120,6 +123,27 @@ public struct Coordinator: Sendable {
         return Array(first...end)
     }
 
+    /// The runs still running: their id, kind and spec (what a worker needs to do their units).
+    public func openRuns() async throws -> [RunInfo] {
+        try await self.server.query(
+            "SELECT run_id, kind, spec FROM gather_runs WHERE state = 'running' ORDER BY created_at"
+        ).map { row in
+            RunInfo(
+                id: row[0].stringValue ?? "", kind: row[1].stringValue ?? "",
+                spec: (try? JSONReader.parse(row[2].stringValue ?? "{}")) ?? .object([:]))
+        }
+    }
+
+    /// Marks run `id` done once no unit is left to do (failed units stay, with their reasons); `true` when it is.
+    @discardableResult
+    public func finishIfDone(run id: String) async throws -> Bool {
+        guard try await self.progress(run: id).isFinished else { return false }
+        try await self.server.execute(
+            "UPDATE gather_runs SET state = 'done', finished_at = now() WHERE run_id = $1 AND state = 'running'",
+            [.string(id)])
+        return true
+    }
+
     /// Leases up to `count` units of run `id` that are ready or whose lease expired, for `lease`.
     public func claim(run id: String, worker: String, count: Int, lease: Duration) async throws -> [Lease] {
         let rows = try await self.server.query(
@@ -157,10 +181,15 @@ public struct Coordinator: Sendable {
             RETURNING u.unit_id
             """, [.string(run), Self.fences(leases), .double(Self.milliseconds(lease)), .string(worker)])
         let held = Set(kept.compactMap { $0.first?.intValue })
+        try await self.join(worker: worker)
+        return leases.filter { !held.contains($0.unit) }
+    }
+
+    /// Records that `worker` is alive now (`gather status` shows the last time).
+    public func join(worker: String) async throws {
         try await self.server.execute(
             "INSERT INTO gather_workers (name, heartbeat_at) VALUES ($1, now()) "
                 + "ON CONFLICT (name) DO UPDATE SET heartbeat_at = now()", [.string(worker)])
-        return leases.filter { !held.contains($0.unit) }
     }
 
     /// Completes `leases` in one transaction, fenced: first the units whose epoch is still the lease's are taken
@@ -174,18 +203,26 @@ public struct Coordinator: Sendable {
     ) async throws -> [Lease] {
         guard let run = leases.first?.run else { return [] }
         return try await self.server.withTransaction { tx in
-            let done = try await tx.query(
-                """
-                DELETE FROM gather_units AS u USING jsonb_to_recordset($2::jsonb) AS f(unit_id bigint, epoch bigint)
-                WHERE u.run_id = $1 AND u.unit_id = f.unit_id AND u.epoch = f.epoch AND u.owner = $3
-                    AND u.state = 'leased'
-                RETURNING u.unit_id
-                """, [.string(run), Self.fences(leases), .string(worker)])
-            let ids = Set(done.compactMap { $0.first?.intValue })
-            let accepted = leases.filter { ids.contains($0.unit) }
+            let accepted = try await Self.fence(leases, worker: worker, in: tx)
             if !accepted.isEmpty { try await writing(tx, accepted) }
             return accepted
         }
+    }
+
+    /// The fence of ``complete(_:worker:writing:)`` inside the caller's transaction (a sink's, say): takes the
+    /// units whose epoch is still the lease's off the queue and returns those leases. The caller writes their
+    /// results in the same transaction, and only theirs.
+    public static func fence(_ leases: [Lease], worker: String, in tx: PostgresTransaction) async throws -> [Lease] {
+        guard let run = leases.first?.run else { return [] }
+        let done = try await tx.query(
+            """
+            DELETE FROM gather_units AS u USING jsonb_to_recordset($2::jsonb) AS f(unit_id bigint, epoch bigint)
+            WHERE u.run_id = $1 AND u.unit_id = f.unit_id AND u.epoch = f.epoch AND u.owner = $3
+                AND u.state = 'leased'
+            RETURNING u.unit_id
+            """, [.string(run), Self.fences(leases), .string(worker)])
+        let ids = Set(done.compactMap { $0.first?.intValue })
+        return leases.filter { ids.contains($0.unit) }
     }
 
     /// Marks `lease` failed with `reason`, fenced like ``complete(_:worker:writing:)``: a failed unit stays in
@@ -209,7 +246,7 @@ public struct Coordinator: Sendable {
     }
 
     /// Where run `id` stands.
-    public func progress(run id: String) async throws -> RunProgress {
+    public func progress(run id: String) async throws -> QueueProgress {
         let rows = try await self.server.query(
             """
             SELECT r.total,
@@ -222,7 +259,7 @@ public struct Coordinator: Sendable {
             """, [.string(id)])
         guard let row = rows.first, row.count == 5 else { throw CoordinatorError("no run \(id)") }
         let numbers = row.map { Int($0.intValue ?? 0) }
-        return RunProgress(
+        return QueueProgress(
             total: numbers[0], ready: numbers[1], leased: numbers[2], expired: numbers[3], failed: numbers[4])
     }
 
@@ -245,13 +282,26 @@ public struct Lease: Sendable, Hashable {
     public var attempts: Int
 }
 
-/// Whether ``Coordinator/register(run:kind:configHash:)`` created the run or joined it.
+/// A run as workers see it.
+public struct RunInfo: Sendable {
+    public var id: String
+    public var kind: String
+    public var spec: Value
+
+    public init(id: String, kind: String, spec: Value) {
+        self.id = id
+        self.kind = kind
+        self.spec = spec
+    }
+}
+
+/// Whether ``Coordinator/register(run:kind:configHash:spec:)`` created the run or joined it.
 public enum RunRegistration: Sendable {
     case created, joined
 }
 
 /// A run's units by state.
-public struct RunProgress: Sendable, Equatable {
+public struct QueueProgress: Sendable, Equatable {
     public var total: Int
     public var ready: Int
     public var leased: Int

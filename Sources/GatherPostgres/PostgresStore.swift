@@ -42,22 +42,57 @@ public final class PostgresStore: Sink {
                     try await Self.run("SELECT pg_advisory_xact_lock(7224066537)", on: connection, server: server)
                     for sql in Self.dialect.metaTables { try await Self.run(sql, on: connection, server: server) }
                 }
-                let tables = try await Self.rows(Self.dialect.selectTables, on: connection, server: server).map {
-                    (table: $0[0].stringValue ?? "", root: $0[1].stringValue ?? "", key: $0[2].stringValue)
-                }
-                let columns = try await Self.rows(Self.dialect.selectColumns, on: connection, server: server).map {
-                    (
-                        table: $0[0].stringValue ?? "", column: $0[1].stringValue ?? "",
-                        source: $0[2].stringValue ?? "", type: $0[3].stringValue
-                    )
-                }
-                return SinkCatalog(tables: tables, columns: columns)
+                return try await Self.catalog(on: connection, server: server)
             }
             return PostgresStore(server: server, catalog: catalog)
         } catch {
             await server.close()
             throw PostgresError("preparing Gather's tables in \(url) failed: \(describe(error))")
         }
+    }
+
+    /// The schemas of Gather's tables as the database holds them now.
+    static func catalog(on connection: PostgresConnection, server: PostgresServer) async throws -> SinkCatalog {
+        let tables = try await Self.rows(Self.dialect.selectTables, on: connection, server: server).map {
+            (table: $0[0].stringValue ?? "", root: $0[1].stringValue ?? "", key: $0[2].stringValue)
+        }
+        let columns = try await Self.rows(Self.dialect.selectColumns, on: connection, server: server).map {
+            (
+                table: $0[0].stringValue ?? "", column: $0[1].stringValue ?? "", source: $0[2].stringValue ?? "",
+                type: $0[3].stringValue
+            )
+        }
+        return SinkCatalog(tables: tables, columns: columns)
+    }
+
+    /// Commits, in one transaction, the batch that `prepare` returns after running in that transaction: a
+    /// coordinator checks its fences there and returns the results of the accepted units only. Nothing commits
+    /// when `prepare` throws.
+    ///
+    /// Several processes may commit to the same tables this way (the workers of a scaled-out run), so the commit
+    /// takes the schema lock and reads the tables' schemas again first: one process's new table or column is
+    /// never created twice by another. That orders these commits; it suits units that take far longer than a
+    /// commit.
+    public func commit(preparing prepare: (PostgresTransaction) async throws -> SinkBatch) async throws {
+        let started = ContinuousClock.now
+        var committed = SinkBatch()
+        do {
+            let after = try await self.server.withConnection { connection in
+                var catalog = SinkCatalog()
+                try await Self.transaction(connection, server: self.server) { connection in
+                    try await Self.run("SELECT pg_advisory_xact_lock(7224066537)", on: connection, server: self.server)
+                    catalog = try await Self.catalog(on: connection, server: self.server)
+                    let batch = try await prepare(PostgresTransaction(connection: connection, server: self.server))
+                    if !batch.isEmpty { try await self.write(batch, catalog: &catalog, on: connection) }
+                    committed = batch
+                }
+                return catalog
+            }
+            self.catalog.withLock { $0 = after }
+        } catch {
+            throw PostgresError("committing a batch to \(self.server.url) failed: \(describe(error))")
+        }
+        SinkMetrics.committed(committed, sink: "postgres", duration: ContinuousClock.now - started)
     }
 
     /// Closes the pool.

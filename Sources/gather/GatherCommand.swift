@@ -16,8 +16,8 @@ struct GatherCommand: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             DemoCommand.self, RunCommand.self, ValidateCommand.self, LoadCommand.self, FetchCommand.self,
-            CrawlCommand.self, MapCommand.self, ServeCommand.self, WorkerTemplateCommand.self, FixtureCommand.self,
-            CompletionsCommand.self,
+            CrawlCommand.self, MapCommand.self, WorkerCommand.self, StatusCommand.self, ServeCommand.self,
+            WorkerTemplateCommand.self, FixtureCommand.self, CompletionsCommand.self,
         ]
     )
 }

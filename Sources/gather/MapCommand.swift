@@ -67,6 +67,17 @@ struct MapCommand: AsyncParsableCommand {
     @Flag(name: [.short, .long], help: "No progress, no worker stderr and no summary on stderr.")
     var quiet = false
 
+    @Option(
+        name: .long,
+        help: "Share the run with `gather worker`s on other hosts through this PostgreSQL database (--into too).")
+    var coordinator: String?
+
+    @Option(name: .long, help: "With --coordinator: how long a claimed unit stays this worker's without a heartbeat.")
+    var lease: String = "30s"
+
+    @Option(name: .long, help: "With --coordinator: this worker's name (default: HOST-PID).")
+    var name: String?
+
     @OptionGroup(title: "Watching")
     var observability: ObservabilityOptions
 
@@ -112,6 +123,12 @@ struct MapCommand: AsyncParsableCommand {
         if !self.quiet {
             options.pool.stderrLine = { worker, line in Terminal.error("[worker \(worker)] \(line)") }
         }
+        if let coordinator = self.coordinator {
+            try await Self.runCoordinated(
+                options, coordinator: coordinator, into: destination, lease: self.lease,
+                name: self.name ?? WorkerCommand.defaultName, quiet: self.quiet)
+            return
+        }
         let job = MapJob(options: options)
         let summary = try await self.observability.run(
             {
@@ -126,6 +143,46 @@ struct MapCommand: AsyncParsableCommand {
         if !self.quiet { Terminal.error(summary.render(destination: destination.description)) }
         if summary.interrupted { throw ExitCode(130) }
         if summary.errors > 0 { throw ExitCode(1) }
+    }
+}
+
+extension MapCommand {
+    /// `gather map --coordinator URL`: registers the run (its tasks become units), then works on it like any
+    /// `gather worker` until no unit is left.
+    static func runCoordinated(
+        _ options: MapJob.Options, coordinator text: String, into destination: LoadDestination, lease: String,
+        name: String, quiet: Bool
+    ) async throws {
+        let url = try WorkerCommand.url(text)
+        guard case .postgres(let into) = destination, into.description == url.description else {
+            throw JobError.usage(
+                "--into must be the coordinator's database (\(url)): a unit's results and its completion commit "
+                    + "in one transaction, which is what keeps a worker whose lease ran out from writing twice")
+        }
+        let leaseDuration: Duration
+        do {
+            leaseDuration = try Duration(parsing: lease)
+        } catch {
+            throw JobError.usage("--lease: \(error)")
+        }
+        let summary = try await WorkerCommand.withCoordinator(url) { coordinator, store in
+            let run = try await CoordinatedMap.start(options, coordinator: coordinator)
+            if !quiet { Terminal.error("gather map: run \(run.id) on \(url); `gather worker \(url)` joins it") }
+            let stop = StopSignal()
+            return try await GracefulStop.run(
+                message: "no new units; units in hand finish and are saved (the others go back to the queue)",
+                stop: { stop.stop() }
+            ) {
+                let summary = try await CoordinatedMap.work(
+                    run: run, coordinator: coordinator, store: store, worker: name,
+                    workers: options.pool.workers, lease: leaseDuration, stop: stop)
+                try await coordinator.release(run: run.id, worker: name)
+                return (summary, try await coordinator.progress(run: run.id), stop.isStopped)
+            }
+        }
+        if !quiet { Terminal.error(WorkerCommand.render(summary.0, worker: name, progress: summary.1)) }
+        if summary.2 { throw ExitCode(130) }
+        if summary.1.failed > 0 || summary.0.errors > 0 { throw ExitCode(1) }
     }
 }
 

@@ -58,7 +58,7 @@ import Testing
                 "SELECT count(*), count(DISTINCT unit_id), sum(value), count(DISTINCT worker) FROM results")
             #expect(rows == [[.int(200), .int(200), .int(201_000), .int(4)]])
             let progress = try await coordinator.progress(run: "r1")
-            #expect(progress == RunProgress(total: 200, ready: 0, leased: 0, expired: 0, failed: 0))
+            #expect(progress == QueueProgress(total: 200, ready: 0, leased: 0, expired: 0, failed: 0))
             #expect(progress.done == 200 && progress.isFinished)
             // The queue is empty: done units are deleted.
             #expect(try await coordinator.server.query("SELECT count(*) FROM gather_units") == [[.int(0)]])

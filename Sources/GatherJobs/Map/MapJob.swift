@@ -157,7 +157,7 @@ public final class MapJob: Sendable {
 
     /// What one answered batch commits: result rows (with `input_line`), error rows for failed tasks and bad
     /// lines, the counters, and one state row marking the batch's input lines done.
-    private static func commit(
+    static func commit(
         _ batch: MapBatch, outcomes: [RecordOutcome], runID: String, table: String, scope: String, file: String,
         normalizer: Normalizer
     ) -> (SinkBatch, ResourceCounts) {

@@ -1,0 +1,195 @@
+import ArgumentParser
+import Gather
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `gather worker postgres://…`: joins the runs a coordinator database holds and works on their units.
+struct WorkerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker",
+        abstract: "Join the runs of a coordinator database (from `gather map --coordinator`) and work on them.",
+        discussion: """
+            The worker claims units of every running run (FOR UPDATE SKIP LOCKED), runs them on its own worker \
+            processes, and commits each unit's results together with its completion, fenced by the unit's epoch: \
+            a worker whose lease ran out (killed, paused, cut off) writes nothing, and another redoes its units. \
+            Without --wait it exits when no run is left; with --wait it waits for new runs.
+
+            Today the coordinator runs `gather map` units (the run stores the worker command, its environment and \
+            the results table). Pipelines, crawls and loads are not distributed yet.
+
+            Exit codes: 0 done; 1 units failed; 2 usage error; 3 fatal error; 130 interrupted.
+            """
+    )
+
+    @Argument(help: "The coordinator database, postgres://…")
+    var coordinator: String
+
+    @Option(name: .long, help: "This worker's name (default: HOST-PID).")
+    var name: String?
+
+    @Option(name: [.short, .long], help: "Worker processes: a number, or auto for one per core.")
+    var workers: String = "auto"
+
+    @Option(name: .long, help: "How long a claimed unit stays this worker's without a heartbeat.")
+    var lease: String = "30s"
+
+    @Flag(name: .long, help: "Keep waiting for new runs instead of exiting when none is left.")
+    var wait = false
+
+    @Flag(name: [.short, .long], help: "No summary on stderr.")
+    var quiet = false
+
+    static var defaultName: String {
+        var host = [CChar](repeating: 0, count: 256)
+        gethostname(&host, host.count)
+        return "\(String(cString: host))-\(getpid())"
+    }
+
+    func run() async throws {
+        let url = try Self.url(self.coordinator)
+        var processes = ProcessPool.Configuration(command: ["true"]).workers
+        if self.workers != "auto" {
+            guard let count = Int(self.workers), count >= 1 else {
+                throw JobError.usage("--workers \(self.workers): give a number of processes, or auto")
+            }
+            processes = count
+        }
+        let workers = processes
+        let lease: Duration
+        do {
+            lease = try Duration(parsing: self.lease)
+        } catch {
+            throw JobError.usage("--lease: \(error)")
+        }
+        let name = self.name ?? Self.defaultName
+        let wait = self.wait
+        let quiet = self.quiet
+        let failed = try await Self.withCoordinator(url) { coordinator, store in
+            let stop = StopSignal()
+            return try await GracefulStop.run(
+                message: "no new units; units in hand finish and are saved (the others go back to the queue)",
+                stop: { stop.stop() }
+            ) {
+                var failed = false
+                while !stop.isStopped {
+                    let runs = try await coordinator.openRuns().filter { $0.kind == "map" }
+                    if runs.isEmpty {
+                        if !wait { break }
+                        try await Task.sleep(for: .seconds(1))
+                        continue
+                    }
+                    for run in runs where !stop.isStopped {
+                        let summary = try await CoordinatedMap.work(
+                            run: run, coordinator: coordinator, store: store, worker: name, workers: workers,
+                            lease: lease, stop: stop)
+                        try await coordinator.release(run: run.id, worker: name)
+                        let progress = try await coordinator.progress(run: run.id)
+                        if !quiet {
+                            Terminal.error(Self.render(summary, worker: name, run: run.id, progress: progress))
+                        }
+                        failed = failed || progress.failed > 0 || summary.errors > 0
+                    }
+                }
+                return (failed, stop.isStopped)
+            }
+        }
+        if failed.1 { throw ExitCode(130) }
+        if failed.0 { throw ExitCode(1) }
+    }
+
+    /// A coordinator URL, or a usage error that says what is wrong with it.
+    static func url(_ text: String) throws -> PostgresURL {
+        do {
+            return try PostgresURL(text)
+        } catch {
+            throw JobError.usage("\(error)")
+        }
+    }
+
+    /// Connects to the coordinator database (its tables created if missing) and a store on the same database
+    /// for the results, runs `body`, and closes both however it ends.
+    static func withCoordinator<T: Sendable>(
+        _ url: PostgresURL, _ body: (Coordinator, PostgresStore) async throws -> T
+    ) async throws -> T {
+        let server: PostgresServer
+        do {
+            server = try await PostgresServer.connect(url)
+        } catch {
+            throw JobError.usage("\(error)")
+        }
+        let coordinator = Coordinator(server: server)
+        let store: PostgresStore
+        do {
+            try await coordinator.install()
+            store = try await PostgresStore.open(url)
+        } catch {
+            await server.close()
+            throw error
+        }
+        do {
+            let result = try await body(coordinator, store)
+            await store.close()
+            await server.close()
+            return result
+        } catch {
+            await store.close()
+            await server.close()
+            throw error
+        }
+    }
+
+    static func render(
+        _ summary: CoordinatedMap.Summary, worker: String, run: String? = nil, progress: QueueProgress
+    ) -> String {
+        let place = run.map { " on \($0)" } ?? ""
+        let here =
+            "\(TextTable.count(summary.units, "unit")) (\(summary.tasks) tasks, \(summary.results) results, "
+            + "\(summary.errors) error rows) here"
+        let lost = summary.fenced > 0 ? ", \(summary.fenced) lost to others after the lease ran out" : ""
+        let left = progress.ready + progress.leased + progress.expired
+        let whole =
+            "the run: \(progress.done) of \(progress.total) units done, \(progress.failed) failed, \(left) left"
+        return "gather worker \(worker)\(place): \(here)\(lost); \(whole)"
+    }
+}
+
+/// `gather status postgres://…`: the runs of a coordinator database and its workers.
+struct StatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Show the runs of a coordinator database, their units by state, and the workers' last heartbeats.")
+
+    @Argument(help: "The coordinator database, postgres://…")
+    var coordinator: String
+
+    func run() async throws {
+        let url = try WorkerCommand.url(self.coordinator)
+        try await WorkerCommand.withCoordinator(url) { coordinator, _ in
+            var runs = [["run", "kind", "state", "total", "done", "ready", "leased", "expired", "failed"]]
+            for row in try await coordinator.server.query(
+                "SELECT run_id, kind, state FROM gather_runs ORDER BY created_at")
+            {
+                let id = row[0].stringValue ?? ""
+                let progress = try await coordinator.progress(run: id)
+                runs.append([
+                    id, row[1].stringValue ?? "", row[2].stringValue ?? "", "\(progress.total)", "\(progress.done)",
+                    "\(progress.ready)", "\(progress.leased)", "\(progress.expired)", "\(progress.failed)",
+                ])
+            }
+            print("runs:\n" + TextTable.render(runs).joined(separator: "\n"))
+            var workers = [["worker", "last heartbeat", "units held"]]
+            for row in try await coordinator.server.query(
+                """
+                SELECT w.name, round(extract(epoch FROM now() - w.heartbeat_at))::bigint,
+                    (SELECT count(*) FROM gather_units AS u WHERE u.owner = w.name AND u.state = 'leased')
+                FROM gather_workers AS w ORDER BY w.heartbeat_at DESC
+                """)
+            {
+                workers.append([row[0].stringValue ?? "", "\(row[1].intValue ?? 0) s ago", "\(row[2].intValue ?? 0)"])
+            }
+            print("workers:\n" + TextTable.render(workers).joined(separator: "\n"))
+        }
+    }
+}
