@@ -65,6 +65,30 @@ public struct Coordinator: Sendable {
         }
     }
 
+    /// Runs `body` with a doorbell that rings whenever units are enqueued anywhere (`LISTEN gather_units`, on a
+    /// connection of its own for the length of `body`), so idle workers wake at once instead of polling.
+    public func withWakeups<T: Sendable>(_ body: (Doorbell) async throws -> T) async throws -> T {
+        let bell = Doorbell()
+        let server = self.server
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                try await server.withConnection { connection in
+                    try await connection.listen(on: Self.channel) { notifications in
+                        for try await _ in notifications { bell.ring() }
+                    }
+                }
+            }
+            do {
+                let result = try await body(bell)
+                group.cancelAll()
+                return result
+            } catch {
+                group.cancelAll()
+                throw error
+            }
+        }
+    }
+
     // MARK: - Runs and units
 
     /// Registers run `id` with the hash of its configuration, or joins it when it exists with the same hash.
@@ -201,7 +225,7 @@ public struct Coordinator: Sendable {
         _ leases: [Lease], worker: String,
         writing: (PostgresTransaction, _ accepted: [Lease]) async throws -> Void = { _, _ in }
     ) async throws -> [Lease] {
-        guard let run = leases.first?.run else { return [] }
+        guard !leases.isEmpty else { return [] }
         return try await self.server.withTransaction { tx in
             let accepted = try await Self.fence(leases, worker: worker, in: tx)
             if !accepted.isEmpty { try await writing(tx, accepted) }

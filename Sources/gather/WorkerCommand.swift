@@ -42,9 +42,10 @@ struct WorkerCommand: AsyncParsableCommand {
     var quiet = false
 
     static var defaultName: String {
-        var host = [CChar](repeating: 0, count: 256)
-        gethostname(&host, host.count)
-        return "\(String(cString: host))-\(getpid())"
+        var buffer = [CChar](repeating: 0, count: 256)
+        gethostname(&buffer, buffer.count - 1)
+        let host = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return "\(host)-\(getpid())"
     }
 
     func run() async throws {
@@ -72,27 +73,30 @@ struct WorkerCommand: AsyncParsableCommand {
                 message: "no new units; units in hand finish and are saved (the others go back to the queue)",
                 stop: { stop.stop() }
             ) {
-                var failed = false
-                while !stop.isStopped {
-                    let runs = try await coordinator.openRuns().filter { $0.kind == "map" }
-                    if runs.isEmpty {
-                        if !wait { break }
-                        try await Task.sleep(for: .seconds(1))
-                        continue
-                    }
-                    for run in runs where !stop.isStopped {
-                        let summary = try await CoordinatedMap.work(
-                            run: run, coordinator: coordinator, store: store, worker: name, workers: workers,
-                            lease: lease, stop: stop)
-                        try await coordinator.release(run: run.id, worker: name)
-                        let progress = try await coordinator.progress(run: run.id)
-                        if !quiet {
-                            Terminal.error(Self.render(summary, worker: name, run: run.id, progress: progress))
+                try await coordinator.withWakeups { bell in
+                    var failed = false
+                    while !stop.isStopped {
+                        let runs = try await coordinator.openRuns().filter { $0.kind == "map" }
+                        if runs.isEmpty {
+                            if !wait { break }
+                            // A new run enqueues its units, which rings the doorbell.
+                            await bell.wait(timeout: .seconds(5))
+                            continue
                         }
-                        failed = failed || progress.failed > 0 || summary.errors > 0
+                        for run in runs where !stop.isStopped {
+                            let summary = try await CoordinatedMap.work(
+                                run: run, coordinator: coordinator, store: store, worker: name, workers: workers,
+                                lease: lease, stop: stop)
+                            try await coordinator.release(run: run.id, worker: name)
+                            let progress = try await coordinator.progress(run: run.id)
+                            if !quiet {
+                                Terminal.error(Self.render(summary, worker: name, run: run.id, progress: progress))
+                            }
+                            failed = failed || progress.failed > 0 || summary.errors > 0
+                        }
                     }
+                    return (failed, stop.isStopped)
                 }
-                return (failed, stop.isStopped)
             }
         }
         if failed.1 { throw ExitCode(130) }

@@ -1,5 +1,5 @@
 public import GatherCoordinator
-public import GatherCore
+import GatherCore
 import GatherFiles
 public import GatherPostgres
 public import GatherProcess
@@ -138,51 +138,53 @@ public enum CoordinatedMap {
                 }
             }
             defer { heartbeat.cancel() }
-            try await withThrowingTaskGroup(of: (Lease, MapBatch, [RecordOutcome]).self) { group in
-                var inFlight = 0
-                while true {
-                    // Keep every worker process busy.
-                    while inFlight < capacity, !stop.isStopped {
-                        let leases = try await coordinator.claim(
-                            run: run.id, worker: worker, count: capacity - inFlight, lease: lease)
-                        if leases.isEmpty { break }
-                        held.add(leases)
-                        for lease in leases {
-                            inFlight += 1
-                            let batch = Self.batch(lease.payload)
-                            group.addTask {
-                                (
-                                    lease, batch,
-                                    batch.tasks.isEmpty ? [] : try await pool.process(batch.tasks.map(\.value))
-                                )
+            try await coordinator.withWakeups { bell in
+                try await withThrowingTaskGroup(of: (Lease, MapBatch, [RecordOutcome]).self) { group in
+                    var inFlight = 0
+                    while true {
+                        // Keep every worker process busy.
+                        while inFlight < capacity, !stop.isStopped {
+                            let leases = try await coordinator.claim(
+                                run: run.id, worker: worker, count: capacity - inFlight, lease: lease)
+                            if leases.isEmpty { break }
+                            held.add(leases)
+                            for lease in leases {
+                                inFlight += 1
+                                let batch = Self.batch(lease.payload)
+                                group.addTask {
+                                    (
+                                        lease, batch,
+                                        batch.tasks.isEmpty ? [] : try await pool.process(batch.tasks.map(\.value))
+                                    )
+                                }
                             }
                         }
-                    }
-                    guard let (lease, batch, outcomes) = try await group.next() else {
-                        if stop.isStopped { break }
-                        if try await coordinator.finishIfDone(run: run.id) { break }
-                        // Others hold the rest: wait for them to finish or for their leases to run out.
-                        try await Task.sleep(for: .milliseconds(300))
-                        continue
-                    }
-                    inFlight -= 1
-                    var (write, counts) = MapJob.commit(
-                        batch, outcomes: outcomes, runID: run.id, table: spec.table, scope: "map:" + spec.table,
-                        file: spec.input, normalizer: normalizer)
-                    write.state = []
-                    var accepted = false
-                    try await store.commit { tx in
-                        accepted = try await !Coordinator.fence([lease], worker: worker, in: tx).isEmpty
-                        return accepted ? write : SinkBatch()
-                    }
-                    held.remove(lease)
-                    if accepted {
-                        summary.units += 1
-                        summary.tasks += counts.records
-                        summary.results += counts.written
-                        summary.errors += counts.errors
-                    } else {
-                        summary.fenced += 1
+                        guard let (lease, batch, outcomes) = try await group.next() else {
+                            if stop.isStopped { break }
+                            if try await coordinator.finishIfDone(run: run.id) { break }
+                            // Others hold the rest: wait for new units (the doorbell) or for a lease to run out.
+                            await bell.wait(timeout: min(lease / 2, .seconds(1)))
+                            continue
+                        }
+                        inFlight -= 1
+                        var (write, counts) = MapJob.commit(
+                            batch, outcomes: outcomes, runID: run.id, table: spec.table, scope: "map:" + spec.table,
+                            file: spec.input, normalizer: normalizer)
+                        write.state = []
+                        var accepted = false
+                        try await store.commit { tx in
+                            accepted = try await !Coordinator.fence([lease], worker: worker, in: tx).isEmpty
+                            return accepted ? write : SinkBatch()
+                        }
+                        held.remove(lease)
+                        if accepted {
+                            summary.units += 1
+                            summary.tasks += counts.records
+                            summary.results += counts.written
+                            summary.errors += counts.errors
+                        } else {
+                            summary.fenced += 1
+                        }
                     }
                 }
             }

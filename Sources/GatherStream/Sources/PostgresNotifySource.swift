@@ -65,7 +65,7 @@ public struct PostgresNotifySource: StreamSource {
         _ status: SourceStatus
     ) async throws {
         let query = self.catchUpQuery
-        let bell = Bell()
+        let bell = Doorbell()
         var last = newest
         defer { newest = last }
         try await server.withConnection { connection in
@@ -130,48 +130,5 @@ public struct PostgresNotifySource: StreamSource {
     /// A name quoted for SQL, each part of `schema.table` on its own.
     static func quoted(_ name: String) -> String {
         name.split(separator: ".").map { quoteIdentifier(String($0)) }.joined(separator: ".")
-    }
-}
-
-/// Wakes the catch-up loop when a notification comes (or after a timeout). Rings while nobody waits are kept as
-/// one, so a notification during a catch-up query causes one more query, never a missed one.
-private final class Bell: Sendable {
-    private struct State {
-        var rung = false
-        var waiter: CheckedContinuation<Void, Never>?
-    }
-    private let state = Mutex(State())
-
-    func ring() {
-        let waiter = self.state.withLock { state -> CheckedContinuation<Void, Never>? in
-            defer { state.waiter = nil }
-            if state.waiter == nil { state.rung = true }
-            return state.waiter
-        }
-        waiter?.resume()
-    }
-
-    /// Returns after a ring, `timeout`, or the task's cancellation.
-    func wait(timeout: Duration) async {
-        let timer = Task {
-            try? await Task.sleep(for: timeout)
-            self.ring()
-        }
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { continuation in
-                let now = self.state.withLock { state -> Bool in
-                    if state.rung {
-                        state.rung = false
-                        return true
-                    }
-                    state.waiter = continuation
-                    return false
-                }
-                if now { continuation.resume() }
-            }
-        } onCancel: {
-            self.ring()
-        }
-        timer.cancel()
     }
 }
