@@ -126,7 +126,7 @@ struct MapCommand: AsyncParsableCommand {
         if let coordinator = self.coordinator {
             try await Self.runCoordinated(
                 options, coordinator: coordinator, into: destination, lease: self.lease,
-                name: self.name ?? WorkerCommand.defaultName, quiet: self.quiet)
+                name: self.name ?? WorkerCommand.defaultName, quiet: self.quiet, observability: self.observability)
             return
         }
         let job = MapJob(options: options)
@@ -151,7 +151,7 @@ extension MapCommand {
     /// `gather worker` until no unit is left.
     static func runCoordinated(
         _ options: MapJob.Options, coordinator text: String, into destination: LoadDestination, lease: String,
-        name: String, quiet: Bool
+        name: String, quiet: Bool, observability: ObservabilityOptions
     ) async throws {
         let url = try WorkerCommand.url(text)
         guard case .postgres(let into) = destination, into.description == url.description else {
@@ -165,7 +165,19 @@ extension MapCommand {
         } catch {
             throw JobError.usage("--lease: \(error)")
         }
-        let summary = try await WorkerCommand.withCoordinator(url) { coordinator, store in
+        let summary = try await observability.run(
+            {
+                try await Self.runCoordinated(options, url: url, lease: leaseDuration, name: name, quiet: quiet)
+            }, summary: { WorkerCommand.value([$0.0], worker: name) })
+        if !quiet { Terminal.error(WorkerCommand.render(summary.0, worker: name, progress: summary.1)) }
+        if summary.2 { throw ExitCode(130) }
+        if summary.1.failed > 0 || summary.0.errors > 0 { throw ExitCode(1) }
+    }
+
+    private static func runCoordinated(
+        _ options: MapJob.Options, url: PostgresURL, lease leaseDuration: Duration, name: String, quiet: Bool
+    ) async throws -> (CoordinatedMap.Summary, QueueProgress, Bool) {
+        try await WorkerCommand.withCoordinator(url) { coordinator, store in
             let run = try await CoordinatedMap.start(options, coordinator: coordinator)
             if !quiet { Terminal.error("gather map: run \(run.id) on \(url); `gather worker \(url)` joins it") }
             let stop = StopSignal()
@@ -180,9 +192,6 @@ extension MapCommand {
                 return (summary, try await coordinator.progress(run: run.id), stop.isStopped)
             }
         }
-        if !quiet { Terminal.error(WorkerCommand.render(summary.0, worker: name, progress: summary.1)) }
-        if summary.2 { throw ExitCode(130) }
-        if summary.1.failed > 0 || summary.0.errors > 0 { throw ExitCode(1) }
     }
 }
 

@@ -41,6 +41,9 @@ struct WorkerCommand: AsyncParsableCommand {
     @Flag(name: [.short, .long], help: "No summary on stderr.")
     var quiet = false
 
+    @OptionGroup(title: "Watching")
+    var observability: ObservabilityOptions
+
     static var defaultName: String {
         var buffer = [CChar](repeating: 0, count: 256)
         gethostname(&buffer, buffer.count - 1)
@@ -67,40 +70,60 @@ struct WorkerCommand: AsyncParsableCommand {
         let name = self.name ?? Self.defaultName
         let wait = self.wait
         let quiet = self.quiet
-        let failed = try await Self.withCoordinator(url) { coordinator, store in
-            let stop = StopSignal()
-            return try await GracefulStop.run(
-                message: "no new units; units in hand finish and are saved (the others go back to the queue)",
-                stop: { stop.stop() }
-            ) {
-                try await coordinator.withWakeups { bell in
-                    var failed = false
-                    while !stop.isStopped {
-                        let runs = try await coordinator.openRuns().filter { $0.kind == "map" }
-                        if runs.isEmpty {
-                            if !wait { break }
-                            // A new run enqueues its units, which rings the doorbell.
-                            await bell.wait(timeout: .seconds(5))
-                            continue
-                        }
-                        for run in runs where !stop.isStopped {
-                            let summary = try await CoordinatedMap.work(
-                                run: run, coordinator: coordinator, store: store, worker: name, workers: workers,
-                                lease: lease, stop: stop)
-                            try await coordinator.release(run: run.id, worker: name)
-                            let progress = try await coordinator.progress(run: run.id)
-                            if !quiet {
-                                Terminal.error(Self.render(summary, worker: name, run: run.id, progress: progress))
-                            }
-                            failed = failed || progress.failed > 0 || summary.errors > 0
-                        }
-                    }
-                    return (failed, stop.isStopped)
+        let outcome = try await self.observability.run(
+            {
+                try await Self.withCoordinator(url) { coordinator, store in
+                    try await Self.work(
+                        coordinator: coordinator, store: store, name: name, workers: workers, lease: lease,
+                        wait: wait, quiet: quiet)
                 }
+            }, summary: { Self.value($0.summaries, worker: name) })
+        if outcome.stopped { throw ExitCode(130) }
+        if outcome.failed { throw ExitCode(1) }
+    }
+
+    /// The runs' summaries as JSON (`--summary-json`).
+    static func value(_ summaries: [CoordinatedMap.Summary], worker: String) -> Value {
+        .object(Record([("worker", .string(worker)), ("runs", .array(summaries.map(\.value)))]))
+    }
+
+    /// Works on every open run until none is left (or, with `wait`, until a signal).
+    static func work(
+        coordinator: Coordinator, store: PostgresStore, name: String, workers: Int, lease: Duration, wait: Bool,
+        quiet: Bool
+    ) async throws -> (failed: Bool, stopped: Bool, summaries: [CoordinatedMap.Summary]) {
+        let stop = StopSignal()
+        return try await GracefulStop.run(
+            message: "no new units; units in hand finish and are saved (the others go back to the queue)",
+            stop: { stop.stop() }
+        ) {
+            try await coordinator.withWakeups { bell in
+                var failed = false
+                var summaries: [CoordinatedMap.Summary] = []
+                while !stop.isStopped {
+                    let runs = try await coordinator.openRuns().filter { $0.kind == "map" }
+                    if runs.isEmpty {
+                        if !wait { break }
+                        // A new run enqueues its units, which rings the doorbell.
+                        await bell.wait(timeout: .seconds(5))
+                        continue
+                    }
+                    for run in runs where !stop.isStopped {
+                        let summary = try await CoordinatedMap.work(
+                            run: run, coordinator: coordinator, store: store, worker: name, workers: workers,
+                            lease: lease, stop: stop)
+                        try await coordinator.release(run: run.id, worker: name)
+                        let progress = try await coordinator.progress(run: run.id)
+                        if !quiet {
+                            Terminal.error(Self.render(summary, worker: name, run: run.id, progress: progress))
+                        }
+                        failed = failed || progress.failed > 0 || summary.errors > 0
+                        summaries.append(summary)
+                    }
+                }
+                return (failed, stop.isStopped, summaries)
             }
         }
-        if failed.1 { throw ExitCode(130) }
-        if failed.0 { throw ExitCode(1) }
     }
 
     /// A coordinator URL, or a usage error that says what is wrong with it.

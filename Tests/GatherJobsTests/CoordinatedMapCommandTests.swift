@@ -56,11 +56,21 @@ import Testing
             }
             kill(process.processIdentifier, SIGKILL)
         }
+        let port = try freeLoopbackPort()
+        let summaryPath = scratch.file("summary.json")
+        nonisolated(unsafe) var metrics: [String: Double] = [:]
         let map = try await runGather(
             [
                 "map", input, "--command", "python3 " + scratch.file("worker.py"), "--into", url, "--coordinator",
-                url, "--table", "results", "--name", "survivor",
-            ] + common + env)
+                url, "--table", "results", "--name", "survivor", "--metrics", "127.0.0.1:\(port)",
+                "--metrics-linger", "2s", "--summary-json", summaryPath,
+            ] + common + env
+        ) { _ in
+            metrics = try await scrapeDuringAndAfter(
+                "http://127.0.0.1:\(port)/metrics", once: "gather_worker_units_total", summary: summaryPath,
+                within: .seconds(60)
+            ).after
+        }
         let killed = try await doomed
         #expect(killed.status == SIGKILL || killed.status == 128 + SIGKILL, "\(killed.stderr)")
         // The bad line is an error row: exit 1 from the process that committed it, 0 from the other.
@@ -74,6 +84,16 @@ import Testing
             #expect(try await server.query("SELECT state FROM gather_runs") == [[.string("done")]])
             #expect(try await server.query("SELECT count(*) FROM gather_units") == [[.int(0)]])
         }
+        // The survivor's summary and its metrics agree.
+        let summary = try #require(
+            try JSONSerialization.jsonObject(with: Data(try scratch.read("summary.json").utf8)) as? [String: Any])
+        let run = try #require((summary["runs"] as? [[String: Any]])?.first)
+        let units = try #require(run["units"] as? Int)
+        let fenced = try #require(run["fenced"] as? Int)
+        #expect(units >= 1 && units < 61, "the doomed worker did some units: \(run)")
+        #expect(metrics["gather_worker_units_total"] == Double(units + fenced), "\(metrics)")
+        #expect(metrics["gather_worker_tasks_total"] == Double(try #require(run["tasks"] as? Int)))
+        #expect((metrics["gather_commits_total"] ?? 0) >= Double(units))
         let status = try await runGather(["status", url])
         #expect(status.stdout.contains("done"), "\(status.stdout)")
         #expect(status.stdout.contains("survivor") && status.stdout.contains("doomed"), "\(status.stdout)")

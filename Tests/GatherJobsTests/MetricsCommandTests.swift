@@ -150,7 +150,7 @@ import Testing
 
 /// Scrapes `url` while a command runs: first as soon as the series `once` is there (the counters partway), then
 /// after the command wrote its `--summary-json` file (the endpoint lingers): the final counts.
-private func scrapeDuringAndAfter(
+func scrapeDuringAndAfter(
     _ url: String, once: String, summary: String, within limit: Duration
 ) async throws -> (during: [String: Double], after: [String: Double]) {
     try await Fetcher.withFetcher { fetcher in
@@ -172,7 +172,7 @@ private func scrapeDuringAndAfter(
 }
 
 /// Scrapes Prometheus text and sums each metric's samples over its labels (histogram buckets left out).
-private func scrape(_ url: String, _ fetcher: Fetcher) async -> [String: Double]? {
+func scrape(_ url: String, _ fetcher: Fetcher) async -> [String: Double]? {
     let result = await fetcher.fetch(FetchRequest(url: url))
     guard let response = result.response, response.status == 200 else { return nil }
     var sums: [String: Double] = [:]

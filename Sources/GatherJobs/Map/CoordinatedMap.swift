@@ -1,3 +1,4 @@
+import CoreMetrics
 public import GatherCoordinator
 import GatherCore
 import GatherFiles
@@ -103,14 +104,47 @@ public enum CoordinatedMap {
         return RunInfo(id: id, kind: "map", spec: spec.value)
     }
 
-    /// What one worker did.
+    /// What one worker did on one run.
     public struct Summary: Sendable {
+        public var run = ""
         public var units = 0
         public var tasks = 0
         public var results = 0
         public var errors = 0
         /// Units whose lease was lost before their results were committed (the results were dropped).
         public var fenced = 0
+
+        /// The same figures as JSON (`--summary-json`).
+        public var value: Value {
+            .object(
+                Record([
+                    ("run", .string(self.run)), ("units", .int(Int64(self.units))), ("tasks", .int(Int64(self.tasks))),
+                    ("results", .int(Int64(self.results))), ("errors", .int(Int64(self.errors))),
+                    ("fenced", .int(Int64(self.fenced))),
+                ]))
+        }
+    }
+
+    /// What a worker records through swift-metrics (Prometheus with `--metrics`):
+    /// - `gather_worker_units_total{run, outcome}`: units committed (`done`) or lost to another worker after the
+    ///   lease ran out (`fenced`);
+    /// - `gather_worker_tasks_total{run}`: tasks in the committed units;
+    /// - `gather_worker_claims_total{run}`: claim queries that returned units;
+    /// - `gather_worker_leases_held`: units this worker holds now.
+    struct Metrics: Sendable {
+        let done: Counter
+        let fenced: Counter
+        let tasks: Counter
+        let claims: Counter
+        let held = Gauge(label: "gather_worker_leases_held")
+
+        init(run: String) {
+            self.done = Counter(label: "gather_worker_units_total", dimensions: [("run", run), ("outcome", "done")])
+            self.fenced = Counter(
+                label: "gather_worker_units_total", dimensions: [("run", run), ("outcome", "fenced")])
+            self.tasks = Counter(label: "gather_worker_tasks_total", dimensions: [("run", run)])
+            self.claims = Counter(label: "gather_worker_claims_total", dimensions: [("run", run)])
+        }
     }
 
     /// Works on `run` with `workers` worker processes until no unit is left (or `stop` fires): claims units,
@@ -126,7 +160,9 @@ public enum CoordinatedMap {
         poolConfiguration.stderrLine = stderrLine
         let normalizer = Normalizer(table: spec.table, lists: .json)
         let held = HeldLeases()
+        let metrics = Metrics(run: run.id)
         var summary = Summary()
+        summary.run = run.id
         try await coordinator.join(worker: worker)
         try await ProcessPool.withPool(poolConfiguration) { pool in
             let capacity = max(1, pool.configuration.workers)
@@ -148,6 +184,8 @@ public enum CoordinatedMap {
                                 run: run.id, worker: worker, count: capacity - inFlight, lease: lease)
                             if leases.isEmpty { break }
                             held.add(leases)
+                            metrics.claims.increment()
+                            metrics.held.record(held.count)
                             for lease in leases {
                                 inFlight += 1
                                 let batch = Self.batch(lease.payload)
@@ -177,13 +215,17 @@ public enum CoordinatedMap {
                             return accepted ? write : SinkBatch()
                         }
                         held.remove(lease)
+                        metrics.held.record(held.count)
                         if accepted {
                             summary.units += 1
                             summary.tasks += counts.records
                             summary.results += counts.written
                             summary.errors += counts.errors
+                            metrics.done.increment()
+                            metrics.tasks.increment(by: counts.records)
                         } else {
                             summary.fenced += 1
+                            metrics.fenced.increment()
                         }
                     }
                 }
@@ -248,6 +290,7 @@ private final class HeldLeases: Sendable {
     private let leases = Mutex<[Int64: Lease]>([:])
 
     var all: [Lease] { self.leases.withLock { Array($0.values) } }
+    var count: Int { self.leases.withLock { $0.count } }
     func add(_ leases: [Lease]) { self.leases.withLock { for lease in leases { $0[lease.unit] = lease } } }
     func remove(_ lease: Lease) { self.leases.withLock { _ = $0.removeValue(forKey: lease.unit) } }
 }
