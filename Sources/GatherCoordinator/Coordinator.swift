@@ -58,6 +58,12 @@ public struct Coordinator: Sendable {
                     + "WHERE state IN ('ready', 'leased')")
             try await tx.execute(
                 """
+                CREATE TABLE IF NOT EXISTS gather_budgets (
+                    key text PRIMARY KEY, tokens double precision NOT NULL,
+                    updated_at timestamptz NOT NULL DEFAULT clock_timestamp(), paused_until timestamptz)
+                """)
+            try await tx.execute(
+                """
                 CREATE TABLE IF NOT EXISTS gather_workers (
                     name text PRIMARY KEY, host text NOT NULL DEFAULT '', pid int NOT NULL DEFAULT 0,
                     version text NOT NULL DEFAULT '', heartbeat_at timestamptz NOT NULL DEFAULT now())
@@ -87,6 +93,55 @@ public struct Coordinator: Sendable {
                 throw error
             }
         }
+    }
+
+    // MARK: - One rate budget for the fleet
+
+    /// Takes up to `want` requests from the budget of `key` (a host), shared by every worker of every host: a
+    /// token bucket of `rate` per second holding at most `burst`, kept in one row, so the fleet together never
+    /// goes faster than `rate` (plus the burst). Workers take small grants (a tenth of a second of rate, say)
+    /// and spend them locally, so the database sees one statement per grant, not per request.
+    ///
+    /// - Returns: the requests granted (0 when the bucket is empty or the key is paused), and, when paused, until
+    ///   when.
+    public func grant(key: String, rate: Double, burst: Double, want: Int) async throws
+        -> (granted: Int, pausedFor: Duration?)
+    {
+        try await self.server.withTransaction { tx in
+            try await tx.execute(
+                "INSERT INTO gather_budgets (key, tokens) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+                [.string(key), .double(burst)])
+            let rows = try await tx.query(
+                """
+                WITH b AS (
+                    SELECT key, paused_until,
+                        least($3::float8, tokens + extract(epoch FROM clock_timestamp() - updated_at) * $2::float8)
+                            AS available
+                    FROM gather_budgets WHERE key = $1 FOR UPDATE)
+                UPDATE gather_budgets AS g
+                SET tokens = CASE WHEN b.paused_until > clock_timestamp() THEN b.available
+                        ELSE b.available - least($4::float8, floor(b.available)) END,
+                    updated_at = clock_timestamp()
+                FROM b WHERE g.key = b.key
+                RETURNING CASE WHEN b.paused_until > clock_timestamp() THEN 0
+                        ELSE least($4::float8, floor(b.available))::bigint END,
+                    greatest(0, extract(epoch FROM b.paused_until - clock_timestamp()) * 1000)::bigint
+                """, [.string(key), .double(rate), .double(burst), .int(Int64(want))])
+            guard let row = rows.first, row.count == 2 else { return (0, nil) }
+            let paused = row[1].intValue.flatMap { $0 > 0 ? Duration.milliseconds($0) : nil }
+            return (Int(row[0].intValue ?? 0), paused)
+        }
+    }
+
+    /// Pauses `key` for every worker for `duration` (a `Retry-After` one of them saw): grants are 0 until then.
+    public func pause(key: String, for duration: Duration) async throws {
+        try await self.server.execute(
+            """
+            INSERT INTO gather_budgets (key, tokens, paused_until)
+            VALUES ($1, 0, clock_timestamp() + $2::float8 * interval '1 millisecond')
+            ON CONFLICT (key) DO UPDATE SET paused_until = greatest(
+                coalesce(gather_budgets.paused_until, clock_timestamp()), excluded.paused_until)
+            """, [.string(key), .double(Self.milliseconds(duration))])
     }
 
     // MARK: - Runs and units

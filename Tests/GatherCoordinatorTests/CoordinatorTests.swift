@@ -139,6 +139,40 @@ import Testing
     }
 
     @Test(.timeLimit(.minutes(2)))
+    func fourWorkersShareOneRateAndAPauseHoldsThemAll() async throws {
+        try await Self.withCoordinator("budget") { coordinator in
+            // 100 requests a second for the fleet, a burst of 10; four workers ask for grants of 10 (a tenth of a
+            // second) as fast as they can for 2 s.
+            let started = ContinuousClock.now
+            let total = try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<4 {
+                    group.addTask {
+                        var taken = 0
+                        while ContinuousClock.now < started + .seconds(2) {
+                            let grant = try await coordinator.grant(key: "api.example", rate: 100, burst: 10, want: 10)
+                            taken += grant.granted
+                            if grant.granted == 0 { try await Task.sleep(for: .milliseconds(10)) }
+                        }
+                        return taken
+                    }
+                }
+                return try await group.reduce(0, +)
+            }
+            let seconds = started.duration(to: .now).seconds
+            // At most the rate over the time plus the burst; and the fleet gets nearly all of it.
+            #expect(Double(total) <= 100 * seconds + 10 + 1, "\(total) in \(seconds) s")
+            #expect(Double(total) >= 0.8 * 100 * 2, "\(total) in \(seconds) s")
+            // One worker saw Retry-After: 500 ms. Every worker's grants are 0 until then.
+            try await coordinator.pause(key: "api.example", for: .milliseconds(500))
+            let paused = try await coordinator.grant(key: "api.example", rate: 100, burst: 10, want: 10)
+            #expect(paused.granted == 0)
+            #expect((paused.pausedFor ?? .zero) > .milliseconds(300), "\(String(describing: paused.pausedFor))")
+            try await Task.sleep(for: .milliseconds(600))
+            #expect(try await coordinator.grant(key: "api.example", rate: 100, burst: 10, want: 10).granted > 0)
+        }
+    }
+
+    @Test(.timeLimit(.minutes(2)))
     func aRunStartedWithAnotherConfigurationRefusesToBeJoined() async throws {
         try await Self.withCoordinator("config") { coordinator in
             try await coordinator.register(run: "r", kind: "map", configHash: "aaaa1111")
