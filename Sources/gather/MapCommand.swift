@@ -178,7 +178,7 @@ extension MapCommand {
         _ options: MapJob.Options, url: PostgresURL, lease leaseDuration: Duration, name: String, quiet: Bool
     ) async throws -> (CoordinatedMap.Summary, QueueProgress, Bool) {
         try await WorkerCommand.withCoordinator(url) { coordinator, store in
-            let run = try await CoordinatedMap.start(options, coordinator: coordinator)
+            let run = try CoordinatedMap.plan(options)
             if !quiet { Terminal.error("gather map: run \(run.id) on \(url); `gather worker \(url)` joins it") }
             let stop = StopSignal()
             return try await GracefulStop.run(
@@ -187,7 +187,11 @@ extension MapCommand {
             ) {
                 let summary = try await CoordinatedMap.work(
                     run: run, coordinator: coordinator, store: store, worker: name,
-                    workers: options.pool.workers, lease: leaseDuration, stop: stop)
+                    workers: options.pool.workers, lease: leaseDuration, stop: stop,
+                    onceStarted: {
+                        try await CoordinatedMap.register(
+                            run, input: options.input, batch: options.batch, coordinator: coordinator)
+                    })
                 try await coordinator.release(run: run.id, worker: name)
                 return (summary, try await coordinator.progress(run: run.id), stop.isStopped)
             }

@@ -123,6 +123,18 @@ extension StreamPartsTests {
 }
 
 extension StreamPartsTests {
+    /// A server that sends an endless line cannot grow the parser past its bound: the event comes out cut off.
+    @Test func anOversizedEventIsCutOffNotBuffered() {
+        var parser = SSEParser()
+        parser.maxEventBytes = 64
+        let huge = String(repeating: "x", count: 10_000)
+        var events = parser.feed(Array("data: {\"v\": \"\(huge)".utf8))
+        events += parser.feed(Array("\"}\n\ndata: {\"ok\": 1}\n\n".utf8))
+        #expect(events.count == 2)
+        #expect(events.first?.data.utf8.count == 64 - "data: ".utf8.count)
+        #expect(events.last?.data == #"{"ok": 1}"#)
+    }
+
     /// A connection cut after an event's `id:` line but before its blank line resumes before that event.
     @Test func anIDCountsOnlyOnceItsEventIsComplete() {
         var parser = SSEParser(lastEventID: "6")

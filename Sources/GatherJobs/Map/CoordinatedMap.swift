@@ -77,31 +77,43 @@ public enum CoordinatedMap {
         }
     }
 
-    /// Registers the map run of `options` and enqueues its tasks, once: a run with the same input (path, size,
-    /// modification time) and settings is joined, not enqueued again. Returns the run.
-    public static func start(_ options: MapJob.Options, coordinator: Coordinator) async throws -> RunInfo {
+    /// The run `options` make, named by a hash of the input (path, size, modification time) and the settings:
+    /// the same map run again is the same run.
+    public static func plan(_ options: MapJob.Options) throws -> RunInfo {
         let spec = Spec(options: options)
         guard let stamp = FileStamp(options.input) else {
             throw JobError.usage("cannot read the input \(options.input)")
         }
         let hash = Self.hash(
             JSONWriter.string(spec.value) + "|\(stamp.path)|\(stamp.size)|\(stamp.modifiedNanoseconds)")
-        let id = "map-\(spec.table)-\(hash.prefix(12))"
-        let registration = try await coordinator.register(run: id, kind: "map", configHash: hash, spec: spec.value)
-        if registration == .created {
-            let reader = try LineReader(path: options.input) { false }
-            let input = MapInput(reader: reader, batch: max(1, options.batch), skip: [], stop: StopSignal())
-            var units: [Value] = []
-            for try await batch in input {
-                units.append(Self.payload(batch))
-                if units.count >= 500 {
-                    try await coordinator.enqueue(run: id, payloads: units)
-                    units = []
-                }
+        return RunInfo(id: "map-\(spec.table)-\(hash)", kind: "map", spec: spec.value)
+    }
+
+    /// Registers `run` (from ``plan(_:)``) and enqueues the tasks of `input` as its units, once: a run that exists
+    /// already is joined, not enqueued again.
+    public static func register(_ run: RunInfo, input: String, batch: Int, coordinator: Coordinator) async throws {
+        let hash = String(run.id.split(separator: "-").last ?? "")
+        let registration = try await coordinator.register(
+            run: run.id, kind: "map", configHash: hash, spec: run.spec)
+        guard registration == .created else { return }
+        let reader = try LineReader(path: input) { false }
+        let tasks = MapInput(reader: reader, batch: max(1, batch), skip: [], stop: StopSignal())
+        var units: [Value] = []
+        for try await batch in tasks {
+            units.append(Self.payload(batch))
+            if units.count >= 500 {
+                try await coordinator.enqueue(run: run.id, payloads: units)
+                units = []
             }
-            try await coordinator.enqueue(run: id, payloads: units)
         }
-        return RunInfo(id: id, kind: "map", spec: spec.value)
+        try await coordinator.enqueue(run: run.id, payloads: units)
+    }
+
+    /// ``plan(_:)`` and ``register(_:input:batch:coordinator:)`` together.
+    public static func start(_ options: MapJob.Options, coordinator: Coordinator) async throws -> RunInfo {
+        let run = try Self.plan(options)
+        try await Self.register(run, input: options.input, batch: options.batch, coordinator: coordinator)
+        return run
     }
 
     /// What one worker did on one run.
@@ -149,11 +161,13 @@ public enum CoordinatedMap {
 
     /// Works on `run` with `workers` worker processes until no unit is left (or `stop` fires): claims units,
     /// runs them, and commits each unit's rows with its fenced completion into `store`. Leases last `lease` and
-    /// are renewed every third of it while their units run.
+    /// are renewed every third of it while their units run. `onceStarted` runs when the worker processes are up,
+    /// before the first claim (`gather map` registers its run there, so a command that cannot start leaves none).
     public static func work(
         run: RunInfo, coordinator: Coordinator, store: PostgresStore, worker: String, workers: Int,
         lease: Duration = .seconds(30), stop: StopSignal = StopSignal(),
-        stderrLine: @escaping @Sendable (Int, String) -> Void = { _, _ in }
+        stderrLine: @escaping @Sendable (Int, String) -> Void = { _, _ in },
+        onceStarted: (@Sendable () async throws -> Void)? = nil
     ) async throws -> Summary {
         let spec = try Spec(run.spec)
         var poolConfiguration = spec.pool(workers: workers)
@@ -164,72 +178,79 @@ public enum CoordinatedMap {
         var summary = Summary()
         summary.run = run.id
         try await coordinator.join(worker: worker)
-        try await ProcessPool.withPool(poolConfiguration) { pool in
-            let capacity = max(1, pool.configuration.workers)
-            let heartbeat = Task {
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: lease / 3)
-                    let leases = held.all
-                    _ = try? await coordinator.heartbeat(worker: worker, leases: leases, lease: lease)
+        do {
+            try await ProcessPool.withPool(poolConfiguration) { pool in
+                // The workers are up (a command that cannot start has thrown by now): what the caller does only then.
+                try await onceStarted?()
+                let capacity = max(1, pool.configuration.workers)
+                let heartbeat = Task {
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: lease / 3)
+                        let leases = held.all
+                        _ = try? await coordinator.heartbeat(worker: worker, leases: leases, lease: lease)
+                    }
                 }
-            }
-            defer { heartbeat.cancel() }
-            try await coordinator.withWakeups { bell in
-                try await withThrowingTaskGroup(of: (Lease, MapBatch, [RecordOutcome]).self) { group in
-                    var inFlight = 0
-                    while true {
-                        // Keep every worker process busy.
-                        while inFlight < capacity, !stop.isStopped {
-                            let leases = try await coordinator.claim(
-                                run: run.id, worker: worker, count: capacity - inFlight, lease: lease)
-                            if leases.isEmpty { break }
-                            held.add(leases)
-                            metrics.claims.increment()
-                            metrics.held.record(held.count)
-                            for lease in leases {
-                                inFlight += 1
-                                let batch = Self.batch(lease.payload)
-                                group.addTask {
-                                    (
-                                        lease, batch,
-                                        batch.tasks.isEmpty ? [] : try await pool.process(batch.tasks.map(\.value))
-                                    )
+                defer { heartbeat.cancel() }
+                try await coordinator.withWakeups { bell in
+                    try await withThrowingTaskGroup(of: (Lease, MapBatch, [RecordOutcome]).self) { group in
+                        var inFlight = 0
+                        while true {
+                            // Keep every worker process busy.
+                            while inFlight < capacity, !stop.isStopped {
+                                let leases = try await coordinator.claim(
+                                    run: run.id, worker: worker, count: capacity - inFlight, lease: lease)
+                                if leases.isEmpty { break }
+                                held.add(leases)
+                                metrics.claims.increment()
+                                metrics.held.record(held.count)
+                                for lease in leases {
+                                    inFlight += 1
+                                    let batch = Self.batch(lease.payload)
+                                    group.addTask {
+                                        (
+                                            lease, batch,
+                                            batch.tasks.isEmpty ? [] : try await pool.process(batch.tasks.map(\.value))
+                                        )
+                                    }
                                 }
                             }
-                        }
-                        guard let (lease, batch, outcomes) = try await group.next() else {
-                            if stop.isStopped { break }
-                            if try await coordinator.finishIfDone(run: run.id) { break }
-                            // Others hold the rest: wait for new units (the doorbell) or for a lease to run out.
-                            await bell.wait(timeout: min(lease / 2, .seconds(1)))
-                            continue
-                        }
-                        inFlight -= 1
-                        var (write, counts) = MapJob.commit(
-                            batch, outcomes: outcomes, runID: run.id, table: spec.table, scope: "map:" + spec.table,
-                            file: spec.input, normalizer: normalizer)
-                        write.state = []
-                        var accepted = false
-                        try await store.commit { tx in
-                            accepted = try await !Coordinator.fence([lease], worker: worker, in: tx).isEmpty
-                            return accepted ? write : SinkBatch()
-                        }
-                        held.remove(lease)
-                        metrics.held.record(held.count)
-                        if accepted {
-                            summary.units += 1
-                            summary.tasks += counts.records
-                            summary.results += counts.written
-                            summary.errors += counts.errors
-                            metrics.done.increment()
-                            metrics.tasks.increment(by: counts.records)
-                        } else {
-                            summary.fenced += 1
-                            metrics.fenced.increment()
+                            guard let (lease, batch, outcomes) = try await group.next() else {
+                                if stop.isStopped { break }
+                                if try await coordinator.finishIfDone(run: run.id) { break }
+                                // Others hold the rest: wait for new units (the doorbell) or for a lease to run out.
+                                await bell.wait(timeout: min(lease / 2, .seconds(1)))
+                                continue
+                            }
+                            inFlight -= 1
+                            var (write, counts) = MapJob.commit(
+                                batch, outcomes: outcomes, runID: run.id, table: spec.table, scope: "map:" + spec.table,
+                                file: spec.input, normalizer: normalizer)
+                            write.state = []
+                            var accepted = false
+                            try await store.commit { tx in
+                                accepted = try await !Coordinator.fence([lease], worker: worker, in: tx).isEmpty
+                                return accepted ? write : SinkBatch()
+                            }
+                            held.remove(lease)
+                            metrics.held.record(held.count)
+                            if accepted {
+                                summary.units += 1
+                                summary.tasks += counts.records
+                                summary.results += counts.written
+                                summary.errors += counts.errors
+                                metrics.done.increment()
+                                metrics.tasks.increment(by: counts.records)
+                            } else {
+                                summary.fenced += 1
+                                metrics.fenced.increment()
+                            }
                         }
                     }
                 }
             }
+        } catch let error as ProcessPoolError {
+            // The worker command cannot start here (not installed on this host, say): say which, as map does.
+            throw JobError.usage(error.message)
         }
         return summary
     }

@@ -29,6 +29,10 @@ public struct SSEParser: Sendable {
     public private(set) var retry: Int?
     /// Comment lines seen (servers send them as heartbeats).
     public private(set) var comments = 0
+    /// The most bytes a line or an event's data may hold: beyond it the rest is cut off, so memory stays bounded
+    /// whatever the server sends, and the event reaches the pipeline truncated (an error row with its start,
+    /// never dropped in silence).
+    public var maxEventBytes = 16 << 20
 
     private var line: [UInt8] = []
     private var data: [UInt8] = []
@@ -84,7 +88,7 @@ public struct SSEParser: Sendable {
             self.endLine(into: &events)
         default:
             self.afterCR = false
-            self.line.append(byte)
+            if self.line.count < self.maxEventBytes { self.line.append(byte) }
         }
     }
 
@@ -106,7 +110,7 @@ public struct SSEParser: Sendable {
         switch String(decoding: name, as: UTF8.self) {
         case "data":
             if self.hasData { self.data.append(0x0A) }
-            self.data.append(contentsOf: value)
+            self.data.append(contentsOf: value.prefix(max(0, self.maxEventBytes - self.data.count)))
             self.hasData = true
         case "event":
             self.type = String(decoding: value, as: UTF8.self)
