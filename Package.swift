@@ -290,6 +290,7 @@ let package = Package(
             name: "GatherJobsTests",
             dependencies: [
                 "GatherJobs", "GatherFiles", "GatherPostgres", "GatherTesting", "GatherConfig", "GatherStream",
+                "GatherCoordinator",
                 "gather",
             ],
             swiftSettings: swiftSettings

@@ -13,7 +13,7 @@ struct GatherCommand: AsyncParsableCommand {
         commandName: "gather",
         abstract: "Concurrent data work: fetch many URLs politely and fast, run YAML pipelines, land the results.",
         discussion: "`gather help COMPONENT` describes a pipeline component (pipeline, resource, http, offset, …).",
-        version: "0.1.0",
+        version: GatherVersion.current,
         subcommands: [
             DemoCommand.self, RunCommand.self, ValidateCommand.self, LoadCommand.self, FetchCommand.self,
             CrawlCommand.self, MapCommand.self, WorkerCommand.self, StatusCommand.self, ServeCommand.self,

@@ -1,4 +1,5 @@
 import Foundation
+import GatherCoordinator
 import GatherCore
 import GatherPostgres
 import GatherTesting
@@ -23,6 +24,26 @@ import Testing
             return out
         serve(handle)
         """
+
+    @Test(.timeLimit(.minutes(2)))
+    func aWorkerOfAnotherVersionRefusesToJoin() async throws {
+        let url = try await TestPostgres.freshDatabase("coordinated_version")
+        try await TestPostgres.withServer(url) { server in
+            let coordinator = Coordinator(server: server)
+            try await coordinator.install()
+            let spec = Value.object(
+                [
+                    "command": .array([.string("true")]), "table": .string("results"),
+                    "gather_version": .string("0.0.1"),
+                ])
+            try await coordinator.register(run: "map-old", kind: "map", configHash: "h", spec: spec)
+            try await coordinator.enqueue(run: "map-old", payloads: [.object(["tasks": .array([])])])
+        }
+        let result = try await runGather(["worker", url.description, "--workers", "1"])
+        #expect(result.status == 2, "\(result.stderr)")
+        #expect(result.stderr.contains("was started by Gather 0.0.1"), "\(result.stderr)")
+        #expect(result.stderr.contains("run the same version on every host"), "\(result.stderr)")
+    }
 
     @Test(.timeLimit(.minutes(5)))
     func aKilledWorkersUnitsAreRedoneAndEveryResultIsWrittenOnce() async throws {

@@ -22,6 +22,8 @@ public enum CoordinatedMap {
         public var timeout: Duration?
         public var batch: Int
         public var table: String
+        /// The Gather version that started the run: workers of another version refuse to join.
+        public var version = GatherVersion.current
 
         public init(options: MapJob.Options) {
             self.input = options.input
@@ -48,6 +50,7 @@ public enum CoordinatedMap {
             self.timeout = spec["timeout_ms"]?.intValue.map { .milliseconds($0) }
             self.batch = Int(spec["batch"]?.intValue ?? 1)
             self.table = table
+            self.version = spec["gather_version"]?.stringValue ?? ""
         }
 
         var value: Value {
@@ -58,6 +61,7 @@ public enum CoordinatedMap {
                     .object(Record(self.environment.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) }))
                 ),
                 ("batch", .int(Int64(self.batch))), ("table", .string(self.table)),
+                ("gather_version", .string(self.version)),
             ]
             if let directory = self.workingDirectory { fields.append(("working_directory", .string(directory))) }
             if let timeout = self.timeout {
@@ -170,6 +174,11 @@ public enum CoordinatedMap {
         onceStarted: (@Sendable () async throws -> Void)? = nil
     ) async throws -> Summary {
         let spec = try Spec(run.spec)
+        guard spec.version == GatherVersion.current else {
+            throw JobError.usage(
+                "run \(run.id) was started by Gather \(spec.version.isEmpty ? "of unknown version" : spec.version); "
+                    + "this worker is \(GatherVersion.current): run the same version on every host")
+        }
         var poolConfiguration = spec.pool(workers: workers)
         poolConfiguration.stderrLine = stderrLine
         let normalizer = Normalizer(table: spec.table, lists: .json)
