@@ -141,7 +141,7 @@ public struct Coordinator: Sendable {
             VALUES ($1, 0, clock_timestamp() + $2::float8 * interval '1 millisecond')
             ON CONFLICT (key) DO UPDATE SET paused_until = greatest(
                 coalesce(gather_budgets.paused_until, clock_timestamp()), excluded.paused_until)
-            """, [.string(key), .double(Self.milliseconds(duration))])
+            """, [.string(key), .double(duration.seconds * 1000)])
     }
 
     // MARK: - Runs and units
@@ -236,7 +236,7 @@ public struct Coordinator: Sendable {
                 lease_until = now() + $4::float8 * interval '1 millisecond'
             FROM picked WHERE u.run_id = $1 AND u.unit_id = picked.unit_id
             RETURNING u.unit_id, u.epoch, u.payload, u.attempts
-            """, [.string(id), .int(Int64(count)), .string(worker), .double(Self.milliseconds(lease))])
+            """, [.string(id), .int(Int64(count)), .string(worker), .double(lease.seconds * 1000)])
         return try rows.map { row in
             guard row.count == 4, let unit = row[0].intValue, let epoch = row[1].intValue,
                 let payload = row[2].stringValue, let attempts = row[3].intValue
@@ -258,7 +258,7 @@ public struct Coordinator: Sendable {
             WHERE u.run_id = $1 AND u.unit_id = f.unit_id AND u.epoch = f.epoch AND u.owner = $4
                 AND u.state = 'leased'
             RETURNING u.unit_id
-            """, [.string(run), Self.fences(leases), .double(Self.milliseconds(lease)), .string(worker)])
+            """, [.string(run), Self.fences(leases), .double(lease.seconds * 1000), .string(worker)])
         let held = Set(kept.compactMap { $0.first?.intValue })
         try await self.join(worker: worker)
         return leases.filter { !held.contains($0.unit) }
@@ -345,10 +345,6 @@ public struct Coordinator: Sendable {
     static func fences(_ leases: [Lease]) -> Value {
         .array(leases.map { .object(Record([("unit_id", .int($0.unit)), ("epoch", .int($0.epoch))])) })
     }
-
-    static func milliseconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
-    }
 }
 
 /// A unit held by a worker: its payload and the fencing token (`epoch`) its completion must still match.
@@ -366,11 +362,15 @@ public struct RunInfo: Sendable {
     public var id: String
     public var kind: String
     public var spec: Value
+    /// The hash its configuration registers with (empty as ``Coordinator/openRuns()`` reads runs back: workers
+    /// join, they do not register).
+    public var configHash: String
 
-    public init(id: String, kind: String, spec: Value) {
+    public init(id: String, kind: String, spec: Value, configHash: String = "") {
         self.id = id
         self.kind = kind
         self.spec = spec
+        self.configHash = configHash
     }
 }
 

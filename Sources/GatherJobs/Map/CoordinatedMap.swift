@@ -90,15 +90,14 @@ public enum CoordinatedMap {
         }
         let hash = Self.hash(
             JSONWriter.string(spec.value) + "|\(stamp.path)|\(stamp.size)|\(stamp.modifiedNanoseconds)")
-        return RunInfo(id: "map-\(spec.table)-\(hash)", kind: "map", spec: spec.value)
+        return RunInfo(id: "map-\(spec.table)-\(hash)", kind: "map", spec: spec.value, configHash: hash)
     }
 
     /// Registers `run` (from ``plan(_:)``) and enqueues the tasks of `input` as its units, once: a run that exists
     /// already is joined, not enqueued again.
     public static func register(_ run: RunInfo, input: String, batch: Int, coordinator: Coordinator) async throws {
-        let hash = String(run.id.split(separator: "-").last ?? "")
         let registration = try await coordinator.register(
-            run: run.id, kind: "map", configHash: hash, spec: run.spec)
+            run: run.id, kind: "map", configHash: run.configHash, spec: run.spec)
         guard registration == .created else { return }
         let reader = try LineReader(path: input) { false }
         let tasks = MapInput(reader: reader, batch: max(1, batch), skip: [], stop: StopSignal())

@@ -460,14 +460,19 @@ public final class StreamStatistics: Sendable {
     /// Publishes the lag (now minus the committed watermark) and the source's counters, at most twice a second
     /// (`force`: now); the job calls it on every turn of its loop, and once at its end.
     func publish(force: Bool = false) {
+        // Most turns of the loop end here, after one lock: the source's counters are read only when it is time.
         let now = ContinuousClock.now
+        let due = self.metrics.published.withLock { published -> Bool in
+            if !force, let last = published.lagAt, last.duration(to: now) < .milliseconds(500) { return false }
+            published.lagAt = now
+            return true
+        }
+        guard due else { return }
         let source = (reconnects: self.source.reconnects, duplicates: self.source.duplicates)
-        let added = self.metrics.published.withLock { published -> (Int, Int)? in
-            if !force, let last = published.lagAt, last.duration(to: now) < .milliseconds(500) { return nil }
-            defer { published = (source.reconnects, source.duplicates, now) }
+        let added = self.metrics.published.withLock { published -> (Int, Int) in
+            defer { (published.reconnects, published.duplicates) = (source.reconnects, source.duplicates) }
             return (source.reconnects - published.reconnects, source.duplicates - published.duplicates)
         }
-        guard let added else { return }
         if added.0 > 0 { self.metrics.reconnects.increment(by: added.0) }
         if added.1 > 0 { self.metrics.duplicates.increment(by: added.1) }
         let watermark = self.snapshot.watermark
