@@ -463,6 +463,63 @@ import Testing
         }
     }
 
+    /// Two gateways feed one stream, the second 30 s behind the first. With one watermark for the stream, the
+    /// lagging gateway's events are all behind it and go to the late table. With `partition: gateway` each
+    /// gateway keeps its own time and the watermark is the slower one's: nothing is late, every window is
+    /// whole. An event without the partition field is an error row.
+    @Test(.timeLimit(.minutes(2)))
+    func aLaggingPartitionHoldsTheWatermarkInsteadOfBeingLate() async throws {
+        let scratch = try ScratchFolder()
+        defer { scratch.remove() }
+        var lines: [String] = []
+        for second in 0..<120 {
+            // (b's first: a partition first seen after the watermark passed its time finds its events late.)
+            lines.append("{\"gateway\":\"b\",\"sensor\":\"b\",\"ts\":\(second)}")
+            lines.append("{\"gateway\":\"a\",\"sensor\":\"a\",\"ts\":\(second + 30)}")
+        }
+        lines.insert("{\"sensor\":\"b\",\"ts\":40}", at: 100)
+        try (lines.joined(separator: "\n") + "\n").write(
+            toFile: scratch.file("feed.jsonl"), atomically: true, encoding: .utf8)
+        func run(_ name: String, partition: String, status: Int32) async throws -> SQLiteDatabase {
+            let pipeline = try scratch.write(
+                name + ".yaml",
+                """
+                name: gateways
+                destination: sqlite:\(name).db
+                resources:
+                  - name: readings
+                    stream: { type: tail, path: feed.jsonl, poll_interval: 20ms, commit_interval: 50ms }
+                    event_time: ts
+                    watermark: { max_delay: 1s\(partition) }
+                    window:
+                      tumbling: 10s
+                      key: sensor
+                      aggregate: { n: count() }
+                """)
+            let result = try await runGather(["run", pipeline, "--idle-exit", "2s", "--flush-windows", "--quiet"])
+            #expect(result.status == status, "\(result.stderr)")
+            return try SQLiteDatabase(path: scratch.file(name + ".db"))
+        }
+        func lateRows(_ db: SQLiteDatabase) throws -> Int64 {
+            guard try db.query("SELECT 1 FROM sqlite_master WHERE name = 'readings_late'").count == 1 else { return 0 }
+            return try db.query("SELECT count(*) FROM readings_late").first?.first?.intValue ?? -1
+        }
+        // The event without a gateway is an error row: exit 1.
+        let partitioned = try await run("partitioned", partition: ", partition: gateway", status: 1)
+        #expect(try lateRows(partitioned) == 0)
+        // Every window of both gateways whole: 12 windows of 10 events each, the first of "a" from 30 s.
+        #expect(
+            try partitioned.query("SELECT sensor, count(*), min(n), max(n), sum(n) FROM readings GROUP BY 1") == [
+                ["a", 12, 10, 10, 120], ["b", 12, 10, 10, 120],
+            ])
+        #expect(
+            try partitioned.query("SELECT code FROM _gather_errors") == [["missing_partition"]])
+        let single = try await run("single", partition: "", status: 0)
+        let late = try lateRows(single)
+        #expect(late > 100, "one watermark for both: gateway b's events are late (\(late))")
+        #expect(try single.query("SELECT count(*) FROM _gather_errors") == [[0]])
+    }
+
     @Test func streamConfigurationErrorsNameTheLine() async throws {
         let scratch = try ScratchFolder()
         defer { scratch.remove() }
@@ -493,14 +550,7 @@ import Testing
 
 /// The Redis source against the real server `scripts/test` starts (`GATHER_REDIS_URL`).
 @Suite struct RedisStreamCommandTests {
-    static func redisURL() throws -> String {
-        guard let url = ProcessInfo.processInfo.environment["GATHER_REDIS_URL"], !url.isEmpty else {
-            throw RESPError(
-                "GATHER_REDIS_URL is not set: the Redis tests need a server. Run them with scripts/test, or "
-                    + "`eval \"$(scripts/redis-server start)\"` first")
-        }
-        return url
-    }
+    static func redisURL() throws -> String { try serverURL("GATHER_REDIS_URL", "Redis", script: "redis-server") }
 
     static func pipeline(url: String, stream: String, group: String) -> String {
         """
@@ -530,11 +580,7 @@ import Testing
         _ = try await client.send(["SET", key, "a string"])
         await client.close()
         let pipeline = try scratch.write("sensors.yaml", Self.pipeline(url: url, stream: key, group: "g"))
-        let started = ContinuousClock.now
-        let result = try await runGather(["run", pipeline, "--idle-exit", "30s"])
-        #expect(result.status != 0)
-        #expect(result.stderr.contains("WRONGTYPE"), "\(result.stderr)")
-        #expect(started.duration(to: .now) < .seconds(20), "it should not wait for the idle exit")
+        try await expectRunEndsAtOnce(pipeline, saying: ["WRONGTYPE"])
     }
 
     /// Two consumer groups read one stream: one uninterrupted, one SIGKILLed at seeded points and run again. Both
@@ -557,53 +603,9 @@ import Testing
             if n % 5_000 == 0 { command = Array(command.prefix(5)) + Array(command.suffix(4)) }
             try await client.send(command)
         }
-        func tables(_ folder: String) throws -> ([[Value]], [[Value]], [[Value]], [[Value]]) {
-            let db = try SQLiteDatabase(path: folder + "/sensors.db")
-            return (
-                try db.query("SELECT sensor_id, window_start, n, total, hi FROM readings ORDER BY 1, 2"),
-                try db.query("SELECT seq, _late_reason FROM readings_late ORDER BY seq"),
-                try db.query("SELECT sum(records), sum(errors) FROM _gather_resource_runs"),
-                try db.query("SELECT code FROM _gather_errors")
-            )
-        }
-        func folder(_ name: String, group: String) throws -> String {
-            let path = scratch.file(name)
-            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-            try Self.pipeline(url: url, stream: key, group: group).write(
-                toFile: path + "/sensors.yaml", atomically: true, encoding: .utf8)
-            return path
-        }
-        try await oneKillTestAtATime {
-            let clean = try folder("clean", group: "clean")
-            let first = try await runGather(["run", clean + "/sensors.yaml", "--idle-exit", "4s", "--flush-windows"])
-            #expect(first.status == 1, "one error row makes exit 1: \(first.stderr)")
-            let reference = try tables(clean)
-            #expect(reference.0.count > 100)
-            #expect(reference.1.count > 0, "the jitter should make some events too late")
-            #expect(reference.2 == [[30_000, 6]])
-            #expect(reference.3.allSatisfy { $0 == ["no_event_time"] } && reference.3.count == 6)
-
-            let killed = try folder("killed", group: "killed")
-            var generator = SeededGenerator(seed: 7)
-            var kills = 0
-            for _ in 0..<6 {
-                let delay = Double.random(in: 0.2...0.8, using: &generator)
-                let result = try await runGather(["run", killed + "/sensors.yaml", "--idle-exit", "1s", "--quiet"]) {
-                    process in
-                    try await Task.sleep(for: .milliseconds(Int(delay * 1000)))
-                    if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-                }
-                if result.status != 0 && result.status != 1 { kills += 1 }
-            }
-            let last = try await runGather([
-                "run", killed + "/sensors.yaml", "--idle-exit", "4s", "--flush-windows", "--quiet",
-            ])
-            #expect(last.status == 1, "\(last.stderr)")
-            #expect(kills >= 3, "only \(kills) runs were killed mid-stream")
-            let resumed = try tables(killed)
-            #expect(resumed.0 == reference.0, "window rows differ after \(kills) kills")
-            #expect(resumed.1 == reference.1, "late rows differ after \(kills) kills")
-            #expect(resumed.2 == reference.2, "entries committed more (or less) than once")
+        try await expectKilledRunsMatchAnUninterruptedRun(in: scratch) { group in
+            Self.pipeline(url: url, stream: key, group: group)
+        } then: {
             // Every entry acknowledged after its commit: nothing pending for either group.
             for group in ["clean", "killed"] {
                 let pending = try await client.send(["XPENDING", key, group])
@@ -613,4 +615,232 @@ import Testing
         try await client.send(["DEL", key])
         await client.close()
     }
+}
+
+extension RedisStreamCommandTests {
+    /// Consumer "a" reads every entry and is SIGKILLed before any commit. Consumer "b" of the same group, itself
+    /// SIGKILLed at seeded points and run again, claims a's entries once they have been idle for `claim_idle`:
+    /// every entry ends up stored once, and nothing is left pending.
+    @Test(.timeLimit(.minutes(5)))
+    func aDeadConsumersEntriesAreClaimedAndStoredOnce() async throws {
+        let url = try Self.redisURL()
+        let scratch = try ScratchFolder()
+        defer { scratch.remove() }
+        let key = "claims-\(UInt32.random(in: 0...UInt32.max))"
+        let client = try await RESPClient.connect(url: url)
+        for n in 1...2_000 { try await client.send(["XADD", key, "*", "seq", String(n), "v", String(n * 2)]) }
+        func pipeline(_ consumer: String, commit: String) throws -> String {
+            try scratch.write(
+                consumer + ".yaml",
+                """
+                name: claims
+                destination: sqlite:\(consumer).db
+                resources:
+                  - name: entries
+                    stream: { type: redis, url: "\(url)", stream: \(key), group: g, consumer: \(consumer), count: 100, block: 100ms, claim_idle: 1s, \(commit) }
+                """)
+        }
+        try await oneKillTestAtATime {
+            // a takes every entry and never commits (a commit interval of an hour), then dies.
+            let a = try await runGather(["run", try pipeline("a", commit: "commit_interval: 1h"), "--quiet"]) {
+                process in
+                // (Killed whatever happens here: a child left running would keep its pipes, and this test, open.)
+                defer { kill(process.processIdentifier, SIGKILL) }
+                for _ in 0..<100 {
+                    // (NOGROUP until a has made the group.)
+                    let pending = try? await client.send(["XPENDING", key, "g"])
+                    if pending?.elements?.first == .integer(2_000) { break }
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+            }
+            #expect(a.status != 0)
+            let held = try await client.send(["XPENDING", key, "g"])
+            #expect(held.elements?.first == .integer(2_000), "a should hold every entry: \(held)")
+            let b = try pipeline("b", commit: "commit_every: 50, commit_interval: 20ms")
+            var generator = SeededGenerator(seed: 11)
+            var kills = 0
+            for _ in 0..<4 {
+                let delay = Double.random(in: 1.0...1.6, using: &generator)
+                let result = try await runGather(["run", b, "--idle-exit", "3s", "--quiet"]) { process in
+                    try await Task.sleep(for: .milliseconds(Int(delay * 1000)))
+                    if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+                }
+                if result.status != 0 { kills += 1 }
+            }
+            let last = try await runGather(["run", b, "--idle-exit", "3s"])
+            #expect(last.status == 0, "\(last.stderr)")
+            #expect(kills >= 2, "only \(kills) runs of b were killed")
+            let db = try SQLiteDatabase(path: scratch.file("b.db"))
+            #expect(
+                try db.query(
+                    "SELECT count(*), count(DISTINCT seq), sum(CAST(v AS INTEGER) = 2 * CAST(seq AS INTEGER)) FROM entries"
+                )
+                    == [[2_000, 2_000, 2_000]])
+            #expect(try db.query("SELECT sum(records) FROM _gather_resource_runs") == [[2_000]])
+            let pending = try await client.send(["XPENDING", key, "g"])
+            #expect(pending.elements?.first == .integer(0), "\(pending)")
+        }
+        try await client.send(["DEL", key])
+        await client.close()
+    }
+}
+
+/// The NATS JetStream source against the real `nats-server -js` that `scripts/test` starts (`GATHER_NATS_URL`).
+@Suite struct NATSStreamCommandTests {
+    static func natsURL() throws -> String { try serverURL("GATHER_NATS_URL", "NATS", script: "nats-server") }
+
+    static func pipeline(url: String, stream: String, durable: String) -> String {
+        """
+        name: sensors
+        destination: sqlite:sensors.db
+        resources:
+          - name: readings
+            stream: { type: nats, url: "\(url)", stream: \(stream), subject: "\(stream.lowercased()).>", durable: \(durable), batch: 250, commit_interval: 100ms }
+            event_time: ts
+            watermark: { max_delay: 2s }
+            window:
+              tumbling: 10s
+              key: sensor_id
+              aggregate: { n: count(), total: sum(temp), hi: max(temp) }
+              late: { allowed: 1s }
+        """
+    }
+
+    static func api(_ client: NATSClient, _ call: String, _ payload: String = "") async throws -> Value {
+        try JSONReader.parse(try await client.request("$JS.API." + call, payload).text)
+    }
+
+    /// A stream that does not exist cannot appear by retrying: the run ends at once and says what to create.
+    @Test(.timeLimit(.minutes(2)))
+    func aMissingStreamEndsTheRunWithWhatToDo() async throws {
+        let url = try Self.natsURL()
+        let scratch = try ScratchFolder()
+        defer { scratch.remove() }
+        let pipeline = try scratch.write(
+            "sensors.yaml", Self.pipeline(url: url, stream: "NOSUCH\(UInt32.random(in: 0...UInt32.max))", durable: "d"))
+        try await expectRunEndsAtOnce(pipeline, saying: ["has no stream 'NOSUCH", "nats stream add"])
+    }
+
+    /// Two durables read one stream: one uninterrupted, one SIGKILLed at seeded points and run again. Both end
+    /// with the same window and late rows, every message committed once, and nothing left unacknowledged.
+    @Test(.timeLimit(.minutes(10)))
+    func killedNATSConsumersResumeExactlyAndLeaveNothingUnacknowledged() async throws {
+        let url = try Self.natsURL()
+        let scratch = try ScratchFolder()
+        defer { scratch.remove() }
+        let stream = "READINGS\(UInt32.random(in: 0...UInt32.max))"
+        let subject = stream.lowercased()
+        let client = try await NATSClient.connect(url: url)
+        let created = try await Self.api(
+            client, "STREAM.CREATE.\(stream)", "{\"name\":\"\(stream)\",\"subjects\":[\"\(subject).>\"]}")
+        #expect(created["error"] == nil, "\(created)")
+        let feed = SensorStream.Configuration(count: 30_000, keys: 10, jitter: 4_000)
+        var messages: [(subject: String, payload: String)] = []
+        for n in 1...feed.count {
+            guard case .object(var event) = try JSONReader.parse(SensorStream.event(n, feed)) else { continue }
+            // Every 5,000th message is missing its event time: an error row, and the stream goes on.
+            if n % 5_000 == 0 { event["ts"] = nil }
+            let sensor = event["sensor_id"].map { $0.stringValue ?? JSONWriter.string($0) } ?? "none"
+            messages.append(("\(subject).\(sensor)", JSONWriter.string(.object(event))))
+        }
+        for chunk in stride(from: 0, to: messages.count, by: 1_000) {
+            client.publish(Array(messages[chunk..<min(messages.count, chunk + 1_000)]))
+            try await client.flush()
+        }
+        let info = try await Self.api(client, "STREAM.INFO.\(stream)")
+        #expect(info["state"]?["messages"] == .int(30_000), "\(info)")
+        try await expectKilledRunsMatchAnUninterruptedRun(in: scratch) { durable in
+            Self.pipeline(url: url, stream: stream, durable: durable)
+        } then: {
+            // Every message acknowledged after its commit: nothing pending for either durable.
+            for durable in ["clean", "killed"] {
+                let consumer = try await Self.api(client, "CONSUMER.INFO.\(stream).\(durable)")
+                #expect(consumer["num_ack_pending"] == .int(0), "\(durable): \(consumer)")
+                #expect(consumer["num_pending"] == .int(0), "\(durable): \(consumer)")
+            }
+        }
+        _ = try await Self.api(client, "STREAM.DELETE.\(stream)")
+        await client.close()
+    }
+}
+
+/// A broker source's kill test: the pipeline `pipeline(name)` (each name its own consumer) runs once
+/// uninterrupted into `clean`, and into `killed` SIGKILLed at 6 seeded points, then to the end. Both must hold the
+/// same window and late rows, with every one of the 30,000 entries committed once and the 6 without an event time
+/// as error rows. `then` checks the broker afterwards, still inside the kill-test turn.
+func expectKilledRunsMatchAnUninterruptedRun(
+    in scratch: ScratchFolder, pipeline: @escaping (String) -> String, then check: () async throws -> Void
+) async throws {
+    func tables(_ folder: String) throws -> ([[Value]], [[Value]], [[Value]], [[Value]]) {
+        let db = try SQLiteDatabase(path: folder + "/sensors.db")
+        return (
+            try db.query("SELECT sensor_id, window_start, n, total, hi FROM readings ORDER BY 1, 2"),
+            try db.query("SELECT seq, _late_reason FROM readings_late ORDER BY seq"),
+            try db.query("SELECT sum(records), sum(errors) FROM _gather_resource_runs"),
+            try db.query("SELECT code FROM _gather_errors")
+        )
+    }
+    func folder(_ name: String, group: String) throws -> String {
+        let path = scratch.file(name)
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        try pipeline(group).write(
+            toFile: path + "/sensors.yaml", atomically: true, encoding: .utf8)
+        return path
+    }
+    try await oneKillTestAtATime {
+        let clean = try folder("clean", group: "clean")
+        let first = try await runGather(["run", clean + "/sensors.yaml", "--idle-exit", "4s", "--flush-windows"])
+        #expect(first.status == 1, "one error row makes exit 1: \(first.stderr)")
+        let reference = try tables(clean)
+        #expect(reference.0.count > 100)
+        #expect(reference.1.count > 0, "the jitter should make some events too late")
+        #expect(reference.2 == [[30_000, 6]])
+        #expect(reference.3.allSatisfy { $0 == ["no_event_time"] } && reference.3.count == 6)
+
+        let killed = try folder("killed", group: "killed")
+        var generator = SeededGenerator(seed: 7)
+        var kills = 0
+        for _ in 0..<6 {
+            let delay = Double.random(in: 0.2...0.8, using: &generator)
+            let result = try await runGather(["run", killed + "/sensors.yaml", "--idle-exit", "1s", "--quiet"]) {
+                process in
+                try await Task.sleep(for: .milliseconds(Int(delay * 1000)))
+                if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            }
+            if result.status != 0 && result.status != 1 { kills += 1 }
+        }
+        let last = try await runGather([
+            "run", killed + "/sensors.yaml", "--idle-exit", "4s", "--flush-windows", "--quiet",
+        ])
+        #expect(last.status == 1, "\(last.stderr)")
+        #expect(kills >= 3, "only \(kills) runs were killed mid-stream")
+        let resumed = try tables(killed)
+        #expect(resumed.0 == reference.0, "window rows differ after \(kills) kills")
+        #expect(resumed.1 == reference.1, "late rows differ after \(kills) kills")
+        #expect(resumed.2 == reference.2, "entries committed more (or less) than once")
+        try await check()
+    }
+}
+
+/// The URL of a server `scripts/test` started, from `variable`; without it the test fails and says how to start one.
+func serverURL(_ variable: String, _ server: String, script: String) throws -> String {
+    guard let url = ProcessInfo.processInfo.environment[variable], !url.isEmpty else {
+        throw TestServerMissing(
+            description: "\(variable) is not set: the \(server) tests need a server. Run them with scripts/test, or "
+                + "`eval \"$(scripts/\(script) start)\"` first")
+    }
+    return url
+}
+
+struct TestServerMissing: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// A stream run whose source fails in a way retrying cannot fix ends at once, not at its idle exit, and says why.
+func expectRunEndsAtOnce(_ pipeline: String, saying parts: [String]) async throws {
+    let started = ContinuousClock.now
+    let result = try await runGather(["run", pipeline, "--idle-exit", "30s"])
+    #expect(result.status != 0)
+    for part in parts { #expect(result.stderr.contains(part), "\(result.stderr)") }
+    #expect(started.duration(to: .now) < .seconds(20), "it should not wait for the idle exit")
 }

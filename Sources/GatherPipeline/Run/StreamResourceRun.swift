@@ -16,6 +16,7 @@ enum StreamResourceRun {
         if let late = stream.lateTable { configuration.lateTable = late }
         configuration.maxDelay = stream.maxDelay
         configuration.idle = stream.idle
+        configuration.partition = stream.partition
         configuration.window = stream.window
         configuration.write = resource.write
         configuration.primaryKey = resource.primaryKey

@@ -154,7 +154,9 @@ public enum StreamSpecs {
         name: "redis", kind: "stream",
         summary: "A Redis stream read through a consumer group (XREADGROUP); entries are acknowledged (XACK) only "
             + "after the commit that covers them, and a restart first settles its own pending entries. The group "
-            + "is created from the stream's start if it is missing.",
+            + "is created from the stream's start if it is missing. Consumers sharing a group claim each other's "
+            + "entries pending longer than `claim_idle` (a consumer that died): exact for each consumer, at least "
+            + "once across them.",
         fields: [
             FieldSpec("url", .string, default: "redis://127.0.0.1:6379", description: "The server."),
             FieldSpec(
@@ -169,10 +171,50 @@ public enum StreamSpecs {
                 description: "The entry field holding a JSON record (default: the entry's fields as an object)."),
             FieldSpec("count", .int, default: "1000", description: "Entries per read."),
             FieldSpec("block", .duration, default: "500ms", description: "How long one read waits for new entries."),
+            FieldSpec(
+                "claim_idle", .duration, default: "60s",
+                description: "Entries another consumer of the group has held pending this long are claimed "
+                    + "(XPENDING, XCLAIM) and processed here; `0s`: never claim. Keep it above the longest commit "
+                    + "pause, or a slow consumer's entries are taken from it."),
         ] + commitFields,
         examples: ["stream: { type: redis, url: \"redis://127.0.0.1:6379\", stream: readings, group: gather }"])
 
-    public static let sources = [sse, websocket, poll, postgresNotify, tail, redis]
+    public static let nats = ComponentSpec(
+        name: "nats", kind: "stream",
+        summary: "A NATS JetStream stream read through a durable pull consumer; each message is acknowledged only "
+            + "after the commit that covers it. On every (re)connect the durable is created again to deliver from "
+            + "the message after the committed stream sequence, so a restart neither skips nor repeats a message. "
+            + "The durable belongs to this resource; use a stream with `limits` or `workqueue` retention.",
+        fields: [
+            FieldSpec(
+                "url", .string, default: "nats://127.0.0.1:4222",
+                description: "The server (`nats://USER:PASSWORD@HOST:PORT` or `nats://TOKEN@HOST:PORT` to log in)."),
+            FieldSpec(
+                "stream", .string, required: true, description: "The JetStream stream; it must exist.",
+                example: "READINGS"),
+            FieldSpec(
+                "subject", .string, description: "Only messages of these subjects (default: all of the stream's).",
+                example: "readings.>", synonyms: ["filter_subject"]),
+            FieldSpec(
+                "durable", .string, description: "The durable consumer's name (default: gather-RESOURCE).",
+                synonyms: ["consumer"]),
+            FieldSpec("batch", .int, default: "1000", description: "Messages per pull."),
+            FieldSpec(
+                "expires", .duration, default: "500ms",
+                description: "How long a pull waits for a message when the stream has none."),
+            FieldSpec(
+                "ack_wait", .duration, default: "60s",
+                description: "How long the server waits for an acknowledgement before it delivers a message again."),
+            FieldSpec(
+                "max_ack_pending", .int, default: "200000",
+                description: "Messages delivered and not yet acknowledged before the server pauses delivery; keep "
+                    + "it above `commit_every`."),
+        ] + commitFields,
+        examples: [
+            "stream: { type: nats, url: \"nats://127.0.0.1:4222\", stream: READINGS, subject: \"readings.>\" }"
+        ])
+
+    public static let sources = [sse, websocket, poll, postgresNotify, tail, redis, nats]
 
     public static let sliding = ComponentSpec(
         name: "sliding", kind: "window",
@@ -245,7 +287,16 @@ public enum StreamSpecs {
             FieldSpec(
                 "idle", .duration,
                 description: "After this long without events the watermark follows the wall clock, so a quiet "
-                    + "stream's last windows close (default: never; results then depend on timing)."),
+                    + "stream's last windows close (default: never; results then depend on timing). With "
+                    + "`partition`, a partition this long without events stops holding the others back."),
+            FieldSpec(
+                "partition", .string,
+                description: "A field naming each event's partition (a gateway, a shard, a region): each "
+                    + "partition keeps its own newest time and the watermark is the minimum over them, so a "
+                    + "partition that lags holds the windows open instead of making its events late. At most "
+                    + "10,000 partitions; an event without the field is an error row. A partition counts from "
+                    + "its first event: one that first appears behind the watermark finds those events late.",
+                example: "gateway", synonyms: ["partition_by"]),
         ])
 
     /// The keys a resource gains for streams.
@@ -253,8 +304,8 @@ public enum StreamSpecs {
         FieldSpec(
             "stream", .oneOf(discriminator: "type", sources),
             description:
-                "A live source instead of an endpoint: `sse`, `websocket`, `poll`, `postgres_notify`, `tail` or "
-                + "`redis`. Runs until Ctrl-C / SIGTERM (exit "
+                "A live source instead of an endpoint: `sse`, `websocket`, `poll`, `postgres_notify`, `tail`, "
+                + "`redis` or `nats`. Runs until Ctrl-C / SIGTERM (exit "
                 + "130) or `--idle-exit`."),
         FieldSpec(
             "event_time", .string,
@@ -274,6 +325,7 @@ public struct StreamDefinition: Sendable {
     public var eventTime: EventTime
     public var maxDelay: Int64
     public var idle: Int64?
+    public var partition: String?
     public var window: WindowSpec?
     public var lateTable: String?
     public var commitEvents: Int
@@ -329,7 +381,19 @@ public struct StreamDefinition: Sendable {
                 group: settings.string("group") ?? "gather",
                 consumer: settings.string("consumer") ?? "gather-" + (object.string("name") ?? "stream"),
                 field: settings.string("field"), count: max(1, settings.int("count") ?? 1_000),
-                block: settings.duration("block") ?? .milliseconds(500))
+                block: settings.duration("block") ?? .milliseconds(500),
+                claimIdle: settings.duration("claim_idle").flatMap { $0 > .zero ? $0 : nil })
+        case "nats":
+            let durable = settings.string("durable") ?? "gather-" + (object.string("name") ?? "stream")
+            if durable.contains(where: { ".*> ".contains($0) }) {
+                errors.append(settings.error(at: "durable", "a durable's name cannot hold '.', '*', '>' or spaces"))
+            }
+            self.source = NATSSource(
+                url: settings.string("url") ?? "nats://127.0.0.1:4222", stream: settings.string("stream") ?? "",
+                subject: settings.string("subject"), durable: durable, batch: max(1, settings.int("batch") ?? 1_000),
+                expires: settings.duration("expires") ?? .milliseconds(500),
+                ackWait: settings.duration("ack_wait") ?? .seconds(60),
+                maxAckPending: max(1, settings.int("max_ack_pending") ?? 200_000))
         default:
             errors.append(object.error(at: "stream", "unknown stream type '\(type)'"))
             return nil
@@ -340,6 +404,7 @@ public struct StreamDefinition: Sendable {
         let watermark = object.object("watermark")
         self.maxDelay = Self.millis(watermark?.duration("max_delay") ?? .zero)
         self.idle = watermark?.duration("idle").map(Self.millis)
+        self.partition = watermark?.string("partition")
         self.window = nil
         self.lateTable = nil
         guard let window = object.object("window") else { return }

@@ -22,6 +22,9 @@ public struct StreamJob: Sendable {
         public var eventTime: EventTime
         public var maxDelay: Int64 = 0
         public var idle: Int64?
+        /// A field naming each event's partition for the watermark (the minimum over partitions); `nil`: the
+        /// source's own partition.
+        public var partition: String?
         public var window: WindowSpec?
         /// How records meet existing rows (windowed streams always merge by key and window start).
         public var write: WriteMode = .append
@@ -344,7 +347,24 @@ struct RunState: Sendable {
                 fail(error.code, error.message)
                 continue
             }
-            self.watermark.observe(time, partition: event.partition, now: event.arrival)
+            var partition = event.partition
+            if let field = self.config.partition {
+                switch EventTime.lookup(field, in: record) {
+                case nil, .null?:
+                    fail("missing_partition", "the event has no value for the watermark's partition field '\(field)'")
+                    continue
+                case .string(let text)?: partition = text
+                case let other?: partition = JSONWriter.string(other)
+                }
+                if !self.watermark.knows(partition) && self.watermark.partitions >= Watermark.maxPartitions {
+                    fail(
+                        "too_many_partitions",
+                        "more than \(Watermark.maxPartitions) watermark partitions: '\(field)' should name a few "
+                            + "sources (gateways, shards), not a key")
+                    continue
+                }
+            }
+            self.watermark.observe(time, partition: partition, now: event.arrival)
             let mark = self.watermark.advance(now: event.arrival)
             guard self.operator != nil else {
                 let key: String

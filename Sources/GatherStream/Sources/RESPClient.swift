@@ -45,7 +45,7 @@ public final class RESPClient: Sendable {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandlers([
-                        ByteToMessageHandler(RESPDecoder()), RESPClientHandler(),
+                        ByteToMessageHandler(FrameDecoder<RESPDecoder>()), RESPClientHandler(),
                     ])
                 }
             }
@@ -153,17 +153,27 @@ final class RESPClientHandler: ChannelDuplexHandler {
     }
 }
 
-/// Decodes RESP2 replies; waits for more bytes when one is incomplete.
-struct RESPDecoder: ByteToMessageDecoder {
-    typealias InboundOut = RESPValue
+/// A wire protocol whose frames are parsed from the front of a buffer; `nil` when the frame is not whole yet.
+protocol FrameParser {
+    associatedtype Frame
+    static func parse(_ buffer: inout ByteBuffer) throws -> Frame?
+}
+
+/// Decodes `Parser`'s frames; a frame that is not whole yet leaves the buffer as it was, to wait for more bytes.
+struct FrameDecoder<Parser: FrameParser>: ByteToMessageDecoder {
+    typealias InboundOut = Parser.Frame
 
     mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
         var copy = buffer
-        guard let value = try Self.parse(&copy) else { return .needMoreData }
+        guard let frame = try Parser.parse(&copy) else { return .needMoreData }
         buffer = copy
-        context.fireChannelRead(NIOAny(value))
+        context.fireChannelRead(NIOAny(frame))
         return .continue
     }
+}
+
+/// Parses RESP2 replies.
+enum RESPDecoder: FrameParser {
 
     private static func line(_ buffer: inout ByteBuffer) -> String? {
         guard let end = buffer.readableBytesView.firstIndex(of: 0x0D) else { return nil }

@@ -11,8 +11,18 @@ import Synchronization
 /// with backoff, and entries already handed on in this process are not handed on twice.
 ///
 /// The consumer name must stay the same across restarts (default `gather-RESOURCE`), so a restarted gather
-/// finds its own pending entries. One consumer per group and resource: claiming a dead consumer's entries
-/// (`XAUTOCLAIM`) is not done yet.
+/// finds its own pending entries.
+///
+/// Several consumers may share a group, each a gather with its own name. Every `claimIdle / 2` a consumer
+/// claims the entries another consumer has held pending for longer than `claimIdle` (a consumer that died and
+/// was not restarted): `XPENDING … IDLE` lists them with their owners, and `XCLAIM` moves them, leaving out this
+/// consumer's own entries, which `XAUTOCLAIM` cannot. Claimed entries belong to a second consumer name,
+/// `CONSUMER-claimed`, and the committed position lists those committed and not yet acknowledged (the list is as
+/// long as one commit's claims), so a restart settles them exactly like its own: committed ones are
+/// acknowledged, the others processed. Across consumers the guarantee is at least once: an entry the dead
+/// consumer committed but had not yet acknowledged is processed again by the one that claims it (the window
+/// between a commit and its XACK is a few milliseconds), and a live consumer slower than `claimIdle` loses its
+/// entries to another. Set `claimIdle` above the longest commit pause.
 ///
 /// An entry's payload is its `field` (JSON text) when set, otherwise an object of all its fields (as text; event
 /// times and numbers in text are read as numbers).
@@ -24,17 +34,21 @@ public final class RedisSource: StreamSource {
     public let field: String?
     public let count: Int
     public let block: Duration
+    /// Entries another consumer has held pending this long are claimed; `nil`: never.
+    public let claimIdle: Duration?
 
-    /// Entries handed on and not yet acknowledged, oldest first; and the connection acknowledgements use.
+    /// Entries handed on and not yet acknowledged, oldest first (claimed ones apart); and the connection
+    /// acknowledgements use.
     private struct State {
         var unacknowledged: [StreamID] = []
+        var claimed: [StreamID] = []
         var ackClient: RESPClient?
     }
     private let state = Mutex(State())
 
     public init(
         url: String, stream: String, group: String, consumer: String, field: String? = nil, count: Int = 1_000,
-        block: Duration = .milliseconds(500)
+        block: Duration = .milliseconds(500), claimIdle: Duration? = .seconds(60)
     ) {
         self.url = url
         self.stream = stream
@@ -43,12 +57,37 @@ public final class RedisSource: StreamSource {
         self.field = field
         self.count = count
         self.block = block
+        self.claimIdle = claimIdle
+    }
+
+    /// The consumer name claimed entries belong to.
+    var claimer: String { self.consumer + "-claimed" }
+
+    /// The position after an entry: the newest of this consumer's own entries handed on, and the claimed entries
+    /// handed on and not yet acknowledged (a plain id when there are none).
+    static func position(last: StreamID?, claimed: [StreamID]) -> Value {
+        guard !claimed.isEmpty else { return last.map { .string($0.text) } ?? .null }
+        return .object(
+            Record([
+                ("last", last.map { .string($0.text) } ?? .null), ("claimed", .array(claimed.map { .string($0.text) })),
+            ]))
+    }
+
+    /// The two parts of a position.
+    static func parse(_ position: Value?) -> (last: StreamID?, claimed: Set<StreamID>) {
+        switch position {
+        case .string(let text)?: return (StreamID(text), [])
+        case .object(let record)?:
+            let claimed = record["claimed"]?.arrayValue?.compactMap { $0.stringValue.flatMap(StreamID.init) } ?? []
+            return (record["last"]?.stringValue.flatMap(StreamID.init), Set(claimed))
+        default: return (nil, [])
+        }
     }
 
     public var description: String { "redis \(self.url) stream \(self.stream) group \(self.group)" }
 
     public func run(from position: Value?, into buffer: EventBuffer, status: SourceStatus) async throws {
-        let committed = position?.stringValue.flatMap(StreamID.init)
+        let (committed, committedClaims) = Self.parse(position)
         var handedOn = committed
         var backoff = ReconnectBackoff()
         while !Task.isCancelled {
@@ -61,53 +100,87 @@ public final class RedisSource: StreamSource {
                 } catch let error as RESPError where error.description.hasPrefix("BUSYGROUP") {}
                 status.connected()
                 backoff.reset()
-                // This consumer's pending entries first, then new ones.
-                var cursor = "0"
-                while !Task.isCancelled {
-                    let reading = cursor != ">"
-                    var command = ["XREADGROUP", "GROUP", self.group, self.consumer, "COUNT", String(self.count)]
-                    if !reading {
-                        command += [
-                            "BLOCK",
-                            String(
-                                self.block.components.seconds * 1000 + self.block.components.attoseconds
-                                    / 1_000_000_000_000_000),
-                        ]
-                    }
-                    command += ["STREAMS", self.stream, cursor]
-                    let reply = try await connection.send(command)
-                    let entries = Self.entries(reply)
-                    if reading && entries.isEmpty {
-                        cursor = ">"
-                        continue
-                    }
+
+                /// Hands `entries` on; `claims`: they belong to the claiming consumer.
+                func handOn(_ entries: [(StreamID, [(String, String)]?)], claims: Bool) async throws -> Bool {
                     var events: [SourceEvent] = []
                     var stale: [String] = []
                     let now = Timestamp.epochMillis()
                     for (id, fields) in entries {
-                        if reading { cursor = id.text }
-                        if let done = committed, id <= done {
-                            stale.append(id.text)  // committed by an earlier run that died before its XACK
-                            continue
+                        if claims {
+                            if committedClaims.contains(id) {
+                                stale.append(id.text)  // claimed, committed, not yet acknowledged
+                                continue
+                            }
+                            // Claimed and handed on in this process (met again after a reconnect).
+                            if self.state.withLock({ $0.claimed.contains(id) }) { continue }
+                        } else {
+                            if let done = committed, id <= done {
+                                stale.append(id.text)  // committed by an earlier run that died before its XACK
+                                continue
+                            }
+                            if let seen = handedOn, id <= seen { continue }  // already in this process's pipeline
                         }
-                        if let seen = handedOn, id <= seen { continue }  // already in this process's pipeline
                         guard let fields else {
                             stale.append(id.text)  // deleted from the stream (XDEL, trimming) while pending
                             continue
                         }
-                        handedOn = id
-                        events.append(
-                            SourceEvent(payload: self.payload(fields), position: .string(id.text), arrival: now))
+                        let position = self.state.withLock { state -> Value in
+                            if claims {
+                                state.claimed.append(id)
+                            } else {
+                                state.unacknowledged.append(id)
+                            }
+                            return Self.position(last: claims ? handedOn : id, claimed: state.claimed)
+                        }
+                        if !claims { handedOn = id }
+                        events.append(SourceEvent(payload: self.payload(fields), position: position, arrival: now))
                     }
                     if !stale.isEmpty { try await connection.send(["XACK", self.stream, self.group] + stale) }
-                    if !events.isEmpty {
-                        self.state.withLock {
-                            $0.unacknowledged += events.compactMap { $0.position?.stringValue.flatMap(StreamID.init) }
-                        }
-                        guard await buffer.send(events) else {
+                    return events.isEmpty ? true : await buffer.send(events)
+                }
+
+                // This consumer's pending entries first, then those it had claimed, then new ones.
+                for owner in [self.consumer, self.claimer] {
+                    var cursor = "0"
+                    while !Task.isCancelled {
+                        let reply = try await connection.send([
+                            "XREADGROUP", "GROUP", self.group, owner, "COUNT", String(self.count), "STREAMS",
+                            self.stream, cursor,
+                        ])
+                        let entries = Self.entries(reply)
+                        guard let last = entries.last else { break }
+                        cursor = last.0.text
+                        guard try await handOn(entries, claims: owner == self.claimer) else {
                             await connection.close()
                             return
                         }
+                    }
+                }
+                let blockMillis = String(
+                    self.block.components.seconds * 1000 + self.block.components.attoseconds / 1_000_000_000_000_000)
+                var lastClaim = ContinuousClock.now - (self.claimIdle ?? .zero)  // the first claim at once
+                while !Task.isCancelled {
+                    if let idle = self.claimIdle, lastClaim.duration(to: .now) >= idle / 2 {
+                        lastClaim = .now
+                        // Through the whole pending list, a page at a time.
+                        var from: String? = "-"
+                        while let start = from, !Task.isCancelled {
+                            let (claimed, next) = try await self.claim(connection, idle: idle, from: start)
+                            from = next
+                            guard try await handOn(claimed, claims: true) else {
+                                await connection.close()
+                                return
+                            }
+                        }
+                    }
+                    let reply = try await connection.send([
+                        "XREADGROUP", "GROUP", self.group, self.consumer, "COUNT", String(self.count), "BLOCK",
+                        blockMillis, "STREAMS", self.stream, ">",
+                    ])
+                    guard try await handOn(Self.entries(reply), claims: false) else {
+                        await connection.close()
+                        return
                     }
                 }
             } catch is CancellationError {
@@ -123,13 +196,44 @@ public final class RedisSource: StreamSource {
         }
     }
 
+    /// Moves to the claiming consumer the entries other consumers have held pending longer than `idle`, one page
+    /// of the group's pending list from `from` on, and returns them with where the next page starts (`nil`: this
+    /// was the last).
+    private func claim(_ connection: RESPClient, idle: Duration, from: String) async throws -> (
+        [(StreamID, [(String, String)]?)], next: String?
+    ) {
+        let millis = String(idle.components.seconds * 1000 + idle.components.attoseconds / 1_000_000_000_000_000)
+        let pending = try await connection.send([
+            "XPENDING", self.stream, self.group, "IDLE", millis, from, "+", String(self.count),
+        ])
+        // [[id, consumer, idle ms, deliveries], …]
+        let page = (pending.elements ?? []).compactMap { entry -> (id: String, owner: String)? in
+            guard let parts = entry.elements, parts.count >= 2, let id = parts[0].text, let owner = parts[1].text
+            else { return nil }
+            return (id, owner)
+        }
+        let next = page.count < self.count ? nil : page.last.map { "(" + $0.id }
+        let ids = page.filter { $0.owner != self.consumer && $0.owner != self.claimer }.map(\.id)
+        guard !ids.isEmpty else { return ([], next) }
+        let reply = try await connection.send(["XCLAIM", self.stream, self.group, self.claimer, millis] + ids)
+        // XCLAIM answers the entries themselves, [[id, [field, value, …]], …], without the stream around them.
+        return (Self.entries(.array([.array([.bulk(Array(self.stream.utf8)), reply])])), next)
+    }
+
     /// Acknowledges every entry handed on up to `position`, now that a commit covers them.
     public func committed(through position: Value) async {
-        guard let through = position.stringValue.flatMap(StreamID.init) else { return }
+        let (last, claims) = Self.parse(position)
         let ids = self.state.withLock { state -> [StreamID] in
-            let split = state.unacknowledged.firstIndex { $0 > through } ?? state.unacknowledged.count
-            let done = Array(state.unacknowledged[..<split])
-            state.unacknowledged.removeFirst(split)
+            var done: [StreamID] = []
+            if let through = last {
+                let split = state.unacknowledged.firstIndex { $0 > through } ?? state.unacknowledged.count
+                done = Array(state.unacknowledged[..<split])
+                state.unacknowledged.removeFirst(split)
+            }
+            if !claims.isEmpty {
+                done += claims
+                state.claimed.removeAll { claims.contains($0) }
+            }
             return done
         }
         guard !ids.isEmpty else { return }

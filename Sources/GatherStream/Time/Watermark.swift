@@ -22,6 +22,12 @@ public struct Watermark: Sendable, Hashable {
         self.idle = idle
     }
 
+    /// The most partitions a stream may have: each is kept in memory and in the saved state.
+    public static let maxPartitions = 10_000
+
+    public var partitions: Int { self.newest.count }
+    public func knows(_ partition: String) -> Bool { self.newest[partition] != nil }
+
     /// Takes an event's time; the watermark itself moves in ``advance(now:)``.
     public mutating func observe(_ eventTime: Int64, partition: String, now: Int64) {
         if eventTime > self.newest[partition] ?? .min { self.newest[partition] = eventTime }
