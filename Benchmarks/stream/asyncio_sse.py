@@ -103,7 +103,7 @@ def commit(db, windows):
     windows.late = []
 
 
-async def main(url, path, count):
+def open_db(path):
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("PRAGMA journal_mode = WAL")  # as Gather's SQLite destination
     db.execute("PRAGMA synchronous = NORMAL")
@@ -112,6 +112,11 @@ async def main(url, path, count):
     db.execute("CREATE TABLE IF NOT EXISTS readings_late (sensor_id TEXT, ts INTEGER, temp REAL, seq INTEGER, "
                "reason TEXT)")
     db.isolation_level = ""  # `with db` opens and commits one transaction
+    return db
+
+
+async def main(url, path, count):
+    db = open_db(path)
     windows = Windows()
     add = windows.add
     seen = 0

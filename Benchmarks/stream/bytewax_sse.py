@@ -119,6 +119,54 @@ class SSESource(FixedPartitionedSource):
         return SSEPartition(self.url, self.count, resume_state)
 
 
+def redis_events(url, group, count):
+    """Yields lists of parsed events from the Redis stream `readings` through consumer group `group` (XREADGROUP,
+    10,000 entries a read, each entry's `data` field one event), up to `count` events in all. Entries are
+    acknowledged as they are read: Bytewax's recovery replays from its own snapshots, not from the group."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        client.xgroup_create("readings", group, id="0", mkstream=True)
+    except redis.ResponseError as error:
+        if "BUSYGROUP" not in str(error):
+            raise
+    seen = 0
+    try:
+        while seen < count:
+            reply = client.xreadgroup(group, "bench", {"readings": ">"}, count=min(10_000, count - seen), block=1000)
+            if not reply:
+                continue
+            entries = reply[0][1]
+            client.xack("readings", group, *[entry_id for entry_id, _ in entries])
+            seen += len(entries)
+            yield [loads(fields[b"data"]) for _, fields in entries]
+    finally:
+        client.close()
+
+
+class RedisPartition(StatefulSourcePartition):
+    def __init__(self, url, group, count):
+        self.batches = redis_events(url, group, count)
+
+    def next_batch(self):
+        return next(self.batches)  # StopIteration after the N-th event: EOF for the dataflow
+
+    def snapshot(self):
+        return None
+
+
+class RedisSource(FixedPartitionedSource):
+    def __init__(self, url, group, count):
+        self.args = (url, group, count)
+
+    def list_parts(self):
+        return ["readings"]
+
+    def build_part(self, step_id, for_part, resume_state):
+        return RedisPartition(*self.args)
+
+
 def open_db(path):
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("PRAGMA journal_mode = WAL")  # as Gather's SQLite destination
@@ -197,8 +245,12 @@ def no_wake_up(close_time):
 
 
 def get_flow(url, path, count):
+    """`url` is the SSE feed, or with REDIS_URL set, the consumer group to read the Redis stream through."""
     flow = Dataflow("sensors")
-    events = op.input("sse", flow, SSESource(url, int(count)))
+    if "REDIS_URL" in os.environ:
+        events = op.input("redis", flow, RedisSource(os.environ["REDIS_URL"], url, int(count)))
+    else:
+        events = op.input("sse", flow, SSESource(url, int(count)))
     keyed = op.key_on("by_sensor", events, lambda event: event["sensor_id"])
     if os.environ.get("BYTEWAX_WAKE") == "none":
         # No system-time wake-ups: windows close on the key's next item or at EOF (see README.md).

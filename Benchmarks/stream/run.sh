@@ -13,6 +13,10 @@
 #     RUNS=1                  repeats; the order of the contenders is reversed on every other run
 #     CONTENDERS="gather asyncio bytewax bytewax-nowake"   which ones, in the first run's order
 #     LIMIT=3600              seconds each contender may take before it is killed
+#     SOURCE=sse              or redis: the same N events are first loaded from the generator into the stream
+#                             `readings` of a throwaway Redis (scripts/redis-server); every contender then reads it
+#                             through a consumer group of its own (sensors-redis.yaml, asyncio_redis.py with
+#                             redis-py, bytewax_sse.py's RedisSource)
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 N=${1:-1000000}
@@ -21,6 +25,7 @@ PYTHON=${PYTHON:-/root/.cache/gather-bench/venv/bin/python}
 RUNS=${RUNS:-1}
 CONTENDERS=${CONTENDERS:-gather asyncio bytewax bytewax-nowake}
 LIMIT=${LIMIT:-3600}
+SOURCE=${SOURCE:-sse}; export SOURCE
 IDLE_EXIT=2   # gather's --idle-exit, in seconds; the wait actually subtracted is measured by idle_gap.py
 
 [ -x "$GATHER" ] || { echo "no gather binary at $GATHER (set GATHER=...)" >&2; exit 2; }
@@ -42,7 +47,8 @@ start_generator() { # a fresh generator on a free port (the fixture binds port 0
 stop_generator() { # SIGTERM, as the fixture expects
     if [ -n "$gen" ]; then kill -TERM "$gen" 2> /dev/null || true; wait "$gen" 2> /dev/null || true; gen=""; fi
 }
-trap 'stop_generator; rm -rf "$work"' EXIT
+redis_pid=""
+trap 'stop_generator; [ -z "$redis_pid" ] || kill "$redis_pid" 2> /dev/null; rm -rf "$work"' EXIT
 
 rows_of() { # count(*) of readings in a SQLite file (0 when there is none)
     python3 - "$1" << 'PY'
@@ -62,9 +68,16 @@ run_contender() { # name run: one measured run into $work/NAME.db; appends a lin
     case $name in
         gather)
             idle=$IDLE_EXIT
-            cmd=(env "OUT_DB=$db" "SSE_URL=@URL@" "$GATHER" run "$here/sensors.yaml" --idle-exit "${IDLE_EXIT}s"
-                --flush-windows --quiet) ;;
-        asyncio) cmd=("$PYTHON" "$here/asyncio_sse.py" @URL@ "$db" "$N") ;;
+            if [ "$SOURCE" = redis ]; then
+                cmd=(env "OUT_DB=$db" "REDIS_URL=$REDIS_URL" "GROUP=@URL@" "$GATHER" run "$here/sensors-redis.yaml"
+                    --idle-exit "${IDLE_EXIT}s" --flush-windows --quiet)
+            else
+                cmd=(env "OUT_DB=$db" "SSE_URL=@URL@" "$GATHER" run "$here/sensors.yaml" --idle-exit "${IDLE_EXIT}s"
+                    --flush-windows --quiet)
+            fi ;;
+        asyncio)
+            if [ "$SOURCE" = redis ]; then cmd=("$PYTHON" "$here/asyncio_redis.py" "$REDIS_URL" @URL@ "$db" "$N")
+            else cmd=("$PYTHON" "$here/asyncio_sse.py" @URL@ "$db" "$N"); fi ;;
         bytewax | bytewax-nowake)
             if ! has_bytewax; then
                 printf '%s\t%s\tskipped\n' "$name" "$run" >> "$work/results.tsv"
@@ -74,11 +87,12 @@ run_contender() { # name run: one measured run into $work/NAME.db; appends a lin
             local wake=identity
             [ "$name" = bytewax-nowake ] && wake=none
             cmd=(env "PYTHONPATH=$here" "SSE_URL=@URL@" "OUT_DB=$db" "N=$N" "BYTEWAX_WAKE=$wake"
-                "$PYTHON" -m bytewax.run bytewax_sse:flow -w 1) ;;
+                "$PYTHON" -m bytewax.run bytewax_sse:flow -w 1)
+            [ "$SOURCE" = redis ] && cmd=(env "REDIS_URL=$REDIS_URL" "${cmd[@]}") ;;
         *) echo "unknown contender $name" >&2; exit 2 ;;
     esac
     rm -f "$db" "$db-wal" "$db-shm" "$work/stop"
-    start_generator
+    if [ "$SOURCE" = redis ]; then url="$name-$run"; else start_generator; fi  # redis: @URL@ is the group
     cmd=("${cmd[@]//@URL@/$url}")
     local watcher=""
     if [ "$name" = gather ]; then # measures the idle wait to subtract (idle_gap.py), beside the generator
@@ -115,7 +129,22 @@ echo "gather: $GATHER; python: $PYTHON; runs: $RUNS"
 # The source's ceiling: curl reading the stream until N ids have gone by (grep -m writes to a pipe, not
 # /dev/null: GNU grep with its output on /dev/null does not stop at -m and would wait for an end that never comes).
 source_walls=()
+if [ "$SOURCE" = redis ]; then
+    eval "$("$here/../../scripts/redis-server" start)"
+    redis_pid=$GATHER_REDIS_PID
+    REDIS_URL=$GATHER_REDIS_URL
+    start_generator
+    start=$(date +%s.%N)
+    # (curl dies of SIGPIPE once the loader has its N events: the count below is what is checked.)
+    curl -sN "$url" | python3 "$here/load_redis.py" "$N" | redis-cli -u "$REDIS_URL" --pipe > /dev/null || true
+    [ "$(redis-cli -u "$REDIS_URL" XLEN readings)" = "$N" ] || { echo "the Redis stream did not get $N entries" >&2; exit 1; }
+    end=$(date +%s.%N)
+    stop_generator
+    echo "source: redis stream 'readings' at $REDIS_URL, $(redis-cli -u "$REDIS_URL" XLEN readings) entries loaded in" \
+        "$(python3 -c "print(round($end - $start, 1))") s; each contender reads it through a group of its own"
+fi
 for run in $(seq 1 "$RUNS"); do
+    [ "$SOURCE" = redis ] && break  # the curl ceiling is the SSE feed's
     start_generator
     start=$(date +%s.%N)
     last=$(timeout "$LIMIT" "${pin_run[@]}" curl -sN "$url" | grep -m "$N" '^id:' | tail -n 1 || true)
@@ -134,7 +163,7 @@ for run in $(seq 1 "$RUNS"); do
 done
 
 python3 - "$N" "$work/results.tsv" "${source_walls[@]}" << 'PY'
-import statistics, sys
+import os, statistics, sys
 n, path, source = int(sys.argv[1]), sys.argv[2], [float(w) for w in sys.argv[3:]]
 runs = {}
 for line in open(path):
@@ -147,7 +176,7 @@ if source:
     wall = statistics.median(source)
     print(f"| source ceiling (curl, no processing) | {n / wall:,.0f} | {wall:.2f} | | | | {len(source)} |")
 notes = {"gather": "gather (wall − measured idle wait)", "bytewax": "bytewax (EventClock as documented)",
-         "bytewax-nowake": "bytewax (to_system_utc=None)", "asyncio": "asyncio + aiohttp (hand-written)"}
+         "bytewax-nowake": "bytewax (to_system_utc=None)", "asyncio": "asyncio + aiohttp (hand-written)" if os.environ.get("SOURCE", "sse") != "redis" else "asyncio + redis-py (hand-written)"}
 for name, results in runs.items():
     ok = [rest for _, status, rest in results if status == "ok"]
     bad = [status for _, status, _ in results if status != "ok"]

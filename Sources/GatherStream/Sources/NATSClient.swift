@@ -355,6 +355,25 @@ final class NATSHandler: ChannelInboundHandler {
     }
 }
 
+/// A wire protocol whose frames are parsed from the front of a buffer; `nil` when the frame is not whole yet.
+protocol FrameParser {
+    associatedtype Frame
+    static func parse(_ buffer: inout ByteBuffer) throws -> Frame?
+}
+
+/// Decodes `Parser`'s frames; a frame that is not whole yet leaves the buffer as it was, to wait for more bytes.
+struct FrameDecoder<Parser: FrameParser>: ByteToMessageDecoder {
+    typealias InboundOut = Parser.Frame
+
+    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        var copy = buffer
+        guard let frame = try Parser.parse(&copy) else { return .needMoreData }
+        buffer = copy
+        context.fireChannelRead(NIOAny(frame))
+        return .continue
+    }
+}
+
 /// Parses the server's side of the protocol.
 enum NATSDecoder: FrameParser {
 

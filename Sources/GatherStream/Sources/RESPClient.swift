@@ -45,7 +45,7 @@ public final class RESPClient: Sendable {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandlers([
-                        ByteToMessageHandler(FrameDecoder<RESPDecoder>()), RESPClientHandler(),
+                        ByteToMessageHandler(RESPDecoder()), RESPClientHandler(),
                     ])
                 }
             }
@@ -153,27 +153,48 @@ final class RESPClientHandler: ChannelDuplexHandler {
     }
 }
 
-/// A wire protocol whose frames are parsed from the front of a buffer; `nil` when the frame is not whole yet.
-protocol FrameParser {
-    associatedtype Frame
-    static func parse(_ buffer: inout ByteBuffer) throws -> Frame?
-}
+/// Decodes RESP2 replies as their bytes arrive: each element is taken off the buffer as soon as it is whole, and the
+/// arrays still open wait on a stack. So a reply of 10,000 stream entries that arrives in 25 reads is parsed once,
+/// not again from its start after every read.
+struct RESPDecoder: ByteToMessageDecoder {
+    typealias InboundOut = RESPValue
 
-/// Decodes `Parser`'s frames; a frame that is not whole yet leaves the buffer as it was, to wait for more bytes.
-struct FrameDecoder<Parser: FrameParser>: ByteToMessageDecoder {
-    typealias InboundOut = Parser.Frame
+    /// The arrays being filled, outermost first: how many elements each still lacks, and those it has.
+    private var open: [(missing: Int, values: [RESPValue])] = []
+
+    private enum Element {
+        case value(RESPValue)
+        case array(count: Int)
+    }
 
     mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
-        var copy = buffer
-        guard let frame = try Parser.parse(&copy) else { return .needMoreData }
-        buffer = copy
-        context.fireChannelRead(NIOAny(frame))
-        return .continue
+        while true {
+            var copy = buffer
+            guard let element = try Self.element(&copy) else { return .needMoreData }
+            buffer = copy
+            var value: RESPValue
+            switch element {
+            case .array(let count) where count > 0:
+                var values: [RESPValue] = []
+                values.reserveCapacity(min(count, 65_536))
+                self.open.append((count, values))
+                continue
+            case .array(let count): value = .array(count < 0 ? nil : [])
+            case .value(let scalar): value = scalar
+            }
+            // Place the value; every array it completes is itself a value for the one around it.
+            while !self.open.isEmpty {
+                self.open[self.open.count - 1].values.append(value)
+                self.open[self.open.count - 1].missing -= 1
+                guard self.open[self.open.count - 1].missing == 0 else { break }
+                value = .array(self.open.removeLast().values)
+            }
+            if self.open.isEmpty {
+                context.fireChannelRead(NIOAny(value))
+                return .continue
+            }
+        }
     }
-}
-
-/// Parses RESP2 replies.
-enum RESPDecoder: FrameParser {
 
     private static func line(_ buffer: inout ByteBuffer) -> String? {
         guard let end = buffer.readableBytesView.firstIndex(of: 0x0D) else { return nil }
@@ -184,31 +205,25 @@ enum RESPDecoder: FrameParser {
         return text
     }
 
-    static func parse(_ buffer: inout ByteBuffer) throws -> RESPValue? {
+    /// One scalar, or an array's header; `nil` until it is whole.
+    private static func element(_ buffer: inout ByteBuffer) throws -> Element? {
         guard let kind = buffer.readInteger(as: UInt8.self) else { return nil }
         guard let header = Self.line(&buffer) else { return nil }
         switch kind {
-        case UInt8(ascii: "+"): return .simple(header)
-        case UInt8(ascii: "-"): return .error(header)
+        case UInt8(ascii: "+"): return .value(.simple(header))
+        case UInt8(ascii: "-"): return .value(.error(header))
         case UInt8(ascii: ":"):
             guard let n = Int64(header) else { throw RESPError("bad integer reply '\(header)'") }
-            return .integer(n)
+            return .value(.integer(n))
         case UInt8(ascii: "$"):
             guard let length = Int(header) else { throw RESPError("bad bulk length '\(header)'") }
-            if length < 0 { return .bulk(nil) }
+            if length < 0 { return .value(.bulk(nil)) }
             guard buffer.readableBytes >= length + 2, let bytes = buffer.readBytes(length: length) else { return nil }
             buffer.moveReaderIndex(forwardBy: 2)
-            return .bulk(bytes)
+            return .value(.bulk(bytes))
         case UInt8(ascii: "*"):
             guard let count = Int(header) else { throw RESPError("bad array length '\(header)'") }
-            if count < 0 { return .array(nil) }
-            var values: [RESPValue] = []
-            values.reserveCapacity(count)
-            for _ in 0..<count {
-                guard let value = try Self.parse(&buffer) else { return nil }
-                values.append(value)
-            }
-            return .array(values)
+            return .array(count: count)
         default:
             throw RESPError("not a RESP reply (first byte \(kind))")
         }

@@ -160,6 +160,13 @@ public final class RedisSource: StreamSource {
                 let blockMillis = String(
                     self.block.components.seconds * 1000 + self.block.components.attoseconds / 1_000_000_000_000_000)
                 var lastClaim = ContinuousClock.now - (self.claimIdle ?? .zero)  // the first claim at once
+                let read = [
+                    "XREADGROUP", "GROUP", self.group, self.consumer, "COUNT", String(self.count), "BLOCK", blockMillis,
+                    "STREAMS", self.stream, ">",
+                ]
+                // Entries a read took that were never handed on (a stop or a drop with a read in flight) stay
+                // pending for this consumer, and the next start reads them first.
+                var prefetch: Task<RESPValue, any Error>?
                 while !Task.isCancelled {
                     if let idle = self.claimIdle, lastClaim.duration(to: .now) >= idle / 2 {
                         lastClaim = .now
@@ -174,15 +181,23 @@ public final class RedisSource: StreamSource {
                             }
                         }
                     }
-                    let reply = try await connection.send([
-                        "XREADGROUP", "GROUP", self.group, self.consumer, "COUNT", String(self.count), "BLOCK",
-                        blockMillis, "STREAMS", self.stream, ">",
-                    ])
-                    guard try await handOn(Self.entries(reply), claims: false) else {
+                    let reply: RESPValue
+                    if let prefetch {
+                        reply = try await prefetch.value
+                    } else {
+                        reply = try await connection.send(read)
+                    }
+                    let entries = Self.entries(reply)
+                    // Behind (a full read): the next read goes out now, so Redis answers it while these entries
+                    // are handed on. Caught up: one blocking read at a time.
+                    prefetch = entries.count >= self.count ? Task { try await connection.send(read) } : nil
+                    guard try await handOn(entries, claims: false) else {
+                        prefetch?.cancel()
                         await connection.close()
                         return
                     }
                 }
+                prefetch?.cancel()
             } catch is CancellationError {
                 await client?.close()
                 return
