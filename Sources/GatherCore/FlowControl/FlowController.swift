@@ -67,6 +67,7 @@ public final class FlowController<C: Clock>: Sendable where C.Duration == Durati
     ///   - timeout: The longest wait for admission; `nil` waits as long as it takes.
     /// - Returns: A permit to hand back with ``release(_:)``.
     /// - Throws: ``FlowControlError`` when `timeout` passes first, `CancellationError` when the task is cancelled.
+    @_specialize(exported:true,where C == ContinuousClock)
     public func acquire(key: String, timeout: Duration? = nil) async throws -> FlowPermit {
         let began = self.clock.now
         let deadline = timeout.map { began.advanced(by: $0) }
@@ -111,6 +112,7 @@ public final class FlowController<C: Clock>: Sendable where C.Duration == Durati
     }
 
     /// Gives a permit back; the next queued waiter for its key (if any) gets it.
+    @_specialize(exported:true,where C == ContinuousClock)
     public func release(_ permit: FlowPermit) {
         self.abandon(key: permit.key)
     }
@@ -223,19 +225,21 @@ public final class FlowController<C: Clock>: Sendable where C.Duration == Durati
     private func abandon(key: String, reservedStart: C.Instant? = nil) {
         let now = self.clock.now
         let next: (CheckedContinuation<C.Instant, any Error>, C.Instant)? = self.storage.withLock { storage in
-            guard var machine = storage.keys.removeValue(forKey: key) else { return nil }
+            // One hash lookup: the key's machine is changed in place through its index.
+            guard let index = storage.keys.index(forKey: key) else { return nil }
             var handOff: (CheckedContinuation<C.Instant, any Error>, C.Instant)?
             var action =
-                reservedStart.map { machine.abandon(reservedStart: $0, now: now) } ?? machine.release(now: now)
+                reservedStart.map { storage.keys.values[index].abandon(reservedStart: $0, now: now) }
+                ?? storage.keys.values[index].release(now: now)
             while case .admit(let waiter, let startAt) = action {
                 if case .waiting(let continuation) = storage.waiters.removeValue(forKey: waiter) {
                     handOff = (continuation, startAt)
                     break
                 }
                 // The waiter is gone (it cannot be, as waiters leave the queue under this lock); pass it on.
-                action = machine.release(now: now)
+                action = storage.keys.values[index].release(now: now)
             }
-            if !machine.isIdle(now: now) { storage.keys[key] = machine }
+            if storage.keys.values[index].isIdle(now: now) { storage.keys.remove(at: index) }
             // A key kept for its rate or pause is dropped here only when it is released again: sweep now and
             // then, so memory does not grow with the number of distinct keys over a long run.
             storage.releasesSinceSweep += 1
