@@ -147,9 +147,9 @@ struct CrawlCommand: AsyncParsableCommand {
 
         let target = self.into ?? self.out
         guard let target else { throw JobError.usage("give --into DEST or --out FILE.jsonl") }
-        let destination: LoadDestination
+        let destination: Destination
         do {
-            destination = try LoadDestination(target)
+            destination = try Destination(target)
         } catch {
             throw JobError.usage("--into: \(error)")
         }

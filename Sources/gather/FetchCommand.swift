@@ -172,15 +172,10 @@ struct FetchCommand: AsyncParsableCommand {
         options.ordered = self.ordered
         options.saveDirectory = self.saveDir
         if let into = self.into {
-            if PostgresURL.matches(into) {
-                do {
-                    options.database = .postgres(try PostgresURL(into))
-                } catch {
-                    throw JobError.usage("--into: \(error)")
-                }
-            } else {
-                options.database = .sqlite(
-                    path: into.hasPrefix("sqlite:") ? String(into.dropFirst("sqlite:".count)) : into)
+            do {
+                options.database = try Destination(into, accepting: .databases)
+            } catch {
+                throw JobError.usage("--into: \(error)")
             }
             options.output = self.out
         } else {

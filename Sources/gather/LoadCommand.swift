@@ -138,9 +138,9 @@ struct LoadCommand: AsyncParsableCommand {
         } catch {
             throw JobError.usage("\(error)")
         }
-        let destination: LoadDestination
+        let destination: Destination
         do {
-            destination = try LoadDestination(into)
+            destination = try Destination(into)
         } catch {
             throw JobError.usage("--into: \(error)")
         }

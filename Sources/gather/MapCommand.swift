@@ -82,9 +82,9 @@ struct MapCommand: AsyncParsableCommand {
     var observability: ObservabilityOptions
 
     func run() async throws {
-        let destination: LoadDestination
+        let destination: Destination
         do {
-            destination = try LoadDestination(self.into)
+            destination = try Destination(self.into)
         } catch {
             throw JobError.usage("--into: \(error)")
         }
@@ -150,7 +150,7 @@ extension MapCommand {
     /// `gather map --coordinator URL`: registers the run (its tasks become units), then works on it like any
     /// `gather worker` until no unit is left.
     static func runCoordinated(
-        _ options: MapJob.Options, coordinator text: String, into destination: LoadDestination, lease: String,
+        _ options: MapJob.Options, coordinator text: String, into destination: Destination, lease: String,
         name: String, quiet: Bool, observability: ObservabilityOptions
     ) async throws {
         let url = try WorkerCommand.url(text)

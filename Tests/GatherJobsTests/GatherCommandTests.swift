@@ -74,12 +74,20 @@ import Testing
         ["fetch", "--retry-on", "504-502"],
         ["fetch", "--response-action", "404=skip"],
         ["fetch", "--response-action", "404"],
+        ["fetch", "--into", "/tmp/never.jsonl"],
+        ["fetch", "--into", "/tmp/never-a-database"],
+        ["load", "/dev/null", "--into", "/tmp/never-a-destination"],
         ["crawl", "http://127.0.0.1:9/", "--retry-on", "abc", "--out", "/tmp/never.jsonl"],
     ])
     func usageErrorsExitTwoWithAHint(arguments: [String]) async throws {
         let result = try await runGather(arguments, stdin: "")
         #expect(result.status == 2, "\(arguments): \(result.stderr)")
         #expect(!result.stderr.isEmpty)
+        if arguments.contains("--into") {
+            // One parser for every command's destination, and it says which forms it takes.
+            #expect(result.stderr.contains("--into: "), "\(result.stderr)")
+            #expect(result.stderr.contains("sqlite:FILE"), "\(result.stderr)")
+        }
     }
 
     @Test func aFlaky500OnFirstAttemptsEndsWithEveryItemStored() async throws {

@@ -21,7 +21,7 @@ struct SinkUnderTest: Sendable {
     let kind: SinkKind
     /// What `--into` takes.
     let text: String
-    let destination: LoadDestination
+    let destination: Destination
     /// Where Gather keeps runs and state (the database, or a file's sidecar).
     let stateDatabase: String
 
@@ -39,7 +39,7 @@ struct SinkUnderTest: Sendable {
             stateDatabase = text + ".gather.db"
         }
         return SinkUnderTest(
-            kind: kind, text: text, destination: try LoadDestination(text), stateDatabase: stateDatabase)
+            kind: kind, text: text, destination: try Destination(text), stateDatabase: stateDatabase)
     }
 
     func open() async throws -> any Sink { try await self.destination.open() }

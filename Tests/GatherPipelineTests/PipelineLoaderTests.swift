@@ -93,6 +93,26 @@ import Testing
         }
     }
 
+    @Test func aPipelineDestinationIsADatabaseParsedLikeEveryOtherCommands() throws {
+        func destination(_ text: String) throws -> String {
+            let file = "name: p\ndestination: \(text)\nresources:\n  - name: r\n    http: { path: /r }\n"
+            return try PipelineLoader.parse(text: file, file: "p.yaml").destination.description
+        }
+        #expect(try destination("sqlite://a.db") == "sqlite:a.db")
+        #expect(try destination("a.sqlite3") == "sqlite:a.sqlite3")
+        for (text, expected) in [
+            ("out.jsonl", "p.yaml:2:14: out.jsonl is a file, but this writes to a database"),
+            ("results", "p.yaml:2:14: cannot tell what kind of destination results is"),
+        ] {
+            do {
+                _ = try destination(text)
+                Issue.record("\(text) was accepted")
+            } catch {
+                #expect("\(error)".contains(expected), "\(error)")
+            }
+        }
+    }
+
     @Test func crossResourceChecks() {
         let text = """
             name: p

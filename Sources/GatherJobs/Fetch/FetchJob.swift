@@ -1,5 +1,5 @@
 public import GatherCore
-import GatherFiles
+public import GatherFiles
 public import GatherHTTP
 import GatherPostgres
 import GatherSQLite
@@ -50,7 +50,7 @@ public final class FetchJob: Sendable {
         /// Stream bodies to files in this folder instead of putting them in records.
         public var saveDirectory: String? = nil
         /// Also write records to this database (SQLite or PostgreSQL).
-        public var database: FetchDatabase? = nil
+        public var database: Destination? = nil
         /// The table for records.
         public var table = "fetch_results"
         /// With ``database``: fetch every input line again instead of continuing an interrupted run or saying a
@@ -127,6 +127,8 @@ public final class FetchJob: Sendable {
                         table = try await SQLiteFetchOutput(path: path, table: options.table, runID: run.ledger.runID)
                     case .postgres(let url):
                         table = try await PostgresFetchOutput(url: url, table: options.table, runID: run.ledger.runID)
+                    case .jsonLines, .csv:
+                        throw DestinationError("--into writes to a database; for a JSON Lines file use --out")
                     }
                 } catch {
                     throw JobError.usage("\(error)")
@@ -272,13 +274,13 @@ struct FetchRun: Sendable {
     let sink: any Sink
     let table: String
 
-    static func begin(_ database: FetchDatabase, options: FetchJob.Options) async throws -> Begun {
+    static func begin(_ database: Destination, options: FetchJob.Options) async throws -> Begun {
         let sink: any Sink
         do {
-            switch database {
-            case .sqlite(let path): sink = try await BlockingIO.run { try SQLiteStore(path: path) }
-            case .postgres(let url): sink = try await PostgresStore.open(url, maxConnections: 1)
+            guard database.isDatabase else {
+                throw DestinationError("--into writes to a database; for a JSON Lines file use --out")
             }
+            sink = try await database.open(connections: 1)
         } catch {
             throw JobError.usage("--into: \(error)")
         }

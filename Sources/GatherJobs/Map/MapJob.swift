@@ -30,7 +30,7 @@ public final class MapJob: Sendable {
         /// Tasks per message to a worker.
         public var batch = 1
         /// Where results go (every destination `gather load` takes).
-        public var destination: LoadDestination
+        public var destination: Destination
         /// The results table; default: the input file's name.
         public var table: String
         /// Start over instead of continuing (or skipping) the last run.
@@ -38,7 +38,7 @@ public final class MapJob: Sendable {
         /// Draw a progress line on stderr (when it is a terminal).
         public var progress = true
 
-        public init(input: String, command: [String], destination: LoadDestination) {
+        public init(input: String, command: [String], destination: Destination) {
             self.input = input
             self.pool = ProcessPool.Configuration(command: command)
             self.destination = destination

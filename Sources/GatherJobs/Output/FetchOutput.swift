@@ -1,6 +1,6 @@
 import GatherCore
 import GatherFiles
-public import GatherPostgres
+import GatherPostgres
 import GatherSQLite
 
 #if canImport(Glibc)
@@ -153,12 +153,6 @@ final class SQLiteFetchOutput: FetchTableOutput {
         let columns = Self.columns.map(\.name)
         try await BlockingIO.run { try database.insert(into: table, columns: columns, rows: rows) }
     }
-}
-
-/// Where `gather fetch --into` writes records.
-public enum FetchDatabase: Sendable, Hashable {
-    case sqlite(path: String)
-    case postgres(PostgresURL)
 }
 
 /// Rows in a PostgreSQL table (`fetch_results` by default): the same columns as ``SQLiteFetchOutput``, typed

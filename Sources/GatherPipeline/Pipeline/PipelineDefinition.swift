@@ -57,39 +57,6 @@ public struct PipelineDefinition: Sendable {
     }
 }
 
-/// Where a pipeline writes.
-public enum Destination: Sendable, Hashable, CustomStringConvertible {
-    /// A SQLite database file.
-    case sqlite(path: String)
-    /// A PostgreSQL database.
-    case postgres(PostgresURL)
-
-    /// Parses `sqlite:PATH`, `sqlite://PATH`, a path ending `.db`, `.sqlite` or `.sqlite3`, or
-    /// `postgres://user@host:port/database`.
-    /// - Throws: ``PostgresError`` for a PostgreSQL URL that cannot be used.
-    public init?(parsing text: String) throws {
-        if PostgresURL.matches(text) {
-            self = .postgres(try PostgresURL(text))
-        } else if text.hasPrefix("sqlite://") {
-            self = .sqlite(path: String(text.dropFirst("sqlite://".count)))
-        } else if text.hasPrefix("sqlite:") {
-            self = .sqlite(path: String(text.dropFirst("sqlite:".count)))
-        } else if text.hasSuffix(".db") || text.hasSuffix(".sqlite") || text.hasSuffix(".sqlite3") {
-            self = .sqlite(path: text)
-        } else {
-            return nil
-        }
-    }
-
-    /// The destination as it may be printed (a PostgreSQL password shows as `***`).
-    public var description: String {
-        switch self {
-        case .sqlite(let path): "sqlite:\(path)"
-        case .postgres(let url): url.description
-        }
-    }
-}
-
 /// HTTP settings of a resource, layered over the pipeline's `defaults.http`.
 public struct HTTPSettings: Sendable {
     /// Prefix of relative paths (`https://api.github.com`).

@@ -58,26 +58,11 @@ public enum PipelineLoader {
             let name = root.string("name") ?? "pipeline"
             var destination = Destination.sqlite(path: "gather.db")
             if let text = root.string("destination") {
-                let parsed: Destination?
                 do {
-                    parsed = try Destination(parsing: text)
+                    // A pipeline keeps its state (pages, positions, windows) beside its rows: a database.
+                    destination = try Destination(text, accepting: .databases).relative(to: directory)
                 } catch {
-                    parsed = nil
                     errors.append(root.error(at: "destination", "\(error)"))
-                }
-                if let parsed {
-                    destination = parsed
-                    if case .sqlite(let path) = parsed, !path.hasPrefix("/"), directory != "." {
-                        destination = .sqlite(path: directory + "/" + path)
-                    }
-                } else if PostgresURL.matches(text) {
-                    // Reported above.
-                } else {
-                    errors.append(
-                        root.error(
-                            at: "destination",
-                            "'\(text)' is not a destination; write sqlite:\(text).db, a path ending .db, or postgres://USER@HOST/DATABASE"
-                        ))
                 }
             }
             var defaults = HTTPSettings()
@@ -563,20 +548,14 @@ public enum PipelineLoader {
         mutating func sql(_ object: ConfigObject, directory: String) -> SQLSource {
             var source = SQLSource(query: object.string("query") ?? "")
             if let text = object.string("connection") {
-                if PostgresURL.matches(text) {
-                    do {
-                        source.connection = .postgres(try PostgresURL(text))
-                    } catch {
-                        errors.append(object.error(at: "connection", "\(error)"))
+                do {
+                    switch try Destination(text, accepting: .databases).relative(to: directory) {
+                    case .postgres(let url): source.connection = .postgres(url)
+                    case .sqlite(let path): source.connection = .sqlite(path: path)
+                    case .jsonLines, .csv: break  // not accepted above
                     }
-                } else if let parsed = try? Destination(parsing: text), case .sqlite(let path) = parsed {
-                    source.connection = .sqlite(
-                        path: path.hasPrefix("/") || directory == "." ? path : directory + "/" + path)
-                } else {
-                    errors.append(
-                        object.error(
-                            at: "connection",
-                            "'\(text)' is not a database; write postgres://USER@HOST/DATABASE or sqlite:PATH.db"))
+                } catch {
+                    errors.append(object.error(at: "connection", "\(error)"))
                 }
             }
             source.params = object.strings("params")

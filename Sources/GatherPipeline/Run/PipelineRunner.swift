@@ -1,4 +1,5 @@
 import GatherCore
+import GatherFiles
 import GatherHTTP
 import GatherPostgres
 import GatherSQLite
@@ -64,16 +65,14 @@ public struct PipelineRunner: Sendable {
     /// The destination's sink. A PostgreSQL pool is sized from the pipeline's limits: the `*` concurrency
     /// (default 4), between 2 and 16 connections; commits use one at a time, `sql` resources the rest.
     private func openSink() async throws -> any Sink {
-        switch self.pipeline.destination {
-        case .sqlite(let path):
-            return try SQLiteStore(path: path)
-        case .postgres(let url):
-            let connections = min(16, max(2, (self.pipeline.limits["*"]?.maxConcurrency ?? 4)))
-            do {
-                return try await PostgresStore.open(url, maxConnections: connections)
-            } catch {
-                throw PipelineError("\(error)")
-            }
+        let connections = min(16, max(2, (self.pipeline.limits["*"]?.maxConcurrency ?? 4)))
+        guard case .postgres = self.pipeline.destination else {
+            return try await self.pipeline.destination.open(connections: connections)
+        }
+        do {
+            return try await self.pipeline.destination.open(connections: connections)
+        } catch {
+            throw PipelineError("\(error)")
         }
     }
 

@@ -18,6 +18,8 @@ enum SQLReader: Sendable {
             return .postgres(try await PostgresServer.connect(url, maxConnections: connections))
         case (.sqlite(let path), _), (.destination, .sqlite(let path)):
             return .sqlite(try await BlockingIO.run { try SQLiteDatabase(path: path) })
+        case (.destination, .jsonLines), (.destination, .csv):
+            throw PipelineError("a sql resource reads the destination only when it is a database, not \(destination)")
         }
     }
 
