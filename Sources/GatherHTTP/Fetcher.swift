@@ -3,6 +3,7 @@ public import GatherCore
 public import Logging
 import NIOCore
 import NIOHTTP1
+import Tracing
 
 /// Fetches HTTP resources politely: every attempt is admitted by a per-host ``FlowController``, failed
 /// attempts are retried by the ``RetryPolicy`` (through the same admission), and every attempt has a deadline
@@ -157,7 +158,11 @@ public final class Fetcher: Sendable {
             result.waited += asked.duration(to: sent)
             hostMetrics.admitted(after: asked.duration(to: sent))
             hostMetrics.inFlight.increment()
-            let outcome = await self.attempt(prepared, client: client, savePath: savePath)
+            let outcome =
+                Traces.isOn
+                ? await self.tracedAttempt(
+                    prepared, client: client, savePath: savePath, hop: hop, number: attemptsThisHop)
+                : await self.attempt(prepared, client: client, savePath: savePath)
             hostMetrics.inFlight.decrement()
             var retryAfter: Duration?
             var failure: RetryPolicy.Failure?
@@ -367,6 +372,32 @@ public final class Fetcher: Sendable {
             headers.add(name: name, value: value)
         }
         return headers
+    }
+
+    /// ``attempt(_:client:savePath:)`` inside a client span (OpenTelemetry's HTTP conventions). The query string
+    /// is left out of the span: it often carries keys.
+    private func tracedAttempt(
+        _ request: PreparedRequest, client: HTTPClient, savePath: String?, hop: Hop, number: Int
+    ) async -> Result<FetchResponse, FetchError> {
+        let path = hop.url.firstIndex(of: "?").map { String(hop.url[..<$0]) } ?? hop.url
+        let attributes: SpanAttributes = [
+            "http.request.method": .string(hop.method), "server.address": .string(hop.target.host),
+            "server.port": .int64(Int64(hop.target.port)), "url.scheme": .string(hop.target.scheme),
+            "url.full": .string(path), "http.request.resend_count": .int64(Int64(number - 1)),
+        ]
+        return await Traces.span(hop.method, ofKind: .client, attributes: attributes) { span in
+            let outcome = await self.attempt(request, client: client, savePath: savePath)
+            switch outcome {
+            case .success(let response):
+                span?.attributes["http.response.status_code"] = SpanAttribute.int64(Int64(response.status))
+                span?.attributes["http.response.body.size"] = SpanAttribute.int64(Int64(response.bodyBytes))
+                if response.status >= 400 { span?.setStatus(SpanStatus(code: .error)) }
+            case .failure(let error):
+                span?.attributes["error.type"] = SpanAttribute.string(error.code.description)
+                span?.setStatus(SpanStatus(code: .error, message: error.message))
+            }
+            return outcome
+        }
     }
 
     /// One attempt, bounded by the request timeout from the first byte sent to the last byte received.

@@ -20,6 +20,15 @@ struct ObservabilityOptions: ParsableArguments {
     @Option(name: .long, help: "Also write the summary as JSON to this file.")
     var summaryJson: String?
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Send OpenTelemetry traces (a span per request, page and commit) to this OTLP/HTTP collector, e.g. "
+                + "http://127.0.0.1:4318. OTEL_EXPORTER_OTLP_* variables apply (protocol, headers, timeout); "
+                + "OTEL_TRACES_EXPORTER=otlp turns tracing on without this flag.",
+            valueName: "URL"))
+    var otlpEndpoint: String?
+
     func validate() throws {
         if let address = self.metrics {
             do {
@@ -27,6 +36,9 @@ struct ObservabilityOptions: ParsableArguments {
             } catch {
                 throw ValidationError("--metrics: \(error)")
             }
+        }
+        if let endpoint = self.otlpEndpoint, !(endpoint.hasPrefix("http://") || endpoint.hasPrefix("https://")) {
+            throw ValidationError("--otlp-endpoint: '\(endpoint)' is not an http:// or https:// URL")
         }
         do {
             _ = try Duration(parsing: self.metricsLinger)
@@ -39,6 +51,12 @@ struct ObservabilityOptions: ParsableArguments {
     /// `summary` of its result to `--summary-json` before the endpoint's linger, so a scrape after the file
     /// appears sees the same final figures.
     func run<T: Sendable>(_ body: () async throws -> T, summary: (T) -> Value) async throws -> T {
+        try await TraceExport.withTracing(endpoint: self.otlpEndpoint) {
+            try await self.serveMetrics(body, summary: summary)
+        }
+    }
+
+    private func serveMetrics<T: Sendable>(_ body: () async throws -> T, summary: (T) -> Value) async throws -> T {
         guard let address = self.metrics else {
             let result = try await body()
             try self.writeSummary(summary(result))

@@ -1,4 +1,5 @@
 import Synchronization
+import Tracing
 
 /// The distinct reasons records and requests failed, each with its count and one example, so that a summary can
 /// say why and not only how many.
@@ -100,7 +101,16 @@ public final class DigestingSink: Sink {
     public var digest: ErrorDigest { self.tally.withLock { $0 } }
 
     public func commit(_ batch: SinkBatch) async throws {
-        try await self.base.commit(batch)
+        if Traces.isOn {
+            let rows = batch.writes.reduce(0) { $0 + $1.rows.count + ($1.block?.rowCount ?? 0) }
+            let attributes: SpanAttributes = [
+                "gather.commit.rows": .int64(Int64(rows)), "gather.commit.errors": .int64(Int64(batch.errors.count)),
+                "gather.commit.tables": .stringArray(batch.writes.map(\.table)),
+            ]
+            try await Traces.span("commit", attributes: attributes) { _ in try await self.base.commit(batch) }
+        } else {
+            try await self.base.commit(batch)
+        }
         guard !batch.errors.isEmpty else { return }
         self.tally.withLock { digest in
             for row in batch.errors { digest.add(row) }

@@ -1,6 +1,7 @@
 import GatherCore
 import GatherHTTP
 import Synchronization
+import Tracing
 
 /// Runs one resource: its work items, their pages, transforms, and the commits that write rows and state together.
 final class ResourceRun: Sendable {
@@ -432,6 +433,25 @@ final class ResourceRun: Sendable {
     func commitPage(
         _ page: Result<PageBody, PageFailure>, index: Int, item: WorkItem, state: ItemState, parallel: Bool,
         itemsBefore: Int? = nil
+    ) async throws -> ItemState {
+        guard Traces.isOn else {
+            return try await self.processAndCommit(
+                page, index: index, item: item, state: state, parallel: parallel, itemsBefore: itemsBefore)
+        }
+        let attributes: SpanAttributes = [
+            "gather.resource": .string(self.definition.name), "gather.page.index": .int64(Int64(index)),
+            "gather.item": .string(item.key),
+        ]
+        return try await Traces.span("page", attributes: attributes) { span in
+            if case .failure(let failure) = page { span?.setStatus(SpanStatus(code: .error, message: failure.message)) }
+            return try await self.processAndCommit(
+                page, index: index, item: item, state: state, parallel: parallel, itemsBefore: itemsBefore)
+        }
+    }
+
+    private func processAndCommit(
+        _ page: Result<PageBody, PageFailure>, index: Int, item: WorkItem, state: ItemState, parallel: Bool,
+        itemsBefore: Int?
     ) async throws -> ItemState {
         var state = state
         switch page {
