@@ -205,24 +205,55 @@ struct RESPDecoder: ByteToMessageDecoder {
         return text
     }
 
+    /// The integer of a header line (`$15`, `*2`, `:7` after their first byte), read in place: replies of
+    /// thousands of entries have five headers an entry, and none of them becomes a String. `nil` until the line
+    /// is whole.
+    private static func integerLine(_ buffer: inout ByteBuffer) throws -> Int? {
+        let view = buffer.readableBytesView
+        var index = view.startIndex
+        let negative = index < view.endIndex && view[index] == UInt8(ascii: "-")
+        if negative { index += 1 }
+        var value = 0
+        var digits = 0
+        while index < view.endIndex {
+            let byte = view[index]
+            if byte == 0x0D {
+                guard index + 1 < view.endIndex else { return nil }
+                guard digits > 0, view[index + 1] == 0x0A else { throw RESPError("bad number in a Redis reply") }
+                buffer.moveReaderIndex(forwardBy: index + 2 - view.startIndex)
+                return negative ? -value : value
+            }
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9"), digits < 18 else {
+                throw RESPError("bad number in a Redis reply")
+            }
+            value = value * 10 + Int(byte - UInt8(ascii: "0"))
+            digits += 1
+            index += 1
+        }
+        return nil
+    }
+
     /// One scalar, or an array's header; `nil` until it is whole.
     private static func element(_ buffer: inout ByteBuffer) throws -> Element? {
         guard let kind = buffer.readInteger(as: UInt8.self) else { return nil }
-        guard let header = Self.line(&buffer) else { return nil }
         switch kind {
-        case UInt8(ascii: "+"): return .value(.simple(header))
-        case UInt8(ascii: "-"): return .value(.error(header))
+        case UInt8(ascii: "+"):
+            guard let header = Self.line(&buffer) else { return nil }
+            return .value(.simple(header))
+        case UInt8(ascii: "-"):
+            guard let header = Self.line(&buffer) else { return nil }
+            return .value(.error(header))
         case UInt8(ascii: ":"):
-            guard let n = Int64(header) else { throw RESPError("bad integer reply '\(header)'") }
-            return .value(.integer(n))
+            guard let n = try Self.integerLine(&buffer) else { return nil }
+            return .value(.integer(Int64(n)))
         case UInt8(ascii: "$"):
-            guard let length = Int(header) else { throw RESPError("bad bulk length '\(header)'") }
+            guard let length = try Self.integerLine(&buffer) else { return nil }
             if length < 0 { return .value(.bulk(nil)) }
             guard buffer.readableBytes >= length + 2, let bytes = buffer.readBytes(length: length) else { return nil }
             buffer.moveReaderIndex(forwardBy: 2)
             return .value(.bulk(bytes))
         case UInt8(ascii: "*"):
-            guard let count = Int(header) else { throw RESPError("bad array length '\(header)'") }
+            guard let count = try Self.integerLine(&buffer) else { return nil }
             return .array(count: count)
         default:
             throw RESPError("not a RESP reply (first byte \(kind))")
