@@ -217,6 +217,36 @@ public struct ConfigObject: Sendable {
         string(key).flatMap(E.init(rawValue:))
     }
 
+    /// A field whose spec gives it a default: the written value, or that default. The default is read from the
+    /// spec, never restated at the call (so the generated reference and the loader cannot disagree). Where the
+    /// written value was invalid, an error is reported already and the default stands in, so loading goes on and
+    /// finds the other errors. A field whose spec has no default is a programming error: read it as an optional.
+    public func int(defaulted key: String) -> Int { self.defaulted(key, \.intValue) ?? 0 }
+    public func bool(defaulted key: String) -> Bool { self.defaulted(key, \.boolValue) ?? false }
+    public func string(defaulted key: String) -> String { self.defaulted(key, \.stringValue) ?? "" }
+    public func duration(defaulted key: String) -> Duration { self.defaulted(key, \.durationValue) ?? .zero }
+    public func byteCount(defaulted key: String) -> Int { self.defaulted(key, \.byteCountValue) ?? 0 }
+
+    /// An `enumeration` field with a default in its spec (see ``int(defaulted:)``).
+    public func enumeration<E: RawRepresentable>(defaulted key: String, as type: E.Type = E.self) -> E?
+    where E.RawValue == String {
+        self.defaulted(key, { $0.stringValue.flatMap(E.init(rawValue:)) })
+    }
+
+    private func defaulted<T>(_ key: String, _ read: (ConfigValue) -> T?) -> T? {
+        if let value = self.value(key).flatMap(read) { return value }
+        let name = self.canonical(key)
+        guard let field = self.spec.fields.first(where: { $0.name == name }), let text = field.defaultValue else {
+            assertionFailure(
+                "\(self.spec.name).\(name) has no default in its spec: give it one, or read it as optional")
+            return nil
+        }
+        var validator = SpecValidator()
+        let value = validator.validateValue(
+            SpecValidator.defaultNode(text, at: self.location), type: field.type, subject: name, secret: false)
+        return value.flatMap(read)
+    }
+
     /// The items of a `list` or `stringOrList` field; empty when absent.
     public func list(_ key: String) -> [ConfigValue] { value(key)?.listValue ?? [] }
 

@@ -628,3 +628,29 @@ private let validResource = """
             error.description == "cannot read pipeline file /nonexistent/pipeline.yaml: no such file; check the path")
     }
 }
+
+/// `defaulted:` reads a field's default from its spec, so no loader restates it.
+@Suite struct DefaultedFieldTests {
+    @Test func anAbsentFieldReadsItsSpecDefaultAndAWrittenOneItsValue() throws {
+        let http = try SampleSpecs.http.validate(try parse("path: /x"))
+        #expect(http.duration(defaulted: "timeout") == .seconds(30))
+        #expect(http.byteCount(defaulted: "max_body") == 64 << 20)
+        #expect(http.bool(defaulted: "retry") == true)
+        let written = try SampleSpecs.http.validate(try parse("path: /x\ntimeout: 2s\nmax_body: 1KiB\nretry: false"))
+        #expect(written.duration(defaulted: "timeout") == .seconds(2))
+        #expect(written.byteCount(defaulted: "max_body") == 1024)
+        #expect(written.bool(defaulted: "retry") == false)
+        let resource = try SampleSpecs.resource.validate(try parse("name: r\nhttp: { path: /x }\npk: id"))
+        #expect(resource.int(defaulted: "fan_out") == 8)
+        #expect(resource.string(defaulted: "write") == "append")
+    }
+
+    @Test func anInvalidValueLeavesTheDefaultSoLoadingGoesOn() throws {
+        // The validator reports the bad value; a loader reading on gets the spec's default, not a guess.
+        let node = try parse("name: r\nhttp: { path: /x }\nfan_out: many")
+        #expect(throws: ConfigErrors.self) { _ = try SampleSpecs.resource.validate(node) }
+        let (object, errors) = SampleSpecs.resource.check(node)
+        #expect(errors.map(\.message).contains { $0.contains("fan_out") }, "\(errors)")
+        #expect(object.int(defaulted: "fan_out") == 8)
+    }
+}

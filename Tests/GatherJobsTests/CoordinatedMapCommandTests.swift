@@ -45,7 +45,7 @@ import Testing
         #expect(result.stderr.contains("run the same version on every host"), "\(result.stderr)")
     }
 
-    @Test(.timeLimit(.minutes(5)))
+    @Test(.timeLimit(.minutes(15)))
     func aKilledWorkersUnitsAreRedoneAndEveryResultIsWrittenOnce() async throws {
         try await oneKillTestAtATime { try await self.body() }
     }

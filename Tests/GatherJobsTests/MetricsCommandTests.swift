@@ -120,7 +120,8 @@ import Testing
             nonisolated(unsafe) var after: [String: Double] = [:]
             let result = try await runGather(
                 [
-                    "run", pipeline, "--idle-exit", "2s", "--quiet", "--metrics", "127.0.0.1:\(port)",
+                    // A loaded CI machine can take seconds to send the first event: idle-exit counts from the start.
+                    "run", pipeline, "--idle-exit", "5s", "--quiet", "--metrics", "127.0.0.1:\(port)",
                     "--metrics-linger", "3s", "--summary-json", summaryPath,
                 ]
             ) { _ in

@@ -446,7 +446,7 @@ import Testing
 
     /// A source far ahead of the commits (a backlog bigger than the 65,536-event buffer) waits in the buffer;
     /// SIGINT must still stop the run promptly, with what was read committed.
-    @Test(.timeLimit(.minutes(5)))
+    @Test(.timeLimit(.minutes(15)))
     func aStopIsPromptWhileTheSourceWaitsOnAFullBuffer() async throws {
         try await oneKillTestAtATime {
             let scratch = try ScratchFolder()
@@ -635,7 +635,7 @@ extension RedisStreamCommandTests {
     /// Consumer "a" reads every entry and is SIGKILLed before any commit. Consumer "b" of the same group, itself
     /// SIGKILLed at seeded points and run again, claims a's entries once they have been idle for `claim_idle`:
     /// every entry ends up stored once, and nothing is left pending.
-    @Test(.timeLimit(.minutes(5)))
+    @Test(.timeLimit(.minutes(15)))
     func aDeadConsumersEntriesAreClaimedAndStoredOnce() async throws {
         let url = try Self.redisURL()
         let scratch = try ScratchFolder()
@@ -737,7 +737,7 @@ extension RedisStreamCommandTests {
 
     /// Two durables read one stream: one uninterrupted, one SIGKILLed at seeded points and run again. Both end
     /// with the same window and late rows, every message committed once, and nothing left unacknowledged.
-    @Test(.timeLimit(.minutes(10)))
+    @Test(.timeLimit(.minutes(15)))
     func killedNATSConsumersResumeExactlyAndLeaveNothingUnacknowledged() async throws {
         let url = try Self.natsURL()
         let scratch = try ScratchFolder()

@@ -113,6 +113,34 @@ import Testing
         }
     }
 
+    /// Settings left out take their spec's default (the one `docs/reference.md` shows): the loader restates none.
+    @Test func absentSettingsTakeTheDefaultsTheReferenceShows() throws {
+        let text = """
+            name: p
+            destination: x.db
+            resources:
+              - name: r
+                http: { path: /r, paginate: offset }
+            """
+        let pipeline = try PipelineLoader.parse(text: text, file: "p.yaml")
+        let resource = try #require(pipeline.resource(named: "r"))
+        func specDefault(_ spec: ComponentSpec, _ field: String) -> String? {
+            spec.fields.first { $0.name == field }?.defaultValue
+        }
+        #expect(String(resource.fanOut) == specDefault(PipelineSpecs.resource, "fan_out"))
+        #expect(String(resource.parallelPages) == specDefault(PipelineSpecs.resource, "parallel_pages"))
+        #expect(resource.write.rawValue == specDefault(PipelineSpecs.resource, "write"))
+        let paginator = try #require(resource.http.paginator)
+        guard case .offset(let limit, let offsetParam, let limitParam, _) = paginator.kind else {
+            Issue.record("expected offset pagination, got \(paginator.kind)")
+            return
+        }
+        #expect(String(limit) == specDefault(PipelineSpecs.offset, "limit"))
+        #expect(offsetParam == specDefault(PipelineSpecs.offset, "offset_param"))
+        #expect(limitParam == specDefault(PipelineSpecs.offset, "limit_param"))
+        #expect(String(paginator.stopOnEmpty) == specDefault(PipelineSpecs.offset, "stop_on_empty"))
+    }
+
     @Test func crossResourceChecks() {
         let text = """
             name: p

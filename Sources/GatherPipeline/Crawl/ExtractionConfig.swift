@@ -76,8 +76,8 @@ public enum ExtractionConfig {
                 spec.fields.append(
                     try ExtractionField(
                         name: name, selector: try Selector(css.map { "css:" + $0 } ?? "xpath:" + (xpath ?? "")),
-                        all: field.bool("all") ?? false, pattern: field.string("regex"),
-                        trim: field.bool("trim") ?? true,
+                        all: field.bool(defaulted: "all"), pattern: field.string("regex"),
+                        trim: field.bool(defaulted: "trim"),
                         cast: field.string("type").flatMap(ExtractionField.Cast.init(rawValue:)) ?? .text))
             } catch let problems as ConfigErrors {
                 errors += problems.errors

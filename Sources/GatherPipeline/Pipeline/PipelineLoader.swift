@@ -396,7 +396,7 @@ public enum PipelineLoader {
                     http.auth = .basic(username: auth.string("username") ?? "", password: auth.string("password") ?? "")
                 case "api_key":
                     http.auth = .apiKey(
-                        name: auth.string("name") ?? "X-API-Key", value: auth.string("value") ?? "",
+                        name: auth.string(defaulted: "name"), value: auth.string("value") ?? "",
                         location: auth.string("location") == "query" ? .query : .header)
                 case "oauth2_client_credentials":
                     http.auth = .oauth2ClientCredentials(
@@ -418,18 +418,18 @@ public enum PipelineLoader {
             case "link_header": kind = .linkHeader
             case "json_link": kind = .jsonLink(next: p.jsonPath("next") ?? (try! JSONPath("$.next")))
             case "offset":
-                let limit = p.int("limit") ?? 100
+                let limit = p.int(defaulted: "limit")
                 if limit < 1 { errors.append(p.error(at: "limit", "limit must be at least 1")) }
                 kind = .offset(
-                    limit: max(1, limit), offsetParam: p.string("offset_param") ?? "offset",
-                    limitParam: p.string("limit_param") ?? "limit", total: p.jsonPath("total"))
+                    limit: max(1, limit), offsetParam: p.string(defaulted: "offset_param"),
+                    limitParam: p.string(defaulted: "limit_param"), total: p.jsonPath("total"))
             case "page_number":
                 if p.has("total"), !p.has("page_size") {
                     errors.append(
                         p.error(at: "total", "with total, give page_size too (records per page), or use total_pages"))
                 }
                 kind = .pageNumber(
-                    param: p.string("param") ?? "page", start: p.int("start") ?? 1,
+                    param: p.string(defaulted: "param"), start: p.int(defaulted: "start"),
                     totalPages: p.jsonPath("total_pages"),
                     total: p.jsonPath("total"), pageSize: p.int("page_size"), pageSizeParam: p.string("page_size_param")
                 )
@@ -439,12 +439,12 @@ public enum PipelineLoader {
                         p.error("a cursor paginator needs next: \"$.path.to.cursor\" or header: X-Next-Cursor"))
                 }
                 kind = .cursor(
-                    param: p.string("param") ?? "cursor", next: p.jsonPath("next"), header: p.string("header"))
+                    param: p.string(defaulted: "param"), next: p.jsonPath("next"), header: p.string("header"))
             default: kind = .single
             }
             return Paginator(
                 kind: kind, maxPages: p.int("max_pages"), maxItems: p.int("max_items"),
-                stopOnEmpty: p.bool("stop_on_empty") ?? true)
+                stopOnEmpty: p.bool(defaulted: "stop_on_empty"))
         }
 
         mutating func resource(_ object: ConfigObject, directory: String) -> ResourceDefinition {
@@ -462,14 +462,14 @@ public enum PipelineLoader {
             if resource.parent != nil, !resource.forEach.isEmpty {
                 errors.append(object.error(at: "for_each", "a resource takes for_each or from, not both"))
             }
-            resource.fanOut = max(1, object.int("fan_out") ?? 8)
+            resource.fanOut = max(1, object.int(defaulted: "fan_out"))
             resource.select = object.jsonPath("select")
             resource.include = object.stringMap("include").map { (name: $0.key, path: $0.value) }
             if !resource.include.isEmpty, resource.parent == nil {
                 errors.append(object.error(at: "include", "include copies parent fields; add from: PARENT"))
             }
             resource.primaryKey = object.strings("primary_key")
-            resource.write = object.enumeration("write", as: WriteMode.self) ?? .append
+            resource.write = object.enumeration(defaulted: "write", as: WriteMode.self) ?? .append
             if resource.stream?.window != nil {
                 // Window rows are keyed by their key fields and window_start: a late event updates its row.
                 if object.value("write")?.isDefault == false, resource.write != .merge {
@@ -487,7 +487,7 @@ public enum PipelineLoader {
                     initial: incremental.value("initial").map { $0.value })
             }
             resource.lists = object.string("lists") == "json" ? .json : .tables
-            resource.parallelPages = object.bool("parallel_pages") ?? true
+            resource.parallelPages = object.bool(defaulted: "parallel_pages")
             for step in object.variants("transform") {
                 if step.name == "process" {
                     let id = "\(resource.name).transform[\(resource.transforms.count + 1)]"
@@ -524,7 +524,7 @@ public enum PipelineLoader {
             for url in options.start where options.scope.canonical(url) == nil {
                 self.errors.append(object.error(at: "start", "\(url) is not an http(s) URL"))
             }
-            options.scope.sameHost = object.bool("same_host") ?? false
+            options.scope.sameHost = object.bool(defaulted: "same_host")
             options.scope.domains = object.strings("domains")
             options.scope.prefixes = object.strings("prefixes")
             options.scope.allow = object.strings("allow")
@@ -534,12 +534,12 @@ public enum PipelineLoader {
                     self.errors.append(object.error(at: key, "'\(pattern)' is not a valid regular expression"))
                 }
             }
-            options.scope.sortQuery = object.bool("sort_query") ?? false
+            options.scope.sortQuery = object.bool(defaulted: "sort_query")
             options.maxDepth = object.int("max_depth")
             options.maxPages = object.int("max_pages")
-            options.concurrency = max(1, object.int("concurrency") ?? 16)
-            options.obeyRobots = object.bool("robots") ?? true
-            options.useCanonical = object.bool("canonical") ?? false
+            options.concurrency = max(1, object.int(defaulted: "concurrency"))
+            options.obeyRobots = object.bool(defaulted: "robots")
+            options.useCanonical = object.bool(defaulted: "canonical")
             options.table = resource.table
             options.name = resource.name
             return options
@@ -559,7 +559,7 @@ public enum PipelineLoader {
                 }
             }
             source.params = object.strings("params")
-            source.batchRows = max(1, object.int("batch_rows") ?? 5000)
+            source.batchRows = max(1, object.int(defaulted: "batch_rows"))
             return source
         }
 
@@ -581,16 +581,16 @@ public enum PipelineLoader {
                     errors.append(object.error(at: "quote", "the quote is one ASCII character"))
                 }
             }
-            options.csv.hasHeader = object.bool("header") ?? true
+            options.csv.hasHeader = object.bool(defaulted: "header")
             switch object.string("ragged") {
             case "pad": options.csv.raggedRows = .pad
             case "skip": options.csv.raggedRows = .skip
             default: options.csv.raggedRows = .error
             }
-            options.replaceInvalidUTF8 = object.bool("replace_invalid_utf8") ?? false
+            options.replaceInvalidUTF8 = object.bool(defaulted: "replace_invalid_utf8")
             options.jsonPath = object.string("json_path")
-            options.sourceColumns = object.bool("source_columns") ?? false
-            options.maxOpenFiles = max(1, object.int("max_open") ?? 4)
+            options.sourceColumns = object.bool(defaulted: "source_columns")
+            options.maxOpenFiles = max(1, object.int(defaulted: "max_open"))
             let paths = object.strings("paths").map { path in
                 path.hasPrefix("/") || directory == "." ? path : directory + "/" + path
             }
@@ -608,13 +608,13 @@ public enum PipelineLoader {
                     }
                     fields.append((name, expression))
                 }
-                return .fields(fields, keepOthers: t.bool("keep_others") ?? false)
+                return .fields(fields, keepOthers: t.bool(defaulted: "keep_others"))
             case "filter":
                 guard let value = t.value("expression"), let text = value.stringValue,
                     let expression = self.expression(text, at: value.node)
                 else { return nil }
                 return .filter(expression)
-            case "flatten": return .flatten(separator: t.string("separator") ?? "__", depth: t.int("depth"))
+            case "flatten": return .flatten(separator: t.string(defaulted: "separator"), depth: t.int("depth"))
             case "explode": return t.string("field").map(Transform.explode)
             case "drop": return .drop(t.strings("fields"))
             default: return nil

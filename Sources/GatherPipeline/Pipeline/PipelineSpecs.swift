@@ -8,9 +8,9 @@ public enum PipelineSpecs {
         FieldSpec("max_pages", .int, description: "Stop after this many pages.", example: "10"),
         FieldSpec("max_items", .int, description: "Stop after this many records.", example: "1000"),
         FieldSpec(
-            "stop_on_empty", .bool,
+            "stop_on_empty", .bool, default: "true",
             description: "Stop at the first page without records. Always on for offset and page-number "
-                + "pagination without a total.", example: "true"),
+                + "pagination without a total."),
     ]
 
     public static let linkHeader = ComponentSpec(

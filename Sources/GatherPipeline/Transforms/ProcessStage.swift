@@ -50,7 +50,7 @@ public struct ProcessStage: Sendable {
         _ object: ConfigObject, id: String, directory: String, errors: inout [ConfigError]
     ) -> ProcessStage? {
         guard let pool = ProcessPool.Configuration(object, directory: directory, errors: &errors) else { return nil }
-        let batch = object.int("batch") ?? 256
+        let batch = object.int(defaulted: "batch")
         if batch < 1 {
             errors.append(object.error(at: "batch", "batch: give 1 or more records per message"))
         }

@@ -341,20 +341,20 @@ public struct StreamDefinition: Sendable {
             self.source = SSESource(
                 url: settings.string("url") ?? "", headers: settings.stringMap("headers").map { ($0.key, $0.value) },
                 eventTypes: events.isEmpty ? nil : Set(events),
-                idleTimeout: settings.duration("idle_timeout") ?? .seconds(60))
+                idleTimeout: settings.duration(defaulted: "idle_timeout"))
         case "websocket":
             self.source = WebSocketSource(
                 url: settings.string("url") ?? "", headers: settings.stringMap("headers").map { ($0.key, $0.value) },
                 subscribe: Self.messages(settings.value("subscribe")?.value), sequence: settings.string("sequence"),
                 resumeParameter: settings.string("resume"),
-                pingInterval: settings.duration("ping_interval") ?? .seconds(15),
-                maxMessage: settings.byteCount("max_message") ?? 16 << 20)
+                pingInterval: settings.duration(defaulted: "ping_interval"),
+                maxMessage: settings.byteCount(defaulted: "max_message"))
         case "poll":
             var limits = FlowLimits()
             limits.rate = settings.rate("rate")
             self.source = PollSource(
                 url: settings.string("url") ?? "", headers: settings.stringMap("headers").map { ($0.key, $0.value) },
-                interval: settings.duration("interval") ?? .seconds(10), records: settings.jsonPath("records"),
+                interval: settings.duration(defaulted: "interval"), records: settings.jsonPath("records"),
                 cursor: settings.string("cursor"), cursorParameter: settings.string("cursor_param"),
                 primaryKey: settings.strings("primary_key"),
                 limits: limits)
@@ -368,20 +368,20 @@ public struct StreamDefinition: Sendable {
             }
             self.source = PostgresNotifySource(
                 url: url, channel: settings.string("channel") ?? "", table: settings.string("table") ?? "",
-                cursor: settings.string("cursor") ?? "id", batch: max(1, settings.int("batch") ?? 1_000),
-                catchUpInterval: settings.duration("catch_up_interval") ?? .seconds(5))
+                cursor: settings.string(defaulted: "cursor"), batch: max(1, settings.int(defaulted: "batch")),
+                catchUpInterval: settings.duration(defaulted: "catch_up_interval"))
         case "tail":
             let path = settings.string("path") ?? ""
             self.source = TailSource(
                 path: path.hasPrefix("/") || directory == "." ? path : directory + "/" + path,
-                pollInterval: settings.duration("poll_interval") ?? .milliseconds(100))
+                pollInterval: settings.duration(defaulted: "poll_interval"))
         case "redis":
             self.source = RedisSource(
-                url: settings.string("url") ?? "redis://127.0.0.1:6379", stream: settings.string("stream") ?? "",
-                group: settings.string("group") ?? "gather",
+                url: settings.string(defaulted: "url"), stream: settings.string("stream") ?? "",
+                group: settings.string(defaulted: "group"),
                 consumer: settings.string("consumer") ?? "gather-" + (object.string("name") ?? "stream"),
-                field: settings.string("field"), count: max(1, settings.int("count") ?? 1_000),
-                block: settings.duration("block") ?? .milliseconds(500),
+                field: settings.string("field"), count: max(1, settings.int(defaulted: "count")),
+                block: settings.duration(defaulted: "block"),
                 claimIdle: settings.duration("claim_idle").flatMap { $0 > .zero ? $0 : nil })
         case "nats":
             let durable = settings.string("durable") ?? "gather-" + (object.string("name") ?? "stream")
@@ -389,20 +389,20 @@ public struct StreamDefinition: Sendable {
                 errors.append(settings.error(at: "durable", "a durable's name cannot hold '.', '*', '>' or spaces"))
             }
             self.source = NATSSource(
-                url: settings.string("url") ?? "nats://127.0.0.1:4222", stream: settings.string("stream") ?? "",
-                subject: settings.string("subject"), durable: durable, batch: max(1, settings.int("batch") ?? 1_000),
-                expires: settings.duration("expires") ?? .milliseconds(500),
-                ackWait: settings.duration("ack_wait") ?? .seconds(60),
-                maxAckPending: max(1, settings.int("max_ack_pending") ?? 200_000))
+                url: settings.string(defaulted: "url"), stream: settings.string("stream") ?? "",
+                subject: settings.string("subject"), durable: durable, batch: max(1, settings.int(defaulted: "batch")),
+                expires: settings.duration(defaulted: "expires"),
+                ackWait: settings.duration(defaulted: "ack_wait"),
+                maxAckPending: max(1, settings.int(defaulted: "max_ack_pending")))
         default:
             errors.append(object.error(at: "stream", "unknown stream type '\(type)'"))
             return nil
         }
-        self.commitEvents = max(1, settings.int("commit_every") ?? 100_000)
-        self.commitInterval = settings.duration("commit_interval") ?? .milliseconds(500)
+        self.commitEvents = max(1, settings.int(defaulted: "commit_every"))
+        self.commitInterval = settings.duration(defaulted: "commit_interval")
         self.eventTime = EventTime(field: object.string("event_time"))
         let watermark = object.object("watermark")
-        self.maxDelay = Self.millis(watermark?.duration("max_delay") ?? .zero)
+        self.maxDelay = Self.millis(watermark?.duration(defaulted: "max_delay") ?? .zero)
         self.idle = watermark?.duration("idle").map(Self.millis)
         self.partition = watermark?.string("partition")
         self.window = nil
@@ -467,7 +467,7 @@ public struct StreamDefinition: Sendable {
         let late = window.object("late")
         self.window = WindowSpec(
             kind: kinds[0], key: keys, aggregates: aggregates,
-            allowedLateness: Self.millis(late?.duration("allowed") ?? .zero))
+            allowedLateness: Self.millis(late?.duration(defaulted: "allowed") ?? .zero))
         self.lateTable = late?.string("to")
     }
 
