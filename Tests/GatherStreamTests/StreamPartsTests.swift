@@ -100,6 +100,23 @@ struct StreamPartsTests {
 }
 
 extension StreamPartsTests {
+    /// A timer that fires before the waiter has parked must still wake it. With timeouts this short it usually
+    /// fires first; the lost wake-up hung `gather run --idle-exit` on a busy CI machine.
+    @Test(.timeLimit(.minutes(1)))
+    func aWaitWhoseTimerFiresBeforeItParksStillReturns() async throws {
+        let buffer = EventBuffer(capacity: 4)
+        let clock = ContinuousClock()
+        let started = clock.now
+        for _ in 0..<5_000 { await buffer.wait(timeout: .nanoseconds(1)) }
+        #expect(started.duration(to: clock.now) < .seconds(30))
+        // Events and a finish still end a long wait at once.
+        let waiter = Task { await buffer.wait(timeout: .seconds(60)) }
+        try await Task.sleep(for: .milliseconds(20))
+        await buffer.send([SourceEvent(payload: "x", position: .int(1))])
+        await waiter.value
+        #expect(buffer.take(max: 10).map(\.payload) == ["x"])
+    }
+
     /// Large events fill the buffer by bytes long before its count: 1 KiB payloads against a 4 KiB byte bound.
     @Test(.timeLimit(.minutes(1)))
     func theBufferIsBoundedByBytesToo() async throws {

@@ -82,6 +82,9 @@ public final class EventBuffer: Sendable {
         var finished = false
         var consumer: CheckedContinuation<Void, Never>?
         var producers: [CheckedContinuation<Void, Never>] = []
+        /// The number of the latest ``EventBuffer/wait(timeout:)``, and of the latest whose timer has fired.
+        var waits: UInt64 = 0
+        var expired: UInt64 = 0
         var count: Int { self.items.count - self.head }
     }
     private let state = Mutex(State())
@@ -160,17 +163,32 @@ public final class EventBuffer: Sendable {
 
     /// Waits until there are events, the buffer is finished, or `timeout` passes.
     public func wait(timeout: Duration) async {
-        let ready = self.state.withLock { $0.count > 0 || $0.finished }
-        guard !ready else { return }
+        // Each wait has a number, and its timer marks that number as expired before it wakes the waiter. A timer
+        // that fires before the waiter has parked (a short timeout on a busy machine) leaves the mark, and the
+        // parking sees it: the wake-up is never lost.
+        let ticket: UInt64? = self.state.withLock { state in
+            guard state.count == 0, !state.finished else { return nil }
+            state.waits += 1
+            return state.waits
+        }
+        guard let ticket else { return }
         let timer = Task {
             do {
                 try await Task.sleep(for: timeout)
-                self.wake()
-            } catch {}  // cancelled: the events came first
+            } catch {
+                return  // cancelled: the events came first
+            }
+            let consumer = self.state.withLock { state -> CheckedContinuation<Void, Never>? in
+                state.expired = max(state.expired, ticket)
+                let consumer = state.consumer
+                state.consumer = nil
+                return consumer
+            }
+            consumer?.resume()
         }
         await withCheckedContinuation { continuation in
             let resumeNow = self.state.withLock { state -> Bool in
-                if state.count > 0 || state.finished { return true }
+                if state.count > 0 || state.finished || state.expired >= ticket { return true }
                 let previous = state.consumer
                 state.consumer = continuation
                 previous?.resume()
@@ -179,15 +197,6 @@ public final class EventBuffer: Sendable {
             if resumeNow { continuation.resume() }
         }
         timer.cancel()
-    }
-
-    private func wake() {
-        let consumer = self.state.withLock { state in
-            let consumer = state.consumer
-            state.consumer = nil
-            return consumer
-        }
-        consumer?.resume()
     }
 
     /// No more events will come (the sources ended): waiters wake, senders give up.
