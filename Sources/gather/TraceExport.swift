@@ -20,9 +20,6 @@ enum TraceExport {
         configuration.metrics.enabled = false  // metrics are Prometheus's (--metrics)
         configuration.traces.enabled = true
         configuration.traces.exporter = .otlp
-        if environment["OTEL_EXPORTER_OTLP_PROTOCOL"] == nil, environment["OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"] == nil {
-            configuration.traces.otlpExporter.protocol = .httpProtobuf
-        }
         if let endpoint {
             // The collector's base URL, as OTEL_EXPORTER_OTLP_ENDPOINT is; spans go to its /v1/traces.
             configuration.traces.otlpExporter.endpoint =
