@@ -15,14 +15,15 @@ import Testing
     static let expected: [RESPValue] = [
         .array([
             .array([
-                .bulk(Array("readings".utf8)),
+                .bulk(ByteBuffer(string: "readings")),
                 .array([
                     .array([
-                        .bulk(Array("1-0".utf8)),
-                        .array([.bulk(Array("data".utf8)), .bulk(Array("{\"t\":1.5}".utf8))]),
+                        .bulk(ByteBuffer(string: "1-0")),
+                        .array([.bulk(ByteBuffer(string: "data")), .bulk(ByteBuffer(string: "{\"t\":1.5}"))]),
                     ]),
                     .array([
-                        .bulk(Array("1767225600405-7".utf8)), .array([.bulk(Array("data".utf8)), .bulk([])]),
+                        .bulk(ByteBuffer(string: "1767225600405-7")),
+                        .array([.bulk(ByteBuffer(string: "data")), .bulk(ByteBuffer())]),
                     ]),
                 ]),
             ])

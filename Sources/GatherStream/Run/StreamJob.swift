@@ -273,6 +273,20 @@ struct Pending: Sendable {
     var hasChanges: Bool { self.events > 0 || !self.records.isEmpty || !self.errors.isEmpty }
 }
 
+/// Where an event came from: its source position, or (for events that do not move it) its arrival.
+enum Origin: Hashable, Sendable {
+    case position(Value)
+    case arrival(Int64)
+
+    /// The form error rows and record keys carry.
+    var text: String {
+        switch self {
+        case .position(let value): JSONWriter.string(value)
+        case .arrival(let millis): "arrival \(EventTime.format(millis))"
+        }
+    }
+}
+
 /// The job's working state between commits: watermark, windows, the normalizers.
 struct RunState: Sendable {
     let config: StreamJob.Configuration
@@ -284,7 +298,7 @@ struct RunState: Sendable {
     let lateNormalizer: Normalizer
     /// Events in a row with the same source position (SSE events without an id of their own): the record key's
     /// tie-breaker, counted the same way by a replay.
-    var lastOrigin = ""
+    var lastOrigin: Origin?
     var sameOrigin = 0
 
     init(config: StreamJob.Configuration) {
@@ -302,13 +316,15 @@ struct RunState: Sendable {
         if let position = event.position {
             batch.position = position
         }
-        let origin = event.position.map { JSONWriter.string($0) } ?? "arrival \(EventTime.format(event.arrival))"
-        if origin == self.lastOrigin {
+        let source = event.position.map(Origin.position) ?? .arrival(event.arrival)
+        if source == self.lastOrigin {
             self.sameOrigin += 1
         } else {
-            self.lastOrigin = origin
+            self.lastOrigin = source
             self.sameOrigin = 0
         }
+        // As text only where a row names it (an error, a late event, a record's key), not for every event.
+        var origin: String { source.text }
         func fail(_ code: String, _ message: String) {
             batch.counts.errors += 1
             batch.errors.append(

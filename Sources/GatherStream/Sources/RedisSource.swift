@@ -1,4 +1,5 @@
 import GatherCore
+import NIOCore
 import Synchronization
 
 /// A Redis stream read through a consumer group (`XREADGROUP`), acknowledged (`XACK`) only after the commit
@@ -37,12 +38,13 @@ public final class RedisSource: StreamSource {
     /// Entries another consumer has held pending this long are claimed; `nil`: never.
     public let claimIdle: Duration?
 
-    /// Entries handed on and not yet acknowledged, oldest first (claimed ones apart); and the connection
-    /// acknowledgements use.
+    /// Entries handed on and not yet acknowledged, oldest first, with their ids as Redis wrote them (claimed ones
+    /// apart); the connection acknowledgements use, and the acknowledgement in flight.
     private struct State {
-        var unacknowledged: [StreamID] = []
+        var unacknowledged: [(id: StreamID, text: String)] = []
         var claimed: [StreamID] = []
         var ackClient: RESPClient?
+        var acknowledging: Task<Void, Never>?
     }
     private let state = Mutex(State())
 
@@ -102,40 +104,53 @@ public final class RedisSource: StreamSource {
                 backoff.reset()
 
                 /// Hands `entries` on; `claims`: they belong to the claiming consumer.
-                func handOn(_ entries: [(StreamID, [(String, String)]?)], claims: Bool) async throws -> Bool {
+                func handOn(_ entries: [Entry], claims: Bool) async throws -> Bool {
                     var events: [SourceEvent] = []
+                    events.reserveCapacity(entries.count)
                     var stale: [String] = []
+                    var fresh: [(id: StreamID, text: String)] = []
                     let now = Timestamp.epochMillis()
-                    for (id, fields) in entries {
+                    // Claims are few: each one's position lists the claims so far, so each takes the lock. An own
+                    // entry's position carries the claimed list as it stands now (usually empty, so its position is
+                    // its id); its id joins the unacknowledged ones, under one lock for the batch, before any of the
+                    // events reaches the buffer (and so before a commit could cover it).
+                    let claimedNow = claims ? [] : self.state.withLock { $0.claimed }
+                    for entry in entries {
+                        let id = entry.id
                         if claims {
                             if committedClaims.contains(id) {
-                                stale.append(id.text)  // claimed, committed, not yet acknowledged
+                                stale.append(entry.idText)  // claimed, committed, not yet acknowledged
                                 continue
                             }
                             // Claimed and handed on in this process (met again after a reconnect).
                             if self.state.withLock({ $0.claimed.contains(id) }) { continue }
                         } else {
                             if let done = committed, id <= done {
-                                stale.append(id.text)  // committed by an earlier run that died before its XACK
+                                stale.append(entry.idText)  // committed by an earlier run that died before its XACK
                                 continue
                             }
                             if let seen = handedOn, id <= seen { continue }  // already in this process's pipeline
                         }
-                        guard let fields else {
-                            stale.append(id.text)  // deleted from the stream (XDEL, trimming) while pending
+                        guard let fields = entry.fields else {
+                            stale.append(entry.idText)  // deleted from the stream (XDEL, trimming) while pending
                             continue
                         }
-                        let position = self.state.withLock { state -> Value in
-                            if claims {
+                        let position: Value
+                        if claims {
+                            position = self.state.withLock { state in
                                 state.claimed.append(id)
-                            } else {
-                                state.unacknowledged.append(id)
+                                return Self.position(last: handedOn, claimed: state.claimed)
                             }
-                            return Self.position(last: claims ? handedOn : id, claimed: state.claimed)
+                        } else {
+                            position =
+                                claimedNow.isEmpty
+                                ? .string(entry.idText) : Self.position(last: id, claimed: claimedNow)
+                            fresh.append((id, entry.idText))
+                            handedOn = id
                         }
-                        if !claims { handedOn = id }
                         events.append(SourceEvent(payload: self.payload(fields), position: position, arrival: now))
                     }
+                    if !fresh.isEmpty { self.state.withLock { $0.unacknowledged.append(contentsOf: fresh) } }
                     if !stale.isEmpty { try await connection.send(["XACK", self.stream, self.group] + stale) }
                     return events.isEmpty ? true : await buffer.send(events)
                 }
@@ -150,7 +165,7 @@ public final class RedisSource: StreamSource {
                         ])
                         let entries = Self.entries(reply)
                         guard let last = entries.last else { break }
-                        cursor = last.0.text
+                        cursor = last.idText
                         guard try await handOn(entries, claims: owner == self.claimer) else {
                             await connection.close()
                             return
@@ -215,7 +230,7 @@ public final class RedisSource: StreamSource {
     /// of the group's pending list from `from` on, and returns them with where the next page starts (`nil`: this
     /// was the last).
     private func claim(_ connection: RESPClient, idle: Duration, from: String) async throws -> (
-        [(StreamID, [(String, String)]?)], next: String?
+        [Entry], next: String?
     ) {
         let millis = String(idle.components.seconds * 1000 + idle.components.attoseconds / 1_000_000_000_000_000)
         let pending = try await connection.send([
@@ -232,26 +247,38 @@ public final class RedisSource: StreamSource {
         guard !ids.isEmpty else { return ([], next) }
         let reply = try await connection.send(["XCLAIM", self.stream, self.group, self.claimer, millis] + ids)
         // XCLAIM answers the entries themselves, [[id, [field, value, …]], …], without the stream around them.
-        return (Self.entries(.array([.array([.bulk(Array(self.stream.utf8)), reply])])), next)
+        return (Self.entries(.array([.array([.bulk(ByteBuffer(string: self.stream)), reply])])), next)
     }
 
     /// Acknowledges every entry handed on up to `position`, now that a commit covers them.
+    ///
+    /// The `XACK`s go out in the background, so the job reads and counts on while Redis takes them (100,000 ids
+    /// are a few megabytes of command). One acknowledgement is in flight at a time: the next commit's waits for
+    /// it, and ``close()`` waits for the last. An acknowledgement lost to a kill is made at the next start.
     public func committed(through position: Value) async {
         let (last, claims) = Self.parse(position)
-        let ids = self.state.withLock { state -> [StreamID] in
-            var done: [StreamID] = []
+        let ids = self.state.withLock { state -> [String] in
+            var done: [String] = []
             if let through = last {
-                let split = state.unacknowledged.firstIndex { $0 > through } ?? state.unacknowledged.count
-                done = Array(state.unacknowledged[..<split])
+                let split = state.unacknowledged.firstIndex { $0.id > through } ?? state.unacknowledged.count
+                done = state.unacknowledged[..<split].map(\.text)
                 state.unacknowledged.removeFirst(split)
             }
             if !claims.isEmpty {
-                done += claims
+                done += claims.map(\.text)
                 state.claimed.removeAll { claims.contains($0) }
             }
             return done
         }
         guard !ids.isEmpty else { return }
+        let previous = self.state.withLock { $0.acknowledging }
+        await previous?.value
+        let task = Task { await self.acknowledge(ids) }
+        self.state.withLock { $0.acknowledging = task }
+    }
+
+    /// Sends `XACK` for `ids`, 10,000 at a time, pipelined.
+    private func acknowledge(_ ids: [String]) async {
         do {
             let client: RESPClient
             if let existing = self.state.withLock({ $0.ackClient }) {
@@ -260,9 +287,12 @@ public final class RedisSource: StreamSource {
                 client = try await RESPClient.connect(url: self.url)
                 self.state.withLock { $0.ackClient = client }
             }
-            for chunk in stride(from: 0, to: ids.count, by: 10_000) {
-                let part = ids[chunk..<min(ids.count, chunk + 10_000)].map(\.text)
-                try await client.send(["XACK", self.stream, self.group] + part)
+            try await withThrowingTaskGroup { group in
+                for chunk in stride(from: 0, to: ids.count, by: 10_000) {
+                    let command = ["XACK", self.stream, self.group] + ids[chunk..<min(ids.count, chunk + 10_000)]
+                    group.addTask { try await client.send(command) }
+                }
+                try await group.waitForAll()
             }
         } catch {
             // Unacknowledged entries stay pending; the next start acknowledges them (they are at or below the
@@ -275,8 +305,9 @@ public final class RedisSource: StreamSource {
         }
     }
 
-    /// Closes the acknowledgement connection.
+    /// Waits for the acknowledgement in flight, then closes its connection.
     public func close() async {
+        await self.state.withLock { $0.acknowledging }?.value
         let client = self.state.withLock { state -> RESPClient? in
             defer { state.ackClient = nil }
             return state.ackClient
@@ -284,36 +315,49 @@ public final class RedisSource: StreamSource {
         await client?.close()
     }
 
-    private func payload(_ fields: [(String, String)]) -> String {
+    /// An entry's payload from its `[field, value, …]` list: the `field` (its bytes compared in place, so no other
+    /// field becomes a String), or else an object of all the fields.
+    private func payload(_ fields: [RESPValue]) -> String {
         if let field = self.field {
+            var index = 0
+            while index + 1 < fields.count {
+                if case .bulk(let name?) = fields[index], name.readableBytesView.elementsEqual(field.utf8) {
+                    return fields[index + 1].text ?? ""
+                }
+                index += 2
+            }
             // A missing field is not JSON: the event becomes an error row with this text.
-            return fields.first { $0.0 == field }?.1 ?? "(the entry has no field '\(field)')"
+            return "(the entry has no field '\(field)')"
         }
-        return JSONWriter.string(.object(Record(fields.map { ($0.0, Value.string($0.1)) })))
+        var pairs: [(String, Value)] = []
+        var index = 0
+        while index + 1 < fields.count {
+            pairs.append((fields[index].text ?? "", .string(fields[index + 1].text ?? "")))
+            index += 2
+        }
+        return JSONWriter.string(.object(Record(pairs)))
+    }
+
+    /// A stream entry as a reply holds it: its id (parsed, and as text for positions and `XACK`), and its
+    /// `[field, value, …]` list (`nil`: deleted from the stream while pending).
+    struct Entry {
+        var id: StreamID
+        var idText: String
+        var fields: [RESPValue]?
     }
 
     /// `[[stream, [[id, [field, value, …]], …]]]` → the entries.
-    /// (An entry deleted while pending comes back without fields: `nil`.)
-    static func entries(_ reply: RESPValue) -> [(StreamID, [(String, String)]?)] {
+    static func entries(_ reply: RESPValue) -> [Entry] {
         guard let streams = reply.elements else { return [] }
-        var out: [(StreamID, [(String, String)]?)] = []
+        var out: [Entry] = []
         for stream in streams {
             guard let parts = stream.elements, parts.count == 2, let entries = parts[1].elements else { continue }
+            out.reserveCapacity(out.count + entries.count)
             for entry in entries {
-                guard let pair = entry.elements, pair.count == 2, let idText = pair[0].text,
-                    let id = StreamID(idText)
+                guard let pair = entry.elements, pair.count == 2, case .bulk(let idBytes?) = pair[0],
+                    let id = StreamID(idBytes.readableBytesView)
                 else { continue }
-                guard let values = pair[1].elements else {
-                    out.append((id, nil))
-                    continue
-                }
-                var fields: [(String, String)] = []
-                var index = 0
-                while index + 1 < values.count {
-                    fields.append((values[index].text ?? "", values[index + 1].text ?? ""))
-                    index += 2
-                }
-                out.append((id, fields))
+                out.append(Entry(id: id, idText: String(buffer: idBytes), fields: pair[1].elements))
             }
         }
         return out
@@ -326,10 +370,31 @@ struct StreamID: Comparable, Hashable, Sendable {
     var sequence: UInt64
 
     init?(_ text: String) {
-        let parts = text.split(separator: "-", maxSplits: 1)
-        guard let millis = parts.first.flatMap({ UInt64($0) }) else { return nil }
+        var text = text
+        guard let id = text.withUTF8({ StreamID($0) }) else { return nil }
+        self = id
+    }
+
+    /// `MILLIS-SEQ` (or `MILLIS`) from its bytes, digits only.
+    init?<Bytes: Collection<UInt8>>(_ bytes: Bytes) {
+        var millis: UInt64 = 0
+        var sequence: UInt64 = 0
+        var digits = 0
+        var inSequence = false
+        for byte in bytes {
+            if byte == UInt8(ascii: "-"), !inSequence, digits > 0 {
+                inSequence = true
+                digits = 0
+                continue
+            }
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9"), digits < 19 else { return nil }
+            let digit = UInt64(byte - UInt8(ascii: "0"))
+            if inSequence { sequence = sequence * 10 + digit } else { millis = millis * 10 + digit }
+            digits += 1
+        }
+        guard digits > 0 else { return nil }
         self.millis = millis
-        self.sequence = parts.count == 2 ? (UInt64(parts[1]) ?? 0) : 0
+        self.sequence = sequence
     }
 
     var text: String { "\(self.millis)-\(self.sequence)" }

@@ -30,6 +30,8 @@ public struct WindowOperator: Sendable {
         var fired = false
         /// Its state is in the checkpoint store.
         var persisted = false
+        /// Changed since the last checkpoint (and so listed in `dirty`).
+        var dirty = false
     }
 
     private var windows: [ID: Window] = [:]
@@ -40,9 +42,15 @@ public struct WindowOperator: Sendable {
     private var toExpire = MinHeap()
     /// Rows to write at the next commit.
     private var pendingRows: [ID: Record] = [:]
-    /// Checkpoint changes since the last ``checkpoint()``.
-    private var dirty: Set<ID> = []
+    /// Checkpoint changes since the last ``checkpoint()``: windows whose `dirty` flag was set (a window may be listed
+    /// again after it was replaced or forgotten; the flag decides), and windows to delete.
+    private var dirty: [ID] = []
     private var deleted: Set<ID> = []
+    /// One event's key values and aggregate inputs, kept to spare an allocation per event.
+    private var keyScratch: [Value] = []
+    private var valueScratch: [Value?] = []
+    /// The last window start and end written as text: windows close in order, thousands sharing their times.
+    private var timeTexts = (start: Int64.min, startText: "", end: Int64.min, endText: "")
     private var watermark: Int64 = .min
 
     public init(_ spec: WindowSpec) {
@@ -66,28 +74,26 @@ public struct WindowOperator: Sendable {
     /// Adds one event at event time `time` (ms). Throws, changing nothing, for a missing key or a value an
     /// aggregate cannot use.
     public mutating func add(_ record: Record, time: Int64) throws(StreamEventError) -> Outcome {
-        var keyValues: [Value] = []
-        keyValues.reserveCapacity(self.spec.key.count)
+        self.keyScratch.removeAll(keepingCapacity: true)
         for field in self.spec.key {
             guard let value = EventTime.lookup(field, in: record), !value.isNull else {
                 throw StreamEventError(code: "no_key", message: "the event has no '\(field)' field for the window key")
             }
-            keyValues.append(value)
+            self.keyScratch.append(value)
         }
-        var values: [Value?] = []
-        values.reserveCapacity(self.spec.aggregates.count)
+        self.valueScratch.removeAll(keepingCapacity: true)
         for aggregate in self.spec.aggregates {
             guard let field = aggregate.field else {
-                values.append(.int(1))
+                self.valueScratch.append(.int(1))
                 continue
             }
             let value = EventTime.lookup(field, in: record)
             if let value { try AggregateState.check(aggregate.function, value, field: field) }
-            values.append(value)
+            self.valueScratch.append(value)
         }
-        let key = Self.keyText(keyValues)
+        let key = Self.keyText(self.keyScratch)
         if case .session(let gap) = self.spec.kind {
-            return self.addToSession(key: key, keyValues: keyValues, values: values, time: time, gap: gap)
+            return self.addToSession(key: key, keyValues: self.keyScratch, time: time, gap: gap)
         }
         let lateness = self.spec.allowedLateness
         var late = false
@@ -96,8 +102,13 @@ public struct WindowOperator: Sendable {
             let end = self.spec.end(ofStart: start)
             guard end.saturatingAdd(lateness) > self.watermark else { continue }
             let id = ID(key: key, start: start)
-            if self.windows[id] == nil { self.open(id, end: end, keyValues: keyValues) }
-            self.apply(values, time: time, to: id)
+            // One hash lookup for an open window (nearly every event), two more when it opens.
+            if let index = self.windows.index(forKey: id) {
+                self.apply(time: time, at: index, id: id)
+            } else {
+                self.open(id, end: end, keyValues: self.keyScratch)
+                self.apply(time: time, at: self.windows.index(forKey: id)!, id: id)
+            }
             taken = true
             if end <= self.watermark { late = true }
         }
@@ -105,9 +116,7 @@ public struct WindowOperator: Sendable {
         return .added(late: late)
     }
 
-    private mutating func addToSession(
-        key: String, keyValues: [Value], values: [Value?], time: Int64, gap: Int64
-    ) -> Outcome {
+    private mutating func addToSession(key: String, keyValues: [Value], time: Int64, gap: Int64) -> Outcome {
         var start = time
         var end = time.saturatingAdd(gap)
         // Oldest first, so sessions merge in the same order however the state was restored.
@@ -134,7 +143,7 @@ public struct WindowOperator: Sendable {
                 self.windows[id]!.end = end
                 self.toExpire.push(end.saturatingAdd(self.spec.allowedLateness), id)
             }
-            self.apply(values, time: time, to: id)
+            self.apply(time: time, at: self.windows.index(forKey: id)!, id: id)
             return .added(late: true)
         }
         // The event falls inside one open session without moving its end: no new heap entry needed.
@@ -151,7 +160,6 @@ public struct WindowOperator: Sendable {
             }
             if old.persisted && oldID != id { self.deleted.insert(oldID) }
             if oldID == id { merged.persisted = old.persisted }
-            self.dirty.remove(oldID)
         }
         var starts = (self.sessions[key] ?? []).filter { !overlapping.contains($0) }
         starts.append(start)
@@ -160,7 +168,7 @@ public struct WindowOperator: Sendable {
         self.deleted.remove(id)
         // One heap entry per window end, not per event (memory bounded by open windows).
         if !unchanged { self.toFire.push(end, id) }
-        self.apply(values, time: time, to: id)
+        self.apply(time: time, at: self.windows.index(forKey: id)!, id: id)
         if end <= self.watermark { self.fire(id) }
         return .added(late: time < self.watermark)
     }
@@ -187,14 +195,23 @@ public struct WindowOperator: Sendable {
         if end <= self.watermark { self.fire(id) }
     }
 
-    private mutating func apply(_ values: [Value?], time: Int64, to id: ID) {
-        self.windows[id]!.states.withUnsafeMutableBufferPointer { states in
-            for index in states.indices {
-                states[index].add(self.spec.aggregates[index].function, values[index], time: time)
+    /// Adds the event in `valueScratch` to the window at `index` (whose id is `id`), in place.
+    private mutating func apply(time: Int64, at index: [ID: Window].Index, id: ID) {
+        let aggregates = self.spec.aggregates
+        let values = self.valueScratch
+        self.windows.values[index].states.withUnsafeMutableBufferPointer { states in
+            for position in states.indices {
+                states[position].add(aggregates[position].function, values[position], time: time)
             }
         }
-        self.dirty.insert(id)
-        if self.windows[id]!.fired { self.pendingRows[id] = self.row(self.windows[id]!) }
+        self.markDirty(at: index, id: id)
+        if self.windows.values[index].fired { self.pendingRows[id] = self.row(self.windows.values[index]) }
+    }
+
+    private mutating func markDirty(at index: [ID: Window].Index, id: ID) {
+        guard !self.windows.values[index].dirty else { return }
+        self.windows.values[index].dirty = true
+        self.dirty.append(id)
     }
 
     /// Closes every window whose end `watermark` reached (its row goes out at the next ``drainRows()``), and
@@ -213,7 +230,6 @@ public struct WindowOperator: Sendable {
                 window.end.saturatingAdd(self.spec.allowedLateness) <= watermark
             else { continue }
             self.windows[id] = nil
-            self.dirty.remove(id)
             if window.persisted { self.deleted.insert(id) }
             if case .session = self.spec.kind {
                 self.sessions[id.key]?.removeAll { $0 == id.start }
@@ -223,10 +239,11 @@ public struct WindowOperator: Sendable {
     }
 
     private mutating func fire(_ id: ID) {
-        self.windows[id]!.fired = true
-        self.dirty.insert(id)
-        self.pendingRows[id] = self.row(self.windows[id]!)
-        self.toExpire.push(self.windows[id]!.end.saturatingAdd(self.spec.allowedLateness), id)
+        let index = self.windows.index(forKey: id)!
+        self.windows.values[index].fired = true
+        self.markDirty(at: index, id: id)
+        self.pendingRows[id] = self.row(self.windows.values[index])
+        self.toExpire.push(self.windows.values[index].end.saturatingAdd(self.spec.allowedLateness), id)
     }
 
     /// Closes and forgets every window, as if the watermark had passed them all (`--flush-windows`).
@@ -244,14 +261,22 @@ public struct WindowOperator: Sendable {
     }
 
     /// One window's row: key columns, `window_start`, `window_end`, then the aggregates.
-    private func row(_ window: Window) -> Record {
+    private mutating func row(_ window: Window) -> Record {
         var fields: [(String, Value)] = []
         fields.reserveCapacity(self.spec.key.count + 2 + self.spec.aggregates.count)
         for (field, value) in zip(self.spec.key, window.keyValues) {
             fields.append((WindowSpec.columnName(field), value))
         }
-        fields.append(("window_start", .string(EventTime.format(window.start))))
-        fields.append(("window_end", .string(EventTime.format(window.end))))
+        if self.timeTexts.start != window.start {
+            self.timeTexts.start = window.start
+            self.timeTexts.startText = EventTime.format(window.start)
+        }
+        if self.timeTexts.end != window.end {
+            self.timeTexts.end = window.end
+            self.timeTexts.endText = EventTime.format(window.end)
+        }
+        fields.append(("window_start", .string(self.timeTexts.startText)))
+        fields.append(("window_end", .string(self.timeTexts.endText)))
         for (aggregate, state) in zip(self.spec.aggregates, window.states) {
             fields.append((aggregate.name, state.result(aggregate.function)))
         }
@@ -267,15 +292,17 @@ public struct WindowOperator: Sendable {
         changes.reserveCapacity(self.dirty.count + self.deleted.count)
         for id in self.deleted { changes.append(.delete(scope: scope, key: Self.stateKey(id))) }
         for id in self.dirty {
-            guard let window = self.windows[id] else { continue }
+            guard let index = self.windows.index(forKey: id), self.windows.values[index].dirty else { continue }
+            self.windows.values[index].dirty = false
+            self.windows.values[index].persisted = true
+            let window = self.windows.values[index]
             let encoded: Value = .array([
                 .int(window.end), .bool(window.fired), .array(window.keyValues),
                 .array(window.states.map(\.encoded)),
             ])
             changes.append(.put(scope: scope, key: Self.stateKey(id), value: JSONWriter.string(encoded)))
-            self.windows[id]!.persisted = true
         }
-        self.dirty = []
+        self.dirty.removeAll(keepingCapacity: true)
         self.deleted = []
         return changes
     }

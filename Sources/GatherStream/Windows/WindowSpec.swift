@@ -26,21 +26,18 @@ public struct WindowSpec: Sendable, Hashable {
         self.allowedLateness = allowedLateness
     }
 
-    /// The start of every tumbling or sliding window `time` falls into, oldest first (none for sessions).
-    func starts(of time: Int64) -> [Int64] {
+    /// The start of every tumbling or sliding window `time` falls into, oldest first (none for sessions): the
+    /// points of the `every` grid after `time - size`, up to `time`. (No array: this runs once per event.)
+    func starts(of time: Int64) -> StrideThrough<Int64> {
         switch self.kind {
         case .tumbling(let size):
-            return [Self.floor(time, size)]
+            let start = Self.floor(time, size)
+            return stride(from: start, through: start, by: Int(size))
         case .sliding(let size, let every):
-            var starts: [Int64] = []
-            var start = Self.floor(time, every)
-            while start > time - size {
-                starts.append(start)
-                start -= every
-            }
-            return starts.reversed()
+            return stride(
+                from: Self.floor(time - size, every) + every, through: Self.floor(time, every), by: Int(every))
         case .session:
-            return []
+            return stride(from: 0, through: -1, by: 1)
         }
     }
 
