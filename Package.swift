@@ -286,7 +286,7 @@ let package = Package(
         ),
         .testTarget(
             name: "GatherCoreTests",
-            dependencies: ["GatherCore"],
+            dependencies: ["GatherCore", "GatherTesting"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

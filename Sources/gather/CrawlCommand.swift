@@ -70,11 +70,8 @@ struct CrawlCommand: AsyncParsableCommand {
     @Option(name: [.short, .long], help: "Pages in flight in all.")
     var concurrency: Int = 16
 
-    @Option(name: .long, help: "Requests in flight per host (default: --concurrency).")
-    var perHost: Int?
-
-    @Option(name: .long, help: "Request rate per host, like 10/s.")
-    var rate: String?
+    @OptionGroup(title: "Limits")
+    var http: HTTPOptions
 
     @Flag(name: .long, help: "Do not read or obey robots.txt.")
     var ignoreRobots = false
@@ -99,9 +96,6 @@ struct CrawlCommand: AsyncParsableCommand {
 
     @OptionGroup(title: "Retries")
     var retry: RetryOptions
-
-    @Option(name: .long, help: "Timeout for each whole request, like 30s.")
-    var timeout: String = "30s"
 
     @Flag(name: .long, help: "Start over: forget the frontier of an unfinished or finished crawl.")
     var fresh = false
@@ -138,7 +132,7 @@ struct CrawlCommand: AsyncParsableCommand {
         options.maxDepth = self.maxDepth
         options.maxPages = self.maxPages
         options.concurrency = max(1, self.concurrency)
-        options.perHost = self.perHost
+        options.perHost = self.http.perHost
         options.obeyRobots = !self.ignoreRobots
         options.useCanonical = self.canonical
         options.table = self.table
@@ -155,14 +149,11 @@ struct CrawlCommand: AsyncParsableCommand {
         }
         var fetcher = Fetcher.Configuration()
         do {
-            fetcher.limits = FlowLimits(
-                maxConcurrency: self.perHost ?? options.concurrency, rate: try self.rate.map { try Rate(parsing: $0) })
-            fetcher.timeouts.request = try Duration(parsing: self.timeout)
+            try self.http.apply(to: &fetcher, concurrency: options.concurrency, capPerHost: true)
             try self.retry.apply(to: &fetcher.retry)
         } catch {
             throw JobError.usage("\(error)")
         }
-        fetcher.connectionsPerHost = self.perHost ?? options.concurrency
         fetcher.maxRedirects = 0  // the crawler follows redirects itself, through the frontier
         fetcher.headers.removeAll { $0.name.lowercased() == "accept" }
         fetcher.headers.append((name: "Accept", value: "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"))

@@ -41,11 +41,8 @@ struct FetchCommand: AsyncParsableCommand {
     @Option(name: [.short, .long], help: "Requests in flight in all.")
     var concurrency: Int = 64
 
-    @Option(name: .long, help: "Requests in flight per host (default: up to --concurrency).")
-    var perHost: Int?
-
-    @Option(name: .long, help: "Request rate per host, like 20/s, 300/m or 5000/h (burst: 20/s:5).")
-    var rate: String?
+    @OptionGroup(title: "Limits")
+    var http: HTTPOptions
 
     @OptionGroup(title: "Retries")
     var retry: RetryOptions
@@ -57,9 +54,6 @@ struct FetchCommand: AsyncParsableCommand {
                 + "'json:$.error=retry', 401,403=fail (repeatable; the first match wins).",
             valueName: "CONDITION=ACTION"))
     var responseAction: [String] = []
-
-    @Option(name: .long, help: "Timeout for each whole request, like 30s, 500ms or 2m.")
-    var timeout: String = "30s"
 
     @Option(name: .long, help: "Timeout for connecting.")
     var connectTimeout: String = "10s"
@@ -140,9 +134,6 @@ struct FetchCommand: AsyncParsableCommand {
         guard self.concurrency >= 1 else {
             throw ValidationError("--concurrency must be at least 1, e.g. --concurrency 64")
         }
-        if let perHost = self.perHost, perHost < 1 {
-            throw ValidationError("--per-host must be at least 1, e.g. --per-host 8")
-        }
         if self.http1 && self.http2 { throw ValidationError("choose one of --http1 and --http2") }
         if self.urlTemplate == nil && self.values != nil {
             throw ValidationError("--values goes with --url-template 'https://host/items/{id}'")
@@ -187,11 +178,9 @@ struct FetchCommand: AsyncParsableCommand {
         options.progress = !self.noProgress
 
         var fetcher = Fetcher.Configuration()
-        fetcher.limits = FlowLimits(maxConcurrency: self.perHost, rate: try self.rate.map { try Rate(parsing: $0) })
-        fetcher.connectionsPerHost = self.perHost ?? self.concurrency
+        try self.http.apply(to: &fetcher, concurrency: self.concurrency)
         try self.retry.apply(to: &fetcher.retry)
         fetcher.responseActions = try self.responseAction.map { try ResponseAction(parsing: $0) }
-        fetcher.timeouts.request = try Duration(parsing: self.timeout)
         fetcher.timeouts.connect = try Duration(parsing: self.connectTimeout)
         fetcher.timeouts.read = try Duration(parsing: self.readTimeout)
         fetcher.timeouts.admission = try self.admissionTimeout.map { try Duration(parsing: $0) }

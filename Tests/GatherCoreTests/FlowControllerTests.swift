@@ -1,3 +1,4 @@
+import GatherTesting
 import Synchronization
 import Testing
 
@@ -39,16 +40,22 @@ import Testing
         #expect(flow.limits(for: "other").maxConcurrency == 1)
     }
 
-    @Test func admissionTimeoutFails() async throws {
-        let flow = FlowController(limits: FlowLimits(maxConcurrency: 1))
+    /// On a manual clock: a queued waiter fails exactly at its admission deadline, not a moment before, and leaves
+    /// the queue, so the next one gets in at once.
+    @Test func admissionTimeoutFailsAtItsDeadline() async throws {
+        let clock = ManualClock()
+        let flow = FlowController(limits: FlowLimits(maxConcurrency: 1), clock: clock)
         let held = try await flow.acquire(key: "h")
-        await #expect(throws: FlowControlError.self) {
-            _ = try await flow.acquire(key: "h", timeout: .milliseconds(50))
-        }
+        let waiter = Task { try await flow.acquire(key: "h", timeout: .milliseconds(50)) }
+        try await clock.waitForSleepers(1)  // its deadline timer
+        clock.advance(by: .milliseconds(49))
+        #expect(clock.sleepers == 1, "the waiter gave up before its deadline")
+        clock.advance(by: .milliseconds(1))
+        await #expect(throws: FlowControlError.self) { _ = try await waiter.value }
         flow.release(held)
-        // The timed-out waiter left the queue: the next one gets in at once.
-        let next = try await withTimeout(.seconds(2)) { try await flow.acquire(key: "h", timeout: .milliseconds(50)) }
+        let next = try await withTimeout(.seconds(10)) { try await flow.acquire(key: "h", timeout: .milliseconds(50)) }
         flow.release(next)
+        #expect(flow.inFlight(key: "h") == 0)
     }
 
     @Test func cancelledWaiterDoesNotLeakItsSlot() async throws {
@@ -64,14 +71,59 @@ import Testing
         #expect(flow.inFlight(key: "h") == 0)
     }
 
-    @Test func pauseDelaysTheNextStart() async throws {
-        let flow = FlowController(limits: FlowLimits())
+    /// On a manual clock: a `Retry-After: 0.2` holds the next start until exactly 200 ms later.
+    @Test func aPauseHoldsTheNextStartToTheInstant() async throws {
+        let clock = ManualClock()
+        let flow = FlowController(limits: FlowLimits(), clock: clock)
         flow.observe(ServerHints(headers: [("Retry-After", "0.2")]), key: "h")
-        let clock = ContinuousClock()
-        let start = clock.now
-        let permit = try await flow.acquire(key: "h")
-        flow.release(permit)
-        #expect(start.duration(to: clock.now) >= .milliseconds(195))
+        let started = Task {
+            let permit = try await flow.acquire(key: "h")
+            flow.release(permit)
+            return clock.now
+        }
+        try await clock.waitForSleepers(1)
+        clock.advance(by: .milliseconds(199))
+        #expect(clock.sleepers == 1, "the request started before the pause was over")
+        clock.advance(by: .milliseconds(1))
+        #expect(try await started.value == ManualClock.Instant(offset: .milliseconds(200)))
+    }
+
+    /// On a manual clock: at 5/s with no burst, starts are exactly 200 ms apart, each held until its moment, and a
+    /// burst of 3 lets three start at once before the spacing applies.
+    @Test(arguments: [1, 3])
+    func aRateSpacesStartsExactly(burst: Int) async throws {
+        let clock = ManualClock()
+        let flow = FlowController(
+            limits: FlowLimits(rate: Rate(count: 5, per: .seconds(1), burst: burst)), clock: clock)
+        let starts = StartTimes()
+        for index in 0..<6 {
+            let request = Task {
+                let permit = try await flow.acquire(key: "h")
+                starts.append(clock.now.offset)
+                flow.release(permit)
+            }
+            // It starts now, or it sleeps until its reserved start: then the clock goes there in two steps, to see
+            // that it does not start a moment early.
+            try await Self.until { clock.sleepers == 1 || starts.count == index + 1 }
+            if let next = clock.nextDeadline {
+                clock.advance(by: clock.now.duration(to: next) - .milliseconds(1))
+                try await Task.sleep(for: .milliseconds(5))
+                #expect(starts.count == index, "a request started before its reserved moment")
+                clock.advance(by: .milliseconds(1))
+            }
+            try await request.value
+        }
+        let expected: [Int] = burst == 1 ? [0, 200, 400, 600, 800, 1000] : [0, 0, 0, 200, 400, 600]
+        #expect(starts.all == expected.map { .milliseconds($0) })
+    }
+
+    /// Waits (in real time, up to 10 s) until `condition` holds.
+    private static func until(_ condition: () -> Bool) async throws {
+        let deadline = ContinuousClock.now.advanced(by: .seconds(10))
+        while !condition() {
+            guard ContinuousClock.now < deadline else { throw ManualClockError("the condition never held") }
+            try await Task.sleep(for: .milliseconds(1))
+        }
     }
 
     @Test func serverHintsCanBeIgnored() async throws {
@@ -85,4 +137,12 @@ import Testing
         flow.release(permit)
         #expect(flow.inFlight(key: "h") == 0)
     }
+}
+
+/// When requests started, recorded from their tasks.
+private final class StartTimes: Sendable {
+    private let list = Mutex<[Duration]>([])
+    func append(_ start: Duration) { self.list.withLock { $0.append(start) } }
+    var count: Int { self.list.withLock { $0.count } }
+    var all: [Duration] { self.list.withLock { $0 } }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import GatherSQLite
+import GatherTesting
 import Testing
 
 #if canImport(Glibc)

@@ -1,6 +1,7 @@
 import Foundation
 import GatherCore
 import GatherHTTP
+import GatherTesting
 import Testing
 
 #if canImport(Glibc)

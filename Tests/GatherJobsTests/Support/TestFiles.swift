@@ -1,28 +1,5 @@
 import Foundation
 
-/// A scratch folder per test, removed at the end.
-struct ScratchFolder {
-    let path: String
-
-    init(_ name: String = #function) throws {
-        let safe = name.filter { $0.isLetter || $0.isNumber }
-        self.path = NSTemporaryDirectory() + "gather-\(safe)-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: self.path, withIntermediateDirectories: true)
-    }
-
-    func file(_ name: String) -> String { self.path + "/" + name }
-
-    func write(_ name: String, _ text: String) throws -> String {
-        let path = self.file(name)
-        try text.write(toFile: path, atomically: true, encoding: .utf8)
-        return path
-    }
-
-    func read(_ name: String) throws -> String { try String(contentsOfFile: self.file(name), encoding: .utf8) }
-
-    func remove() { try? FileManager.default.removeItem(atPath: self.path) }
-}
-
 /// Parses JSON Lines with Foundation (an independent parser, so the test does not trust Gather's own).
 func parseJSONLines(_ text: String) throws -> [[String: Any]] {
     try text.split(separator: "\n").map { line in
