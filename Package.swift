@@ -40,12 +40,33 @@ let package = Package(
         .package(url: "https://github.com/swift-otel/swift-otel", from: "1.6.0", traits: ["OTLPHTTP"]),
     ],
     targets: [
-        // Values, JSON, bounded fan-out, flow control and retry: no I/O, no server or database.
+        // Values and their JSON text, bounded fan-out, flow control, retry, time: no I/O, no server or database.
         .target(
             name: "GatherCore",
             dependencies: [
                 .product(name: "DequeModule", package: "swift-collections"),
-                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // JSON (reader, minifier, record stream), JSONPath (RFC 9535) and CSV: the formats records arrive in.
+        .target(
+            name: "GatherFormats",
+            dependencies: ["GatherCore"],
+            swiftSettings: swiftSettings
+        ),
+        // The expression language of transforms (`derive`, `filter`) and templates.
+        .target(
+            name: "GatherExpressions",
+            dependencies: ["GatherCore"],
+            swiftSettings: swiftSettings
+        ),
+        // Schema and sinks: Normalizer, TableSchema, the Sink protocol, SinkBatch, RunLedger, ErrorDigest.
+        .target(
+            name: "GatherStore",
+            dependencies: [
+                "GatherCore",
+                "GatherFormats",
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
             ],
@@ -55,6 +76,7 @@ let package = Package(
         .target(
             name: "GatherHTTP",
             dependencies: [
+                "GatherFormats",
                 "GatherCore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -89,7 +111,7 @@ let package = Package(
         // reaping. Pipeline `process` stages, `gather map` and serving use it.
         .target(
             name: "GatherProcess",
-            dependencies: ["GatherCore", "GatherConfig", "CProcessSpawn"],
+            dependencies: ["GatherFormats", "GatherCore", "GatherConfig", "CProcessSpawn"],
             swiftSettings: swiftSettings
         ),
         .target(name: "CProcessSpawn"),
@@ -97,6 +119,7 @@ let package = Package(
         .target(
             name: "GatherSQLite",
             dependencies: [
+                "GatherStore",
                 "GatherCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
@@ -107,10 +130,10 @@ let package = Package(
         .target(
             name: "GatherPostgres",
             dependencies: [
+                "GatherFormats", "GatherExpressions", "GatherStore",
                 "GatherCore",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -127,13 +150,14 @@ let package = Package(
         // politeness through the fetcher's flow controller, extraction with GatherHTML.
         .target(
             name: "GatherCrawl",
-            dependencies: ["GatherCore", "GatherHTTP", "GatherHTML", "GatherFiles"],
+            dependencies: ["GatherStore", "GatherCore", "GatherHTTP", "GatherHTML"],
             swiftSettings: swiftSettings
         ),
         // Jobs the CLI runs: `fetch` (input → fetcher → JSONL / files / SQLite, progress, summary).
         .target(
             name: "GatherJobs",
             dependencies: [
+                "GatherFormats", "GatherStore",
                 "GatherCore",
                 "GatherHTTP",
                 "GatherProcess",
@@ -141,7 +165,6 @@ let package = Package(
                 "GatherPostgres",
                 "GatherFiles",
                 "GatherCoordinator",
-                .product(name: "_NIOFileSystem", package: "swift-nio"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
@@ -152,12 +175,12 @@ let package = Package(
         .target(
             name: "GatherFiles",
             dependencies: [
+                "GatherFormats", "GatherStore",
                 "GatherCore",
                 "GatherSQLite",
                 "GatherPostgres",
                 "CZlib",
                 "CZstd",
-                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
@@ -167,6 +190,7 @@ let package = Package(
         .target(
             name: "GatherConfig",
             dependencies: [
+                "GatherFormats",
                 "GatherCore",
                 .product(name: "Yams", package: "Yams"),
             ],
@@ -176,6 +200,7 @@ let package = Package(
         .target(
             name: "GatherServe",
             dependencies: [
+                "GatherFormats",
                 "GatherCore",
                 "GatherConfig",
                 "GatherProcess",
@@ -192,6 +217,7 @@ let package = Package(
         .target(
             name: "GatherStream",
             dependencies: [
+                "GatherFormats", "GatherStore",
                 "GatherCore",
                 "GatherConfig",
                 "GatherHTTP",
@@ -210,26 +236,24 @@ let package = Package(
         // Scale-out: runs, units, fenced leases and heartbeats in PostgreSQL, shared by workers on many hosts.
         .target(
             name: "GatherCoordinator",
-            dependencies: ["GatherCore", "GatherPostgres"],
+            dependencies: ["GatherFormats", "GatherCore", "GatherPostgres"],
             swiftSettings: swiftSettings
         ),
         // Pipelines: REST resources, transforms, the runner and its state.
         .target(
             name: "GatherPipeline",
             dependencies: [
+                "GatherFormats", "GatherExpressions", "GatherStore",
                 "GatherCore",
                 "GatherConfig",
                 "GatherHTTP",
                 "GatherSQLite",
-                "GatherJobs",
                 "GatherFiles",
                 "GatherPostgres",
                 "GatherHTML",
                 "GatherCrawl",
                 "GatherProcess",
                 "GatherStream",
-                .product(name: "Yams", package: "Yams"),
-                .product(name: "Logging", package: "swift-log"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
             ],
             swiftSettings: swiftSettings
@@ -240,7 +264,7 @@ let package = Package(
             dependencies: [
                 "GatherCore", "GatherHTTP", "GatherSQLite", "GatherPostgres", "GatherJobs", "GatherFiles",
                 "GatherPipeline", "GatherHTML", "GatherCrawl", "GatherProcess", "GatherConfig", "GatherServe",
-                "GatherStream", "GatherCoordinator",
+                "GatherStream", "GatherCoordinator", "GatherFormats", "GatherExpressions", "GatherStore",
             ],
             swiftSettings: swiftSettings
         ),
@@ -259,7 +283,6 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
                 "CZlib",
                 "CZstd",
             ],
@@ -286,17 +309,35 @@ let package = Package(
         ),
         .testTarget(
             name: "GatherCoreTests",
-            dependencies: ["GatherCore", "GatherTesting"],
+            dependencies: ["GatherFormats", "GatherExpressions", "GatherStore", "GatherCore", "GatherTesting"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "GatherFormatsTests",
+            dependencies: ["GatherFormats", "GatherCore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "GatherExpressionsTests",
+            dependencies: ["GatherExpressions", "GatherCore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "GatherStoreTests",
+            dependencies: ["GatherStore", "GatherCore", "GatherFormats"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "GatherHTTPTests",
-            dependencies: ["GatherHTTP", "GatherTesting", .product(name: "NIOSSL", package: "swift-nio-ssl")],
+            dependencies: [
+                "GatherFormats", "GatherHTTP", "GatherTesting", .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "GatherJobsTests",
             dependencies: [
+                "GatherFormats", "GatherStore",
                 "GatherJobs", "GatherFiles", "GatherPostgres", "GatherTesting", "GatherConfig", "GatherStream",
                 "GatherCoordinator",
                 "gather",
@@ -305,7 +346,7 @@ let package = Package(
         ),
         .testTarget(
             name: "GatherConfigTests",
-            dependencies: ["GatherConfig"],
+            dependencies: ["GatherFormats", "GatherConfig"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -315,7 +356,7 @@ let package = Package(
         ),
         .testTarget(
             name: "GatherServeTests",
-            dependencies: ["GatherServe", "GatherCore"],
+            dependencies: ["GatherFormats", "GatherServe", "GatherCore"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -325,12 +366,12 @@ let package = Package(
         ),
         .testTarget(
             name: "GatherSQLiteTests",
-            dependencies: ["GatherSQLite"],
+            dependencies: ["GatherStore", "GatherSQLite"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "GatherFilesTests",
-            dependencies: ["GatherFiles", "GatherTesting", "gather"],
+            dependencies: ["GatherFormats", "GatherStore", "GatherFiles", "GatherTesting", "gather"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -340,25 +381,29 @@ let package = Package(
         ),
         .testTarget(
             name: "GatherCrawlTests",
-            dependencies: ["GatherCrawl", "GatherTesting"],
+            dependencies: ["GatherCrawl", "GatherFiles", "GatherSQLite", "GatherHTML", "GatherHTTP", "GatherTesting"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "GatherPostgresTests",
-            dependencies: ["GatherPostgres", "GatherTesting"],
+            dependencies: ["GatherStore", "GatherPostgres", "GatherTesting"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "GatherStreamTests",
             dependencies: [
-                "GatherStream", "GatherSQLite", .product(name: "NIOEmbedded", package: "swift-nio"),
+                "GatherFormats", "GatherStore",
+                "GatherStream", .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "GatherPipelineTests",
-            dependencies: ["GatherPipeline", "GatherConfig", "GatherPostgres", "GatherTesting", "gather"],
+            dependencies: [
+                "GatherFormats", "GatherExpressions", "GatherStore", "GatherPipeline", "GatherConfig", "GatherPostgres",
+                "GatherTesting", "gather",
+            ],
             swiftSettings: swiftSettings
         ),
     ]

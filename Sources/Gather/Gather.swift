@@ -4,7 +4,9 @@
 @_exported import GatherCoordinator
 @_exported import GatherCore
 @_exported import GatherCrawl
+@_exported import GatherExpressions
 @_exported import GatherFiles
+@_exported import GatherFormats
 @_exported import GatherHTML
 @_exported import GatherHTTP
 @_exported import GatherJobs
@@ -13,4 +15,5 @@
 @_exported import GatherProcess
 @_exported import GatherSQLite
 @_exported import GatherServe
+@_exported import GatherStore
 @_exported import GatherStream

@@ -1,4 +1,5 @@
 public import GatherCore
+public import GatherFormats
 
 /// A validated value: its typed content and the node it was read from.
 public struct ConfigValue: Sendable {

@@ -1,4 +1,5 @@
 import GatherCore
+import GatherFormats
 
 extension ComponentSpec {
     /// Validates `node` against this spec and returns the typed view.

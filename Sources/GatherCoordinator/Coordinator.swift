@@ -1,4 +1,5 @@
 public import GatherCore
+import GatherFormats
 public import GatherPostgres
 
 /// Work shared by many worker processes on many hosts through one PostgreSQL database: runs, their units of

@@ -1,6 +1,7 @@
 public import GatherCore
 public import GatherHTML
 public import GatherHTTP
+public import GatherStore
 import NIOCore
 import Synchronization
 

@@ -1,4 +1,5 @@
-public import GatherCore
+import GatherCore
+public import GatherFormats
 public import NIOCore
 
 /// A rule for responses that a status list cannot express, in the spirit of dlt's `response_actions`:

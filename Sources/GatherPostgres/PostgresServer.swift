@@ -1,4 +1,5 @@
 public import GatherCore
+public import GatherStore
 import Logging
 import NIOCore
 import NIOSSL

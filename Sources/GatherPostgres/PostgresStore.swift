@@ -1,4 +1,5 @@
-public import GatherCore
+import GatherCore
+public import GatherStore
 import Logging
 import NIOCore
 import PostgresNIO

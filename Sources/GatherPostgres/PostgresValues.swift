@@ -1,4 +1,6 @@
 import GatherCore
+import GatherExpressions
+import GatherFormats
 import NIOCore
 import PostgresNIO
 

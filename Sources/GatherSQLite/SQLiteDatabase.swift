@@ -1,5 +1,6 @@
 import GRDB
 public import GatherCore
+import GatherStore
 import Synchronization
 
 /// A SQLite database file that tables of ``Value`` rows are written to, in WAL mode, one transaction per batch.

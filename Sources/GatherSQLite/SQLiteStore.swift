@@ -1,7 +1,8 @@
 import Dispatch
 import GRDB
 import GRDBSQLite
-public import GatherCore
+import GatherCore
+public import GatherStore
 import Synchronization
 
 /// The SQLite sink of pipelines and loads: inferred, evolving schemas, child tables, append / replace / merge,

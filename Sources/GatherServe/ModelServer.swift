@@ -1,4 +1,5 @@
 import GatherCore
+import GatherFormats
 import GatherProcess
 import GatherServer
 import Hummingbird

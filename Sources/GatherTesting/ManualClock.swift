@@ -15,13 +15,19 @@ import Synchronization
 /// `sleep(until:)` returns at once for a deadline already reached, and throws `CancellationError` when its task is
 /// cancelled, as `ContinuousClock`'s does.
 public final class ManualClock: Clock, Sendable {
-    public struct Instant: InstantProtocol, Sendable {
+    /// A point on the clock's timeline; also usable alone, to drive a state machine without any clock.
+    public struct Instant: InstantProtocol, Sendable, CustomStringConvertible {
         /// Time since the clock was made.
         public var offset: Duration
 
         public init(offset: Duration) {
             self.offset = offset
         }
+
+        /// The instant `milliseconds` after the start.
+        public static func at(_ milliseconds: Int) -> Instant { Instant(offset: .milliseconds(milliseconds)) }
+
+        public var description: String { "t+\(self.offset)" }
 
         public func advanced(by duration: Duration) -> Instant { Instant(offset: self.offset + duration) }
         public func duration(to other: Instant) -> Duration { other.offset - self.offset }

@@ -1,4 +1,5 @@
 import GatherCore
+import GatherExpressions
 import Synchronization
 
 extension SampleAPI {

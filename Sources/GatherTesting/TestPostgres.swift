@@ -1,5 +1,6 @@
 import GatherCore
 public import GatherPostgres
+import GatherStore
 
 /// The PostgreSQL server tests run against: `scripts/test` starts a throwaway PostgreSQL 15 cluster
 /// (`scripts/pg-cluster`) and exports its URL as `GATHER_PG_URL`; each test takes a database of its own.

@@ -1,4 +1,5 @@
 import GatherCore
+import GatherFormats
 import GatherServer
 import Hummingbird
 import Synchronization

@@ -1,5 +1,6 @@
 import Foundation
 import GatherCore
+import GatherFormats
 import Testing
 
 @testable import GatherConfig

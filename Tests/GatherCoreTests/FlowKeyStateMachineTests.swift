@@ -1,9 +1,10 @@
+import GatherTesting
 import Testing
 
 @testable import GatherCore
 
 @Suite struct FlowKeyStateMachineTests {
-    typealias Machine = FlowKeyStateMachine<TestInstant>
+    typealias Machine = FlowKeyStateMachine<ManualClock.Instant>
 
     @Test func concurrencyCapQueuesAndHandsOverInOrder() {
         var machine = Machine(limits: FlowLimits(maxConcurrency: 2))
@@ -42,7 +43,7 @@ import Testing
 
     @Test func rateSpacesStartsEvenly() throws {
         var machine = Machine(limits: FlowLimits(rate: try Rate(parsing: "10/s")))
-        let starts = (0..<5).map { id -> TestInstant? in
+        let starts = (0..<5).map { id -> ManualClock.Instant? in
             if case .admitted(let start) = machine.acquire(waiter: UInt64(id), now: .at(0)) { return start }
             return nil
         }
@@ -51,7 +52,7 @@ import Testing
 
     @Test func burstAllowsBackToBackThenSpaces() throws {
         var machine = Machine(limits: FlowLimits(rate: try Rate(parsing: "10/s:3")))
-        var starts: [TestInstant] = []
+        var starts: [ManualClock.Instant] = []
         for id in 0..<5 {
             if case .admitted(let start) = machine.acquire(waiter: UInt64(id), now: .at(0)) { starts.append(start) }
         }

@@ -1,6 +1,8 @@
 import Foundation
 import GatherCore
+import GatherFormats
 import GatherSQLite
+import GatherStore
 import Testing
 
 @testable import GatherFiles

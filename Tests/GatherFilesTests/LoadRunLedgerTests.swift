@@ -1,6 +1,7 @@
 import Foundation
 import GatherCore
 import GatherSQLite
+import GatherStore
 import Testing
 
 @testable import GatherFiles

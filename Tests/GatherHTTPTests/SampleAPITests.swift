@@ -1,4 +1,5 @@
 import GatherCore
+import GatherFormats
 import GatherHTTP
 import GatherTesting
 import NIOCore

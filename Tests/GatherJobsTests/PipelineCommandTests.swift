@@ -2,6 +2,7 @@ import Foundation
 import GatherCore
 import GatherPostgres
 import GatherSQLite
+import GatherStore
 import GatherTesting
 import Testing
 

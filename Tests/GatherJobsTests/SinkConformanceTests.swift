@@ -1,8 +1,10 @@
 import Foundation
 import GatherCore
 import GatherFiles
+import GatherFormats
 import GatherPostgres
 import GatherSQLite
+import GatherStore
 import GatherTesting
 import Testing
 

@@ -1,5 +1,6 @@
 import Foundation
 import GatherCore
+import GatherFormats
 import GatherPostgres
 import GatherSQLite
 import GatherStream

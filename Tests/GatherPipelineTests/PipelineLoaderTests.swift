@@ -1,5 +1,7 @@
 import GatherConfig
 import GatherCore
+import GatherExpressions
+import GatherFormats
 import GatherPipeline
 import GatherTesting
 import Testing

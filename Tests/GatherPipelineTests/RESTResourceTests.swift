@@ -1,7 +1,9 @@
 import GatherCore
+import GatherFormats
 import GatherHTTP
 import GatherPipeline
 import GatherSQLite
+import GatherStore
 import GatherTesting
 import Testing
 

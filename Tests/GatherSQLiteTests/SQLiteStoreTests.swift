@@ -1,5 +1,6 @@
 import GatherCore
 import GatherSQLite
+import GatherStore
 import Testing
 
 #if canImport(Glibc)

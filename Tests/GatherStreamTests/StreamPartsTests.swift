@@ -1,4 +1,5 @@
 import GatherCore
+import GatherFormats
 import Testing
 
 @testable import GatherStream

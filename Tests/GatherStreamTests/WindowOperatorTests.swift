@@ -1,4 +1,5 @@
 import GatherCore
+import GatherStore
 import Testing
 
 @testable import GatherStream

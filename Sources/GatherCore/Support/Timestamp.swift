@@ -1,3 +1,5 @@
+import Synchronization
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
@@ -7,8 +9,17 @@
 /// UTC wall-clock timestamps without Foundation; the one formatter of run rows, error rows and records (the
 /// expression language's `now()` uses the same, so they agree).
 public enum Timestamp {
+    /// The last formatted second, so that callers asking per record stay cheap.
+    private static let lastSecond = Mutex<(seconds: Int64, text: String)>((Int64.min, ""))
+
     /// Now as `YYYY-MM-DDTHH:MM:SSZ`.
-    public static func now() -> String { ExpressionContext.currentTimestamp() }
+    public static func now() -> String {
+        let seconds = Int64(time(nil))
+        return self.lastSecond.withLock { last in
+            if last.seconds != seconds { last = (seconds, CivilDate.timestamp(millis: seconds * 1000)) }
+            return last.text
+        }
+    }
 
     /// Now, in milliseconds since the Unix epoch.
     public static func epochMillis() -> Int64 {

@@ -25,12 +25,12 @@ public struct Record: Sendable, Hashable, RandomAccessCollection {
     /// One stored field. A nominal struct rather than the `Element` tuple, so arrays of fields
     /// use statically known metadata and specialized destruction (noticeably faster to build and free).
     @usableFromInline
-    internal struct Field: Sendable {
-        @usableFromInline var key: String
-        @usableFromInline var value: Value
+    package struct Field: Sendable {
+        @usableFromInline package var key: String
+        @usableFromInline package var value: Value
 
         @inlinable
-        init(key: String, value: Value) {
+        package init(key: String, value: Value) {
             self.key = key
             self.value = value
         }
@@ -38,7 +38,7 @@ public struct Record: Sendable, Hashable, RandomAccessCollection {
 
     /// The fields in order.
     @usableFromInline
-    internal var fields: [Field]
+    package var fields: [Field]
 
     /// Creates an empty record.
     public init() {
@@ -56,7 +56,7 @@ public struct Record: Sendable, Hashable, RandomAccessCollection {
 
     /// Creates a record that takes ownership of already-built fields (used by the reader).
     @inlinable
-    internal init(fields: [Field]) {
+    package init(fields: [Field]) {
         self.fields = fields
     }
 

@@ -1,4 +1,6 @@
 import GatherCore
+import GatherFormats
+import GatherStore
 
 /// CSV → ``RowBlock``s of typed cells, bound straight into the sink; bad rows become error rows.
 struct CSVUnitReader: UnitReader {

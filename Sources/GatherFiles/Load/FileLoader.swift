@@ -1,4 +1,6 @@
-public import GatherCore
+import GatherCore
+import GatherFormats
+public import GatherStore
 
 #if canImport(Glibc)
     import Glibc

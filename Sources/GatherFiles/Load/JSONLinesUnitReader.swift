@@ -1,4 +1,6 @@
 import GatherCore
+import GatherFormats
+import GatherStore
 
 /// JSON Lines → records → ``Normalizer`` rows (nested objects flattened, lists to child tables); a line that
 /// is not a JSON object becomes an error row with its line and column.

@@ -1,4 +1,5 @@
 import GatherCore
+import GatherFormats
 
 /// A JSON document → records: the top-level array's elements, or those of the array at
 /// ``LoadOptions/jsonPath``, streamed by ``JSONRecordStream`` (one record in memory at a time).

@@ -1,4 +1,5 @@
 import GatherCore
+import GatherFormats
 
 /// Where a file's load stands, stored in `_gather_state` (scope ``scope``, key: the file's absolute path) in
 /// the same transaction as the rows it covers.

@@ -1,4 +1,6 @@
 public import GatherCore
+public import GatherFormats
+public import GatherStore
 
 /// How `gather load` (and a pipeline's `files` resource) reads files and writes their rows.
 public struct LoadOptions: Sendable {

@@ -1,4 +1,5 @@
 public import GatherCore
+public import GatherStore
 
 /// What a load did: per file, and in total (totals include an interrupted earlier attempt of the same run).
 public struct LoadSummary: Sendable {

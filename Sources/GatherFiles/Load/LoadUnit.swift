@@ -1,4 +1,5 @@
 import GatherCore
+import GatherStore
 
 /// Rows read from one file since its last commit, the error rows among them, and the checkpoint that says
 /// "everything before here is committed": one transaction.

@@ -1,6 +1,7 @@
-public import GatherCore
+import GatherCore
 public import GatherPostgres
 import GatherSQLite
+public import GatherStore
 
 /// Where a command writes: a SQLite database, a PostgreSQL database, or a JSON Lines or CSV file. Every command
 /// parses its destination here (`gather run`'s `destination:`, `--into` of fetch, load, crawl and map), so one
@@ -121,7 +122,7 @@ public enum Destination: Sendable, Hashable, CustomStringConvertible {
     public func withSink<Result: Sendable>(
         connections: Int = 4, _ body: (any Sink) async throws -> Result
     ) async throws -> Result {
-        try await GatherCore.withSink({ try await self.open(connections: connections) }, body)
+        try await GatherStore.withSink({ try await self.open(connections: connections) }, body)
     }
 }
 

@@ -1,6 +1,8 @@
 import Dispatch
-public import GatherCore
+import GatherCore
+import GatherFormats
 import GatherSQLite
+public import GatherStore
 import Synchronization
 
 #if canImport(Glibc)

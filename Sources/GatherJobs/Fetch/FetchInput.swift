@@ -1,4 +1,5 @@
 public import GatherCore
+import GatherFormats
 public import GatherHTTP
 import Synchronization
 

@@ -1,8 +1,10 @@
-public import GatherCore
+import GatherCore
 public import GatherFiles
+public import GatherFormats
 public import GatherHTTP
 import GatherPostgres
 import GatherSQLite
+import GatherStore
 public import Logging
 import Synchronization
 

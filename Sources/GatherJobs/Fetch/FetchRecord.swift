@@ -1,4 +1,5 @@
 public import GatherCore
+public import GatherFormats
 public import GatherHTTP
 import NIOCore
 

@@ -1,4 +1,5 @@
 public import GatherCore
+public import GatherStore
 import Histogram
 
 /// The reconciled counts of a `gather fetch` run: every input item is either succeeded or failed, and the

@@ -4,6 +4,7 @@ import GatherCore
 import GatherFiles
 public import GatherPostgres
 public import GatherProcess
+import GatherStore
 import Synchronization
 
 /// `gather map` spread over many hosts through a ``Coordinator``: the process that starts the run enqueues its

@@ -1,6 +1,8 @@
 public import GatherCore
 public import GatherFiles
+import GatherFormats
 public import GatherProcess
+public import GatherStore
 import Synchronization
 
 #if canImport(Glibc)

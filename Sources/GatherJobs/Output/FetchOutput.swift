@@ -2,6 +2,7 @@ import GatherCore
 import GatherFiles
 import GatherPostgres
 import GatherSQLite
+import GatherStore
 
 #if canImport(Glibc)
     import Glibc

@@ -1,9 +1,12 @@
 public import GatherConfig
 public import GatherCore
 public import GatherCrawl
+public import GatherExpressions
 public import GatherFiles
+public import GatherFormats
 public import GatherHTTP
 public import GatherPostgres
+public import GatherStore
 public import GatherStream
 
 /// A whole pipeline: where rows go, HTTP defaults, per-host limits, and the resources, as a YAML file declares

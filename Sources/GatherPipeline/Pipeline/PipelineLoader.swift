@@ -1,10 +1,13 @@
 import GatherConfig
 import GatherCore
 import GatherCrawl
+import GatherExpressions
 import GatherFiles
+import GatherFormats
 import GatherHTML
 import GatherHTTP
 import GatherPostgres
+import GatherStore
 import GatherStream
 
 /// Reads a pipeline file into a ``PipelineDefinition``: YAML with positions, `${VAR}` from the environment and a

@@ -1,4 +1,5 @@
 import GatherCore
+import GatherFormats
 public import GatherHTTP
 import Synchronization
 

@@ -1,5 +1,6 @@
 import GatherCore
 import GatherFiles
+import GatherStore
 
 /// Runs a `files` resource: `gather load`'s reader (many files at once, checkpoints committed with the rows in
 /// state scope `files:RESOURCE`), with the resource's transforms applied to every record.

@@ -1,8 +1,10 @@
 import GatherCore
 import GatherFiles
+import GatherFormats
 import GatherHTTP
 import GatherPostgres
 import GatherSQLite
+import GatherStore
 import Synchronization
 
 #if canImport(Glibc)

@@ -1,5 +1,7 @@
 import GatherCore
+import GatherFormats
 import GatherHTTP
+import GatherStore
 import Synchronization
 import Tracing
 

@@ -1,4 +1,5 @@
 import GatherCore
+import GatherStore
 import GatherStream
 import Synchronization
 

@@ -1,5 +1,6 @@
 public import GatherCore
 public import GatherProcess
+public import GatherStore
 public import GatherStream
 
 /// What a run did, per resource, as committed to the destination (`_gather_resource_runs`).

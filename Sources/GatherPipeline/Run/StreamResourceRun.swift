@@ -1,4 +1,5 @@
 import GatherCore
+import GatherStore
 import GatherStream
 
 /// Runs a `stream` resource: ``StreamJob`` from GatherStream with the resource's transforms, its table and the

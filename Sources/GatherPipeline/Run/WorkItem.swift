@@ -1,4 +1,5 @@
 public import GatherCore
+import GatherFormats
 
 /// One unit of a resource's work: the endpoint for one `for_each` combination or one parent record, with all its
 /// pages. Its progress is kept in the state store under `work:RESOURCE` / ``key``.

@@ -1,6 +1,8 @@
 import GatherConfig
 import GatherCore
+import GatherExpressions
 import GatherHTTP
+import GatherStore
 import Synchronization
 
 /// The work items of a dependent resource: saved ones from an interrupted run first, then one per parent record

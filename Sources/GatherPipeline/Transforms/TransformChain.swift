@@ -1,5 +1,7 @@
 public import GatherCore
+public import GatherExpressions
 import GatherProcess
+public import GatherStore
 
 /// What became of one record that went through a resource's transforms.
 public typealias TransformOutcome = RecordTransformResult

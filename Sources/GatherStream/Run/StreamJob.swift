@@ -1,5 +1,7 @@
 import CoreMetrics
 import GatherCore
+import GatherFormats
+import GatherStore
 import Synchronization
 
 /// Runs one live source into a sink: events → transforms → event time and watermark → windows (or records) →

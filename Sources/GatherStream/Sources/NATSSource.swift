@@ -1,4 +1,5 @@
 import GatherCore
+import GatherFormats
 import Synchronization
 
 /// A NATS JetStream stream read through a durable pull consumer; each message is acknowledged only after the

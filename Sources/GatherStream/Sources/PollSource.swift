@@ -1,4 +1,5 @@
 import GatherCore
+import GatherFormats
 import GatherHTTP
 
 /// An HTTP resource polled every `interval` through the ``Fetcher`` (its flow control, retries and politeness),

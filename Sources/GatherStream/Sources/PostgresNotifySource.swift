@@ -1,5 +1,6 @@
 import GatherCore
 import GatherPostgres
+import GatherStore
 import PostgresNIO
 import Synchronization
 

@@ -1,4 +1,5 @@
 import GatherCore
+import GatherFormats
 import HTTPTypes
 import Logging
 import NIOCore

@@ -1,4 +1,6 @@
 import GatherCore
+import GatherFormats
+import GatherStore
 
 /// Keyed event-time windows and their aggregates, usable without YAML:
 ///

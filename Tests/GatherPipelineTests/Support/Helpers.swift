@@ -1,6 +1,8 @@
 import GatherCore
+import GatherFormats
 import GatherPipeline
 import GatherSQLite
+import GatherStore
 import GatherTesting
 
 #if canImport(Glibc)
