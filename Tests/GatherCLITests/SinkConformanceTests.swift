@@ -49,8 +49,8 @@ struct SinkUnderTest: Sendable {
 
     /// Whether the newest run recorded in the destination completed.
     func lastRunCompleted() async throws -> Bool {
-        if case .postgres(let url) = self.destination { return try await GatherJobsTests.lastRunCompleted(url) }
-        return try GatherJobsTests.lastRunCompleted(self.stateDatabase)
+        if case .postgres(let url) = self.destination { return try await GatherCLITests.lastRunCompleted(url) }
+        return try GatherCLITests.lastRunCompleted(self.stateDatabase)
     }
 
     /// `_gather_errors` as (code, message, payload), in insertion order.
