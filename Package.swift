@@ -334,8 +334,15 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The jobs as a library: fetch's job against the in-process fixtures.
         .testTarget(
             name: "GatherJobsTests",
+            dependencies: ["GatherJobs", "GatherHTTP", "GatherSQLite", "GatherTesting"],
+            swiftSettings: swiftSettings
+        ),
+        // The `gather` executable end to end, as a child process: every command, the kill tests, real servers.
+        .testTarget(
+            name: "GatherCLITests",
             dependencies: [
                 "GatherFormats", "GatherStore",
                 "GatherJobs", "GatherFiles", "GatherPostgres", "GatherTesting", "GatherConfig", "GatherStream",
@@ -356,7 +363,7 @@ let package = Package(
         ),
         .testTarget(
             name: "GatherServeTests",
-            dependencies: ["GatherFormats", "GatherServe", "GatherCore"],
+            dependencies: ["GatherFormats", "GatherServe", "GatherCore", "GatherConfig", "GatherProcess"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

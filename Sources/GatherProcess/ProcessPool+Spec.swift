@@ -57,7 +57,7 @@ extension ProcessPool.Configuration {
             }
         }
         self.timeout = object.duration("timeout")
-        self.maxRestarts = max(0, object.int("max_restarts") ?? self.maxRestarts)
+        self.maxRestarts = max(0, object.int(defaulted: "max_restarts"))
         self.environment = Dictionary(object.stringMap("env").map { ($0.key, $0.value) }, uniquingKeysWith: { $1 })
         let cwd = object.string("cwd")
         self.workingDirectory =

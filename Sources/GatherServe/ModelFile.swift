@@ -79,8 +79,8 @@ public struct ModelFile: Sendable {
                 "listen", .string, default: "127.0.0.1:8000",
                 description: "HOST:PORT to listen on (port 0 picks a free one; `gather serve --listen` overrides)."),
             FieldSpec("model", .object(model), required: true, description: "The worker processes."),
-            FieldSpec("batch", .object(batch), description: "Batching."),
-            FieldSpec("limits", .object(limits), description: "Queue, deadlines and request limits."),
+            FieldSpec("batch", .object(batch), default: "{}", description: "Batching."),
+            FieldSpec("limits", .object(limits), default: "{}", description: "Queue, deadlines and request limits."),
         ],
         examples: [
             """
@@ -125,17 +125,18 @@ public struct ModelFile: Sendable {
                 errors.append(root.error(at: "listen", "\(error)"))
             }
         }
+        // `batch` and `limits` default to `{}`, so both are here with every default of their specs filled in.
         if let batch = root.object("batch") {
-            file.batching.maxSize = max(1, batch.int("max_size") ?? file.batching.maxSize)
-            file.batching.maxWait = batch.duration("max_wait") ?? file.batching.maxWait
+            file.batching.maxSize = max(1, batch.int(defaulted: "max_size"))
+            file.batching.maxWait = batch.duration(defaulted: "max_wait")
             file.batching.maxBytes = batch.byteCount("max_bytes")
         }
         if let limits = root.object("limits") {
-            file.batching.queueLimit = max(1, limits.int("queue") ?? file.batching.queueLimit)
-            file.batching.deadline = limits.duration("deadline") ?? file.batching.deadline
-            file.maxBody = limits.byteCount("max_body") ?? file.maxBody
-            file.readTimeout = limits.duration("read_timeout") ?? file.readTimeout
-            file.maxConnections = max(1, limits.int("max_connections") ?? file.maxConnections)
+            file.batching.queueLimit = max(1, limits.int(defaulted: "queue"))
+            file.batching.deadline = limits.duration(defaulted: "deadline")
+            file.maxBody = limits.byteCount(defaulted: "max_body")
+            file.readTimeout = limits.duration(defaulted: "read_timeout")
+            file.maxConnections = max(1, limits.int(defaulted: "max_connections"))
         }
         file.batching.workers = pool.workers
         try ConfigErrors(errors).throwIfAny()

@@ -171,6 +171,43 @@ import Testing
         }
     }
 
+    /// A resource has one source. Before `ResourceSource`, a resource with both `files:` and `crawl:` was accepted
+    /// and ran twice, once as each.
+    @Test(arguments: [
+        ("files: { paths: [a.csv] }", "crawl: { start: [\"http://127.0.0.1/\"] }", "files and crawl"),
+        ("sql: { query: \"SELECT 1 AS one\" }", "files: { paths: [a.csv] }", "sql and files"),
+        ("sql: { query: \"SELECT 1 AS one\" }", "stream: { type: tail, path: x.jsonl }", "sql and stream"),
+    ])
+    func aResourceWithTwoSourcesIsAnErrorAtTheSecond(first: String, second: String, named: String) {
+        let text = """
+            name: p
+            destination: x.db
+            resources:
+              - name: both
+                \(first)
+                \(second)
+            """
+        do {
+            _ = try PipelineLoader.parse(text: text, file: "p.yaml")
+            Issue.record("expected an error for \(named)")
+        } catch {
+            let text = error.description
+            #expect(text.contains("p.yaml:6:"), "\(text)")
+            #expect(text.contains("a resource reads from one source, but this one has \(named)"), "\(text)")
+            #expect(text.contains("split it into one resource each"), "\(text)")
+        }
+    }
+
+    @Test func aSQLResourceHasTheSQLSource() throws {
+        let one = try PipelineLoader.parse(
+            text: "name: p\ndestination: x.db\nresources:\n  - name: q\n    sql: { query: SELECT 1 }\n", file: "p.yaml")
+        guard case .sql(let source)? = one.resources.first?.source else {
+            Issue.record("a sql resource should have the sql source")
+            return
+        }
+        #expect(source.query == "SELECT 1")
+    }
+
     @Test func specsAreWellFormed() {
         for spec in PipelineSpecs.all {
             #expect(spec.specProblems().isEmpty, "\(spec.name): \(spec.specProblems())")

@@ -194,14 +194,17 @@ public struct ResourceDefinition: Sendable {
     public var lists: Normalizer.NestedLists
     /// Fetch known pages in parallel (on by default).
     public var parallelPages: Bool
-    /// Read files instead of an endpoint (a `files` resource).
-    public var files: FilesSource?
-    /// Run a query instead of calling an endpoint (a `sql` resource).
-    public var sql: SQLSource?
-    /// Crawl web pages instead of calling an endpoint (a `crawl` resource).
-    public var crawl: CrawlOptions?
-    /// Read a live stream instead of calling an endpoint (a `stream` resource), with its windows, if any.
-    public var stream: StreamDefinition?
+    /// Where the records come from: an HTTP endpoint (the default), a query, files, web pages or a live stream.
+    public var source: ResourceSource
+
+    /// The query of a `sql` resource.
+    public var sql: SQLSource? { if case .sql(let source) = self.source { source } else { nil } }
+    /// The files of a `files` resource.
+    public var files: FilesSource? { if case .files(let source) = self.source { source } else { nil } }
+    /// The crawl of a `crawl` resource.
+    public var crawl: CrawlOptions? { if case .crawl(let options) = self.source { options } else { nil } }
+    /// The live stream of a `stream` resource, with its windows, if any.
+    public var stream: StreamDefinition? { if case .stream(let stream) = self.source { stream } else { nil } }
 
     public init(name: String) {
         self.name = name
@@ -218,10 +221,37 @@ public struct ResourceDefinition: Sendable {
         self.transforms = []
         self.lists = .tables
         self.parallelPages = true
-        self.files = nil
-        self.sql = nil
-        self.crawl = nil
-        self.stream = nil
+        self.source = .http
+    }
+}
+
+/// Where a resource's records come from. One resource has one source; the runner takes each kind its own way
+/// (pages of an endpoint or rows of a query through work items, files through the loader, pages through the
+/// crawler, events through a stream job).
+public enum ResourceSource: Sendable {
+    /// An HTTP endpoint (`http.path`): pages, paginators, auth.
+    case http
+    /// A query (`sql:`) against PostgreSQL or SQLite.
+    case sql(SQLSource)
+    /// Files (`files:`): CSV, JSON, JSON Lines, compressed or not.
+    case files(FilesSource)
+    /// Web pages (`crawl:`).
+    case crawl(CrawlOptions)
+    /// A live stream (`stream:`), with its windows, if any.
+    case stream(StreamDefinition)
+
+    /// An endpoint (the default source).
+    public var isHTTP: Bool { if case .http = self { true } else { false } }
+
+    /// The key that names it in a pipeline file.
+    public var key: String {
+        switch self {
+        case .http: "http"
+        case .sql: "sql"
+        case .files: "files"
+        case .crawl: "crawl"
+        case .stream: "stream"
+        }
     }
 }
 

@@ -112,9 +112,7 @@ public enum PipelineLoader {
                 errors.append(root.error(at: "resources", "add at least one resource"))
             }
             for index in resources.indices
-            where resources[index].files == nil && resources[index].sql == nil && resources[index].crawl == nil
-                && resources[index].stream == nil && resources[index].http.path == nil && defaults.path == nil
-            {
+            where resources[index].source.isHTTP && resources[index].http.path == nil && defaults.path == nil {
                 errors.append(
                     resourceObjects[index].error(
                         at: "http",
@@ -131,9 +129,8 @@ public enum PipelineLoader {
                 }
             }
             for (object, resource) in zip(resourceObjects, resources) where resource.sql != nil {
-                if object.has("http") || object.has("files") || object.has("select") {
-                    errors.append(
-                        object.error(at: "sql", "a sql resource takes no http, files or select; split it in two"))
+                if object.has("http") || object.has("select") {
+                    errors.append(object.error(at: "sql", "a sql resource takes no http or select; split it in two"))
                 }
                 let identifier = { (name: String) in
                     name.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "." }
@@ -149,7 +146,7 @@ public enum PipelineLoader {
                 }
             }
             for (object, resource) in zip(resourceObjects, resources) where resource.stream != nil {
-                let others = ["http", "files", "sql", "crawl", "select", "for_each", "from", "incremental"]
+                let others = ["http", "select", "for_each", "from", "incremental"]
                 if let other = others.first(where: { object.has($0) }) {
                     errors.append(object.error(at: other, "a stream resource takes no \(other); split it in two"))
                 }
@@ -454,10 +451,24 @@ public enum PipelineLoader {
             var resource = ResourceDefinition(name: object.string("name") ?? "resource")
             resource.table = object.string("table") ?? resource.name
             if let http = object.object("http") { resource.http = self.http(http) }
-            if let files = object.object("files") { resource.files = self.files(files, directory: directory) }
-            if let sql = object.object("sql") { resource.sql = self.sql(sql, directory: directory) }
-            if let crawl = object.object("crawl") { resource.crawl = self.crawl(crawl, resource: resource) }
-            resource.stream = StreamDefinition(resource: object, directory: directory, errors: &self.errors)
+            // One source a resource: a second one is an error, not a second run of the same resource.
+            let sourceKeys = ["sql", "files", "crawl", "stream"].filter { object.value($0) != nil }
+            if sourceKeys.count > 1 {
+                errors.append(
+                    object.error(
+                        at: sourceKeys[1],
+                        "a resource reads from one source, but this one has \(sourceKeys.joined(separator: " and ")); "
+                            + "split it into one resource each"))
+            }
+            if let sql = object.object("sql") {
+                resource.source = .sql(self.sql(sql, directory: directory))
+            } else if let files = object.object("files") {
+                resource.source = .files(self.files(files, directory: directory))
+            } else if let crawl = object.object("crawl") {
+                resource.source = .crawl(self.crawl(crawl, resource: resource))
+            } else if let stream = StreamDefinition(resource: object, directory: directory, errors: &self.errors) {
+                resource.source = .stream(stream)
+            }
             resource.forEach = object.map("for_each").map { entry in
                 (name: entry.key, values: (entry.value.listValue ?? [entry.value]).map { $0.value })
             }

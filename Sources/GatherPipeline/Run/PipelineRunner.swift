@@ -125,12 +125,13 @@ public struct PipelineRunner: Sendable {
             var queues: [String: WorkQueue] = [:]
             for resource in selected where resource.parent != nil { queues[resource.name] = WorkQueue() }
             var readers: [SQLReader] = []
-            for resource in selected where resource.files == nil && resource.crawl == nil && resource.stream == nil {
-                let children = selected.filter { $0.parent == resource.name }.map {
-                    ResourceRun.ChildLink(definition: $0, queue: queues[$0.name]!)
-                }
-                var reader: SQLReader?
-                if let source = resource.sql {
+            // Endpoints and queries run as work items (and may have children); the other sources run on their own.
+            for resource in selected {
+                let reader: SQLReader?
+                switch resource.source {
+                case .files, .crawl, .stream: continue
+                case .http: reader = nil
+                case .sql(let source):
                     do {
                         reader = try await SQLReader.open(
                             source, destination: pipeline.destination, connections: max(1, resource.fanOut))
@@ -138,6 +139,9 @@ public struct PipelineRunner: Sendable {
                         throw PipelineError("resource '\(resource.name)': \(error)")
                     }
                     readers.append(reader!)
+                }
+                let children = selected.filter { $0.parent == resource.name }.map {
+                    ResourceRun.ChildLink(definition: $0, queue: queues[$0.name]!)
                 }
                 runs[resource.name] = try ResourceRun(
                     definition: resource, defaults: pipeline.defaults, shared: shared, children: children,
@@ -175,14 +179,15 @@ public struct PipelineRunner: Sendable {
         saved: [String: [String: ItemState]], shared: RunShared, resumed: Bool, streams: StreamResourceRun.Options
     ) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
-            for resource in selected where resource.stream != nil {
-                group.addTask { try await StreamResourceRun.run(resource, shared: shared, options: streams) }
-            }
-            for resource in selected where resource.files != nil {
-                group.addTask { try await FilesResourceRun.run(resource, shared: shared) }
-            }
-            for resource in selected where resource.crawl != nil {
-                group.addTask { try await CrawlResourceRun.run(resource, shared: shared, resumed: resumed) }
+            for resource in selected {
+                switch resource.source {
+                case .stream:
+                    group.addTask { try await StreamResourceRun.run(resource, shared: shared, options: streams) }
+                case .files: group.addTask { try await FilesResourceRun.run(resource, shared: shared) }
+                case .crawl:
+                    group.addTask { try await CrawlResourceRun.run(resource, shared: shared, resumed: resumed) }
+                case .http, .sql: break  // their ResourceRuns, below
+                }
             }
             for run in ordered {
                 let savedItems = saved[run.name] ?? [:]

@@ -17,7 +17,8 @@ final class ResourceRun: Sendable {
     let children: [ChildLink]
     /// What this process has committed for the resource (for progress and the summary).
     let counts: Mutex<ResourceCounts>
-    let pathTemplate: Template
+    /// The endpoint's path (an `http` resource; a `sql` resource runs its query instead and has none).
+    let pathTemplate: Template?
     let paramTemplates: [(name: String, value: Template)]
     let headerTemplates: [(name: String, value: Template)]
     /// Where a `sql` resource's query runs.
@@ -47,10 +48,15 @@ final class ResourceRun: Sendable {
         self.normalizer = Normalizer(table: definition.table, lists: definition.lists)
         self.children = children
         self.counts = Mutex(ResourceCounts(runID: shared.runID, resource: definition.name))
-        guard let path = definition.sql != nil ? "sql:" : self.http.path ?? self.http.baseURL else {
-            throw PipelineError("resource '\(definition.name)' has no http.path; write the endpoint, like path: /items")
+        if case .sql = definition.source {
+            self.pathTemplate = nil
+        } else {
+            guard let path = self.http.path ?? self.http.baseURL else {
+                throw PipelineError(
+                    "resource '\(definition.name)' has no http.path; write the endpoint, like path: /items")
+            }
+            self.pathTemplate = try Template(path)
         }
-        self.pathTemplate = try Template(path)
         self.paramTemplates = try self.http.params.map { ($0.name, try Template($0.value)) }
         self.headerTemplates = try self.http.headers.map { ($0.name, try Template($0.value)) }
     }
@@ -90,7 +96,8 @@ final class ResourceRun: Sendable {
         do {
             first = try self.firstURL(state)
         } catch {
-            var failure = PageFailure(code: "config", message: "\(error)", url: self.pathTemplate.source, payload: nil)
+            var failure = PageFailure(
+                code: "config", message: "\(error)", url: self.pathTemplate?.source ?? "", payload: nil)
             failure.message = self.shared.redact(failure.message)
             state.done = true
             try await self.commit(page: nil, failure: failure, item: item, state: state, complete: true)
@@ -142,7 +149,10 @@ final class ResourceRun: Sendable {
     private func firstURL(_ state: ItemState) throws -> String {
         var context = state.context
         for (key, value) in state.included where context[key] == nil { context[key] = value }
-        let path = try self.pathTemplate.render(context, escape: URLEncoding.pathValue)
+        guard let pathTemplate = self.pathTemplate else {
+            throw PipelineError("resource '\(self.name)' reads a query and has no endpoint")
+        }
+        let path = try pathTemplate.render(context, escape: URLEncoding.pathValue)
         var url =
             path.contains("://") ? path : (self.http.baseURL ?? "").trimmingSuffix("/") + "/" + path.trimmingPrefix("/")
         for (name, template) in self.paramTemplates {
