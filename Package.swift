@@ -353,7 +353,7 @@ let package = Package(
         ),
         .testTarget(
             name: "GatherConfigTests",
-            dependencies: ["GatherFormats", "GatherConfig"],
+            dependencies: ["GatherFormats", "GatherConfig", "GatherTesting"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -368,12 +368,12 @@ let package = Package(
         ),
         .testTarget(
             name: "GatherProcessTests",
-            dependencies: ["GatherProcess"],
+            dependencies: ["GatherProcess", "GatherTesting"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "GatherSQLiteTests",
-            dependencies: ["GatherStore", "GatherSQLite"],
+            dependencies: ["GatherStore", "GatherSQLite", "GatherTesting"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

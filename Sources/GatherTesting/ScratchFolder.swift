@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// A folder of a test's own under the temporary directory, deleted with everything in it by ``remove()`` or, at the
 /// latest, when the last reference goes, so a test that throws halfway leaves nothing behind either.
@@ -35,3 +36,25 @@ public final class ScratchFolder: Sendable {
     /// Deletes the folder and what it holds now.
     public func remove() { try? FileManager.default.removeItem(atPath: self.path) }
 }
+
+extension ScratchFolder {
+    /// A new folder for helpers that hand out a path rather than a folder: it stays until the test process exits,
+    /// and is deleted then.
+    public static func untilExit(_ name: String = #function) -> String {
+        let folder: ScratchFolder
+        do {
+            folder = try ScratchFolder(name)
+        } catch {
+            fatalError("cannot make a scratch folder under \(NSTemporaryDirectory()): \(error)")
+        }
+        let first = keptUntilExit.withLock { kept in
+            kept.append(folder)
+            return kept.count == 1
+        }
+        if first { atexit { for folder in keptUntilExit.withLock({ $0 }) { folder.remove() } } }
+        return folder.path
+    }
+}
+
+/// The folders ``ScratchFolder/untilExit(_:)`` handed out, removed at exit.
+private let keptUntilExit = Mutex<[ScratchFolder]>([])

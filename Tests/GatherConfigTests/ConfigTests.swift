@@ -1,6 +1,7 @@
 import Foundation
 import GatherCore
 import GatherFormats
+import GatherTesting
 import Testing
 
 @testable import GatherConfig
@@ -85,9 +86,7 @@ private func errors(_ text: String, _ spec: ComponentSpec = SampleSpecs.resource
 }
 
 private func makeConfigTestDirectory() throws -> String {
-    let path = NSTemporaryDirectory() + "gather-config-\(UUID().uuidString)"
-    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return path
+    ScratchFolder.untilExit("config")
 }
 
 private let validResource = """

@@ -13,8 +13,7 @@ import Testing
 
 /// A fresh temporary folder.
 func temporaryFolder() -> String {
-    var template = Array("/tmp/gather-crawl-XXXXXX".utf8CString)
-    return template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
+    ScratchFolder.untilExit("crawl")
 }
 
 /// Crawls `site` from `/` into a new SQLite database, returning the summary and the database.

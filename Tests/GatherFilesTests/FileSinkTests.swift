@@ -3,6 +3,7 @@ import GatherCore
 import GatherFormats
 import GatherSQLite
 import GatherStore
+import GatherTesting
 import Testing
 
 @testable import GatherFiles
@@ -11,9 +12,7 @@ import Testing
 
 /// A path named `name` in a fresh temporary folder.
 private func scratchPath(_ name: String) -> String {
-    var template = Array("/tmp/gather-file-sink-XXXXXX".utf8CString)
-    let dir = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
-    return dir + "/" + name
+    ScratchFolder.untilExit("file-sink") + "/" + name
 }
 
 private func bytes(of path: String) -> [UInt8] {

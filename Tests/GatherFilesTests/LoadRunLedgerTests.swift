@@ -2,6 +2,7 @@ import Foundation
 import GatherCore
 import GatherSQLite
 import GatherStore
+import GatherTesting
 import Testing
 
 @testable import GatherFiles
@@ -10,8 +11,7 @@ import Testing
 /// finished one is followed by a new run (the outcome of each, as `_gather_runs` records it).
 @Suite struct LoadRunLedgerTests {
     static func setUp() throws -> (folder: String, csv: String, store: SQLiteStore, database: SQLiteDatabase) {
-        var template = Array("/tmp/gather-load-ledger-XXXXXX".utf8CString)
-        let folder = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
+        let folder = ScratchFolder.untilExit("load-ledger")
         let csv = folder + "/items.csv"
         try "id,name\n1,a\n2,b\n3,c\n".write(toFile: csv, atomically: true, encoding: .utf8)
         let store = try SQLiteStore(path: folder + "/out.db")

@@ -1,4 +1,5 @@
 import GatherCore
+import GatherTesting
 import Synchronization
 import Testing
 
@@ -23,8 +24,7 @@ import Testing
         let path: String
 
         init(_ source: String) throws {
-            var template = Array("/tmp/gather-pool-XXXXXX".utf8CString)
-            self.folder = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
+            self.folder = ScratchFolder.untilExit("pool")
             self.path = self.folder + "/worker.py"
             let file = fopen(self.path, "w")!
             fputs(source, file)

@@ -1,6 +1,7 @@
 import GatherCore
 import GatherSQLite
 import GatherStore
+import GatherTesting
 import Testing
 
 #if canImport(Glibc)
@@ -9,9 +10,7 @@ import Testing
 
 /// A fresh database path in a temporary folder.
 func temporaryDatabase(_ name: String = "test.db") -> String {
-    var template = Array("/tmp/gather-sqlite-XXXXXX".utf8CString)
-    let dir = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
-    return dir + "/" + name
+    ScratchFolder.untilExit("sqlite") + "/" + name
 }
 
 private func write(_ table: String, _ mode: WriteMode, key: [String] = [], _ records: [(String, Record)]) -> SinkBatch {

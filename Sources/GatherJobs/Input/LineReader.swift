@@ -7,10 +7,12 @@ import GatherFiles
 #endif
 
 /// Reads a file or standard input line by line, in 1 MiB chunks read off the cooperative pool, in memory
-/// bounded by the chunk size and the longest line.
+/// bounded by the chunk size and the longest line. The splitting is GatherFiles' ``LineSplitter``, the one every
+/// line-based reader uses.
 ///
-/// Lines end at `\n`; a `\r` before it is dropped; a last line without `\n` counts. A line longer than
-/// `maxLineBytes` is returned as ``Line/tooLong`` (its bytes are skipped), so one bad line cannot exhaust memory.
+/// Lines end at `\n`; a `\r` before it is dropped; a last line without `\n` counts; a UTF-8 byte order mark at the
+/// start is skipped. A line longer than `maxLineBytes` is returned as ``Line/tooLong`` (its bytes are skipped), so
+/// one bad line cannot exhaust memory.
 public final class LineReader {
     /// One line of input.
     public enum Line {
@@ -25,12 +27,11 @@ public final class LineReader {
     private let descriptor: Int32
     private let ownsDescriptor: Bool
     private let chunkSize: Int
-    private let maxLineBytes: Int
-    private var buffer: [UInt8] = []
-    private var position = 0
-    private var lineNumber = 0
+    private var splitter: LineSplitter
+    /// The lines of the last chunk not yet returned, from `readyIndex` on.
+    private var ready: [Line] = []
+    private var readyIndex = 0
     private var finished = false
-    private var skipping: Int?
     private let shouldStop: @Sendable () -> Bool
 
     /// Opens `path` for reading (`-` means standard input).
@@ -47,7 +48,7 @@ public final class LineReader {
         self.path = path
         self.shouldStop = shouldStop
         self.chunkSize = chunkSize
-        self.maxLineBytes = maxLineBytes
+        self.splitter = LineSplitter(maxLineBytes: maxLineBytes)
         if path == "-" {
             self.descriptor = 0
             self.ownsDescriptor = false
@@ -68,49 +69,17 @@ public final class LineReader {
     /// The next line, or `nil` at the end of the input.
     public func next() async throws -> Line? {
         while true {
-            if let line = self.takeLine() { return line }
-            if self.finished { return self.takeLast() }
+            if self.readyIndex < self.ready.count {
+                defer { self.readyIndex += 1 }
+                return self.ready[self.readyIndex]
+            }
+            if self.finished { return nil }
             try await self.fill()
         }
     }
 
-    private func takeLine() -> Line? {
-        let count = self.buffer.count
-        guard self.position < count else { return nil }
-        let newline: Int? = self.buffer.withUnsafeBufferPointer { buffer in
-            let start = buffer.baseAddress! + self.position
-            guard let found = memchr(start, Int32(UInt8(ascii: "\n")), count - self.position) else { return nil }
-            return UnsafeRawPointer(buffer.baseAddress!).distance(to: UnsafeRawPointer(found))
-        }
-        guard let newline else { return nil }
-        let start = self.position
-        self.position = newline + 1
-        self.lineNumber += 1
-        if let skipped = self.skipping {
-            self.skipping = nil
-            return .tooLong(number: self.lineNumber, length: skipped + newline - start)
-        }
-        var end = newline
-        if end > start, self.buffer[end - 1] == UInt8(ascii: "\r") { end -= 1 }
-        return .text(number: self.lineNumber, bytes: Array(self.buffer[start..<end]))
-    }
-
-    private func takeLast() -> Line? {
-        guard self.position < self.buffer.count || self.skipping != nil else { return nil }
-        self.buffer.append(UInt8(ascii: "\n"))
-        return self.takeLine()
-    }
-
+    /// Reads the next chunk and splits it into `ready` (at the end of the input, the last unterminated line).
     private func fill() async throws {
-        // Keep the unfinished line, drop what was consumed.
-        if self.position > 0 {
-            self.buffer.removeSubrange(0..<self.position)
-            self.position = 0
-        }
-        if self.buffer.count > self.maxLineBytes {
-            self.skipping = (self.skipping ?? 0) + self.buffer.count
-            self.buffer.removeAll(keepingCapacity: true)
-        }
         let fd = self.descriptor
         let size = self.chunkSize
         let path = self.path
@@ -127,10 +96,17 @@ public final class LineReader {
                 throw JobError.fatal("\(error)")
             }
         }
-        if chunk.isEmpty {
-            self.finished = true
-        } else {
-            self.buffer.append(contentsOf: chunk)
+        self.finished = chunk.isEmpty
+        self.ready.removeAll(keepingCapacity: true)
+        self.readyIndex = 0
+        chunk.withUnsafeBytes { bytes in
+            self.splitter.feed(bytes, isLast: self.finished) { line in
+                if let length = line.tooLong {
+                    self.ready.append(.tooLong(number: line.number, length: length))
+                } else {
+                    self.ready.append(.text(number: line.number, bytes: Array(line.bytes)))
+                }
+            }
         }
     }
 

@@ -11,8 +11,7 @@ import GatherTesting
 
 /// A fresh temporary folder.
 func temporaryDirectory() -> String {
-    var template = Array("/tmp/gather-pipeline-XXXXXX".utf8CString)
-    return template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
+    ScratchFolder.untilExit("pipeline")
 }
 
 /// A resource against the sample API.
