@@ -10,7 +10,7 @@ import Testing
         let (stream, continuation) = AsyncStream<WorkItem>.makeStream()
         let producer = Task {
             continuation.yield(WorkItem(key: "saved-1", context: [:]))  // the interrupted run left it: not again
-            for i in 0..<300_000 {
+            for i in 0..<1_000_000 {
                 continuation.yield(WorkItem(key: "k\(i)", context: [:]))
                 if i % 1000 == 0 { continuation.yield(WorkItem(key: "k\(i)", context: [:])) }  // overlapping pages
             }
@@ -29,8 +29,8 @@ import Testing
         }
         await producer.value
         #expect(first == ["saved-1", "saved-2", "k0"])
-        #expect(count == 2 + 300_000)
-        // 300,000 keys went by (over four times the window); memory held the window and the saved ones.
+        #expect(count == 2 + 1_000_000)
+        // 1,000,000 parent records went by (over fifteen times the window); memory held the window and the saved ones.
         #expect(mostHeld <= 2 + PrefixedSequence.recentKeys)
     }
 }
