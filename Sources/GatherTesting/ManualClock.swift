@@ -90,22 +90,24 @@ public final class ManualClock: Clock, Sendable {
         for continuation in due { continuation.resume() }
     }
 
-    /// Moves the clock to the earliest deadline a task sleeps until (nothing happens when none sleeps).
-    public func advanceToNextDeadline() {
-        guard let next = self.nextDeadline else { return }
-        self.advance(by: max(.zero, self.now.duration(to: next)))
-    }
-
     /// Waits until at least `count` tasks sleep on this clock. It polls in real time, briefly: other tasks need
     /// real time to reach their sleep. Throws when they have not after `timeout` (real time).
     public func waitForSleepers(_ count: Int, timeout: Duration = .seconds(10)) async throws {
-        let real = ContinuousClock()
-        let deadline = real.now.advanced(by: timeout)
-        while self.sleepers < count {
-            guard real.now < deadline else {
-                throw ManualClockError(
-                    "\(count) task(s) should sleep on the manual clock, but \(self.sleepers) did after \(timeout)")
-            }
+        try await Self.waitUntil(timeout: timeout) {
+            self.sleepers >= count
+        } orSay: {
+            "\(count) task(s) should sleep on the manual clock, but \(self.sleepers) did after \(timeout)"
+        }
+    }
+
+    /// Waits in real time, polling every millisecond, until `condition` holds (what other tasks do on their way to
+    /// the clock takes real time); throws `message()` when it has not after `timeout`.
+    public static func waitUntil(
+        timeout: Duration = .seconds(10), _ condition: () -> Bool, orSay message: () -> String
+    ) async throws {
+        let deadline = ContinuousClock.now.advanced(by: timeout)
+        while !condition() {
+            guard ContinuousClock.now < deadline else { throw ManualClockError(message()) }
             try await Task.sleep(for: .milliseconds(1))
         }
     }

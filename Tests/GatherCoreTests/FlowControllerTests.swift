@@ -104,7 +104,11 @@ import Testing
             }
             // It starts now, or it sleeps until its reserved start: then the clock goes there in two steps, to see
             // that it does not start a moment early.
-            try await Self.until { clock.sleepers == 1 || starts.count == index + 1 }
+            try await ManualClock.waitUntil {
+                clock.sleepers == 1 || starts.count == index + 1
+            } orSay: {
+                "request \(index + 1) neither started nor slept on the clock"
+            }
             if let next = clock.nextDeadline {
                 clock.advance(by: clock.now.duration(to: next) - .milliseconds(1))
                 try await Task.sleep(for: .milliseconds(5))
@@ -115,15 +119,6 @@ import Testing
         }
         let expected: [Int] = burst == 1 ? [0, 200, 400, 600, 800, 1000] : [0, 0, 0, 200, 400, 600]
         #expect(starts.all == expected.map { .milliseconds($0) })
-    }
-
-    /// Waits (in real time, up to 10 s) until `condition` holds.
-    private static func until(_ condition: () -> Bool) async throws {
-        let deadline = ContinuousClock.now.advanced(by: .seconds(10))
-        while !condition() {
-            guard ContinuousClock.now < deadline else { throw ManualClockError("the condition never held") }
-            try await Task.sleep(for: .milliseconds(1))
-        }
     }
 
     @Test func serverHintsCanBeIgnored() async throws {

@@ -242,17 +242,6 @@ public enum ResourceSource: Sendable {
 
     /// An endpoint (the default source).
     public var isHTTP: Bool { if case .http = self { true } else { false } }
-
-    /// The key that names it in a pipeline file.
-    public var key: String {
-        switch self {
-        case .http: "http"
-        case .sql: "sql"
-        case .files: "files"
-        case .crawl: "crawl"
-        case .stream: "stream"
-        }
-    }
 }
 
 /// A `sql` resource's query: run against PostgreSQL or SQLite (by default the pipeline's destination), its rows
