@@ -227,6 +227,7 @@ public struct ConfigObject: Sendable {
     public func string(defaulted key: String) -> String { self.defaulted(key, \.stringValue) ?? "" }
     public func duration(defaulted key: String) -> Duration { self.defaulted(key, \.durationValue) ?? .zero }
     public func byteCount(defaulted key: String) -> Int { self.defaulted(key, \.byteCountValue) ?? 0 }
+    public func jsonPath(defaulted key: String) -> JSONPath? { self.defaulted(key, \.jsonPathValue) }
 
     /// An `enumeration` field with a default in its spec (see ``int(defaulted:)``).
     public func enumeration<E: RawRepresentable>(defaulted key: String, as type: E.Type = E.self) -> E?

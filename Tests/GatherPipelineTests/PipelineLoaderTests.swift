@@ -69,11 +69,8 @@ import Testing
         #expect(contributors.primaryKey == ["repo_id", "login"])
         #expect(contributors.include.map(\.path) == ["repos.id"])
         #expect(contributors.transforms.count == 2)
-        guard case .bearer(let token) = pipeline.defaults.auth else {
-            Issue.record("auth is not bearer")
-            return
-        }
-        #expect(token == "ghp_secret_value")
+        let bearer = try #require(pipeline.defaults.auth as? BearerAuth, "auth is not bearer")
+        #expect(bearer.token == "ghp_secret_value")
     }
 
     @Test func expressionErrorsPointAtTheirColumnInTheFile() {
@@ -133,14 +130,11 @@ import Testing
         #expect(String(resource.parallelPages) == specDefault(PipelineSpecs.resource, "parallel_pages"))
         #expect(resource.write.rawValue == specDefault(PipelineSpecs.resource, "write"))
         let paginator = try #require(resource.http.paginator)
-        guard case .offset(let limit, let offsetParam, let limitParam, _) = paginator.kind else {
-            Issue.record("expected offset pagination, got \(paginator.kind)")
-            return
-        }
-        #expect(String(limit) == specDefault(PipelineSpecs.offset, "limit"))
-        #expect(offsetParam == specDefault(PipelineSpecs.offset, "offset_param"))
-        #expect(limitParam == specDefault(PipelineSpecs.offset, "limit_param"))
-        #expect(String(paginator.stopOnEmpty) == specDefault(PipelineSpecs.offset, "stop_on_empty"))
+        let offset = try #require(paginator.kind as? OffsetPaginator, "expected offset pagination")
+        #expect(String(offset.limit) == specDefault(OffsetPaginator.spec, "limit"))
+        #expect(offset.offsetParam == specDefault(OffsetPaginator.spec, "offset_param"))
+        #expect(offset.limitParam == specDefault(OffsetPaginator.spec, "limit_param"))
+        #expect(String(paginator.stopOnEmpty) == specDefault(OffsetPaginator.spec, "stop_on_empty"))
     }
 
     @Test func crossResourceChecks() {
@@ -215,6 +209,64 @@ import Testing
     }
 }
 
+/// Every example the reference shows for a paginator, an auth scheme or a transform loads into that very
+/// component: the loader reads them through the lists the reference is generated from, so the two cannot drift.
+@Suite struct ComponentExampleTests {
+    private func load(http: String = "", transform: String = "") throws -> ResourceDefinition {
+        func indented(_ text: String) -> String {
+            text.split(separator: "\n", omittingEmptySubsequences: false).map { "      " + $0 }.joined(separator: "\n")
+        }
+        let text = """
+            name: p
+            destination: sqlite:x.db
+            resources:
+              - name: r
+                http:
+                  path: /r
+            \(indented(http))
+            """ + (transform.isEmpty ? "" : "\n    transform:\n\(indented(transform))")
+        let variables = (try Regex(#"\$\{(\w+)"#)).self
+        var environment: [String: String] = [:]
+        for match in text.matches(of: variables) { environment[String(match.output[1].substring ?? "")] = "x" }
+        let pipeline = try PipelineLoader.parse(text: text, file: "p.yaml", environment: environment)
+        return try #require(pipeline.resource(named: "r"))
+    }
+
+    @Test func paginatorExamplesLoadIntoTheirKind() throws {
+        for kind in Paginator.kinds {
+            #expect(!kind.spec.examples.isEmpty, "\(kind.spec.name) has no example")
+            for example in kind.spec.examples {
+                let paginator = try #require(try self.load(http: example).http.paginator, "\(example)")
+                #expect(type(of: paginator.kind).spec.name == kind.spec.name, "\(example)")
+            }
+        }
+    }
+
+    @Test func authExamplesLoadIntoTheirScheme() throws {
+        for scheme in Authenticator.schemes {
+            #expect(!scheme.spec.examples.isEmpty, "\(scheme.spec.name) has no example")
+            for example in scheme.spec.examples {
+                let auth = try #require(try self.load(http: example).http.auth, "\(example)")
+                #expect(type(of: auth).spec.name == scheme.spec.name, "\(example)")
+            }
+        }
+    }
+
+    @Test func transformExamplesLoadIntoTheirStep() throws {
+        for step in Transform.recordTransforms {
+            #expect(!step.spec.examples.isEmpty, "\(step.spec.name) has no example")
+            for example in step.spec.examples {
+                let transforms = try self.load(transform: example).transforms
+                guard transforms.count == 1, case .record(let loaded) = transforms[0] else {
+                    Issue.record("\(example) loaded as \(transforms)")
+                    continue
+                }
+                #expect(type(of: loaded).spec.name == step.spec.name, "\(example)")
+            }
+        }
+    }
+}
+
 @Suite struct TransformChainTests {
     let context = ExpressionContext(now: "2026-11-23T00:00:00Z")
 
@@ -279,7 +331,7 @@ import Testing
     @Test func everyRecordIsWrittenFilteredOrAnErrorRow() async throws {
         try await SampleAPI.withServer(.init(itemCount: 200)) { api in
             var items = try resource(
-                "items", path: "/link/items", paginator: .linkHeader, key: ["id"], write: .merge)
+                "items", path: "/link/items", paginator: LinkHeaderPaginator(), key: ["id"], write: .merge)
             items.transforms = [
                 .filter(try Expression("category != 'toys'")),
                 // Fails for every 5th item: int('item-…') is not a number.

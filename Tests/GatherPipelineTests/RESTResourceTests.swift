@@ -12,7 +12,8 @@ import Testing
         try await SampleAPI.withServer(.init(itemCount: 250, latency: .milliseconds(20))) { api in
             let items = try resource(
                 "items", path: "/offset/items",
-                paginator: .offset(limit: 10, offsetParam: "offset", limitParam: "limit", total: JSONPath("$.total")),
+                paginator: OffsetPaginator(
+                    limit: 10, offsetParam: "offset", limitParam: "limit", total: JSONPath("$.total")),
                 select: "$.items[*]", key: ["id"], write: .merge)
             let (summary, db) = try await run([items], api: api)
             #expect(try db.count("items") == 250)
@@ -27,7 +28,7 @@ import Testing
         try await SampleAPI.withServer(.init(itemCount: 95)) { api in
             var items = try resource(
                 "items", path: "/pages/items",
-                paginator: .pageNumber(
+                paginator: PageNumberPaginator(
                     param: "page", start: 1, totalPages: JSONPath("$.total_pages"), total: nil, pageSize: 10,
                     pageSizeParam: "per_page"), key: ["id"])
             items.select = nil  // the first list field ("data") is found without select
@@ -41,7 +42,7 @@ import Testing
         try await SampleAPI.withServer(.init(itemCount: 45)) { api in
             let items = try resource(
                 "items", path: "/pages/items",
-                paginator: .pageNumber(
+                paginator: PageNumberPaginator(
                     param: "page", start: 1, totalPages: nil, total: nil, pageSize: 10, pageSizeParam: "per_page"),
                 select: "$.data[*]")
             let (summary, db) = try await run([items], api: api)
@@ -54,11 +55,11 @@ import Testing
         try await SampleAPI.withServer(.init(itemCount: 60, pageSize: 25)) { api in
             let body = try resource(
                 "body", path: "/cursor/items",
-                paginator: .cursor(param: "cursor", next: JSONPath("$.meta.next_cursor"), header: nil),
+                paginator: CursorPaginator(param: "cursor", next: JSONPath("$.meta.next_cursor"), header: nil),
                 select: "$.data[*]")
             let header = try resource(
                 "header", path: "/cursor/items",
-                paginator: .cursor(param: "cursor", next: nil, header: "X-Next-Cursor"),
+                paginator: CursorPaginator(param: "cursor", next: nil, header: "X-Next-Cursor"),
                 select: "$.data[*]")
             let (summary, db) = try await run([body, header], api: api)
             #expect(try db.count("body") == 60)
@@ -70,8 +71,9 @@ import Testing
     @Test func jsonLinkAndLinkHeader() async throws {
         try await SampleAPI.withServer(.init(itemCount: 70, pageSize: 20)) { api in
             let json = try resource(
-                "json", path: "/jsonlink/items", paginator: .jsonLink(next: JSONPath("$.next")), select: "$.results[*]")
-            let link = try resource("link", path: "/link/items", paginator: .linkHeader)
+                "json", path: "/jsonlink/items", paginator: JSONLinkPaginator(next: JSONPath("$.next")),
+                select: "$.results[*]")
+            let link = try resource("link", path: "/link/items", paginator: LinkHeaderPaginator())
             let (summary, db) = try await run([json, link], api: api)
             #expect(try db.count("json") == 70)
             #expect(try db.count("link") == 70)
@@ -81,13 +83,14 @@ import Testing
 
     @Test func maxPagesAndMaxItems() async throws {
         try await SampleAPI.withServer(.init(itemCount: 200, pageSize: 20)) { api in
-            var pages = try resource("pages", path: "/link/items", paginator: .linkHeader)
+            var pages = try resource("pages", path: "/link/items", paginator: LinkHeaderPaginator())
             pages.http.paginator?.maxPages = 3
-            var items = try resource("items", path: "/link/items", paginator: .linkHeader)
+            var items = try resource("items", path: "/link/items", paginator: LinkHeaderPaginator())
             items.http.paginator?.maxItems = 50
             var offset = try resource(
                 "offset", path: "/offset/items",
-                paginator: .offset(limit: 20, offsetParam: "offset", limitParam: "limit", total: JSONPath("$.total")))
+                paginator: OffsetPaginator(
+                    limit: 20, offsetParam: "offset", limitParam: "limit", total: JSONPath("$.total")))
             offset.http.paginator?.maxItems = 50
             let (_, db) = try await run([pages, items, offset], api: api)
             #expect(try db.count("pages") == 60)
@@ -105,7 +108,8 @@ import Testing
         try await SampleAPI.withServer(configuration) { api in
             let items = try resource(
                 "items", path: "/offset/items",
-                paginator: .offset(limit: 25, offsetParam: "offset", limitParam: "limit", total: JSONPath("$.total")),
+                paginator: OffsetPaginator(
+                    limit: 25, offsetParam: "offset", limitParam: "limit", total: JSONPath("$.total")),
                 key: ["id"])
             let (summary, db) = try await run([items], api: api)
             #expect(api.stats.injectedFailures() > 0)
@@ -142,10 +146,11 @@ import Testing
 }
 
 @Suite struct AuthTests {
-    private func offset(_ name: String, _ path: String, _ auth: Auth?) throws -> ResourceDefinition {
+    private func offset(_ name: String, _ path: String, _ auth: (any AuthScheme)?) throws -> ResourceDefinition {
         var r = try resource(
             name, path: path,
-            paginator: .offset(limit: 50, offsetParam: "offset", limitParam: "limit", total: JSONPath("$.total")))
+            paginator: OffsetPaginator(
+                limit: 50, offsetParam: "offset", limitParam: "limit", total: JSONPath("$.total")))
         r.http.auth = auth
         return r
     }
@@ -153,16 +158,17 @@ import Testing
     @Test func eachAuthType() async throws {
         try await SampleAPI.withServer(.init(itemCount: 120)) { api in
             let resources = try [
-                offset("bearer", "/auth/bearer/items", .bearer(token: "demo-token")),
-                offset("basic", "/auth/basic/items", .basic(username: "demo", password: "s3cret-pass")),
+                offset("bearer", "/auth/bearer/items", BearerAuth(token: "demo-token")),
+                offset("basic", "/auth/basic/items", BasicAuth(username: "demo", password: "s3cret-pass")),
                 offset(
-                    "key_header", "/auth/apikey/items", .apiKey(name: "X-API-Key", value: "k-123456", location: .header)
+                    "key_header", "/auth/apikey/items",
+                    APIKeyAuth(name: "X-API-Key", value: "k-123456", location: .header)
                 ),
                 offset(
-                    "key_query", "/auth/apikey/items", .apiKey(name: "api_key", value: "k-123456", location: .query)),
+                    "key_query", "/auth/apikey/items", APIKeyAuth(name: "api_key", value: "k-123456", location: .query)),
                 offset(
                     "oauth", "/oauth/items",
-                    .oauth2ClientCredentials(
+                    OAuth2ClientCredentials(
                         tokenURL: api.url("/oauth/token"), clientID: "gather-client", clientSecret: "client-s3cret",
                         scope: nil, audience: nil)),
             ]
@@ -177,11 +183,11 @@ import Testing
 
     @Test func oauthTokenIsRefreshedAfterExpiryOrRevocation() async throws {
         try await SampleAPI.withServer(.init(itemCount: 100, pageSize: 10, tokenLifetime: .seconds(60))) { api in
-            var r = try resource("oauth", path: "/oauth/items", paginator: .linkHeader)
+            var r = try resource("oauth", path: "/oauth/items", paginator: LinkHeaderPaginator())
             r.http.path = "/oauth/items"
             r.http.paginator = Paginator(
-                kind: .offset(limit: 10, offsetParam: "offset", limitParam: "limit", total: nil))
-            r.http.auth = .oauth2ClientCredentials(
+                kind: OffsetPaginator(limit: 10, offsetParam: "offset", limitParam: "limit", total: nil))
+            r.http.auth = OAuth2ClientCredentials(
                 tokenURL: api.url("/oauth/token"), clientID: "gather-client", clientSecret: "client-s3cret", scope: nil,
                 audience: nil)
             let path = temporaryDirectory() + "/o.db"
@@ -197,7 +203,7 @@ import Testing
     @Test func wrongCredentialsBecomeRedactedErrorRows() async throws {
         try await SampleAPI.withServer(.init(itemCount: 10)) { api in
             let secret = "wrong-but-secret-token"
-            let r = try offset("bearer", "/auth/bearer/items?token=\(secret)", .bearer(token: secret))
+            let r = try offset("bearer", "/auth/bearer/items?token=\(secret)", BearerAuth(token: secret))
             let (summary, db) = try await run([r], api: api, secrets: [secret])
             #expect(summary.total.errors == 1)
             let rows = try db.query("SELECT request, code, message, payload FROM _gather_errors")
@@ -217,10 +223,10 @@ import Testing
     @Test func dependentResourceFansOutPerParentWithIncludedFields() async throws {
         try await SampleAPI.withServer(.init(repoCount: 12)) { api in
             var repos = try resource(
-                "repos", path: "/orgs/{org}/repos", paginator: .linkHeader, key: ["id"], write: .merge)
+                "repos", path: "/orgs/{org}/repos", paginator: LinkHeaderPaginator(), key: ["id"], write: .merge)
             repos.forEach = [("org", ["org-a", "org-b"])]
             var contributors = try resource(
-                "contributors", path: "/repos/{repos.id}/contributors", paginator: .linkHeader,
+                "contributors", path: "/repos/{repos.id}/contributors", paginator: LinkHeaderPaginator(),
                 key: ["repo_id", "login"],
                 write: .merge)
             contributors.parent = "repos"
@@ -238,7 +244,8 @@ import Testing
 
     @Test func secondRunFetchesAndMergesExactlyTheChangedRecords() async throws {
         try await SampleAPI.withServer(.init(itemCount: 120, pageSize: 25)) { api in
-            var items = try resource("items", path: "/link/items", paginator: .linkHeader, key: ["id"], write: .merge)
+            var items = try resource(
+                "items", path: "/link/items", paginator: LinkHeaderPaginator(), key: ["id"], write: .merge)
             items.incremental = Incremental(cursor: "updated_at", param: "since", initial: "2023-01-01T00:00:00Z")
             let path = temporaryDirectory() + "/inc.db"
             let first = try await run([items], api: api, database: path)
@@ -265,7 +272,7 @@ import Testing
     @Test func incrementalStateIsPerForEachValue() async throws {
         try await SampleAPI.withServer(.init(repoCount: 10)) { api in
             var repos = try resource(
-                "repos", path: "/orgs/{org}/repos", paginator: .linkHeader, key: ["id"], write: .merge)
+                "repos", path: "/orgs/{org}/repos", paginator: LinkHeaderPaginator(), key: ["id"], write: .merge)
             repos.forEach = [("org", ["org-a", "org-b"])]
             repos.incremental = Incremental(cursor: "updated_at", param: "since", initial: nil)
             let path = temporaryDirectory() + "/inc.db"
@@ -282,7 +289,7 @@ import Testing
         try await SampleAPI.withServer { api in
             let orders = try resource(
                 "orders", path: "/nested/orders",
-                paginator: .pageNumber(
+                paginator: PageNumberPaginator(
                     param: "page", start: 1, totalPages: JSONPath("$.total_pages"), total: nil, pageSize: nil,
                     pageSizeParam: nil),
                 key: ["id"], write: .merge)
@@ -306,7 +313,8 @@ import Testing
             let path = temporaryDirectory() + "/modes.db"
             func items(_ name: String, _ mode: WriteMode) throws -> ResourceDefinition {
                 try resource(
-                    name, path: "/link/items", paginator: .linkHeader, key: mode == .merge ? ["id"] : [], write: mode)
+                    name, path: "/link/items", paginator: LinkHeaderPaginator(), key: mode == .merge ? ["id"] : [],
+                    write: mode)
             }
             let resources = try [items("appended", .append), items("replaced", .replace), items("merged", .merge)]
             try await run(resources, api: api, database: path)

@@ -1,7 +1,7 @@
 public import GatherConfig
 public import GatherCore
 public import GatherCrawl
-public import GatherExpressions
+import GatherExpressions
 public import GatherFiles
 public import GatherFormats
 public import GatherHTTP
@@ -15,8 +15,7 @@ public import GatherStream
 /// ```swift
 /// var items = ResourceDefinition(name: "items")
 /// items.http.path = "/items"
-/// items.http.paginator = Paginator(kind: .offset(limit: 100, offsetParam: "offset", limitParam: "limit",
-///                                                total: try JSONPath("$.total")))
+/// items.http.paginator = Paginator(kind: OffsetPaginator(limit: 100, total: try JSONPath("$.total")))
 /// items.primaryKey = ["id"]
 /// items.write = .merge
 /// var pipeline = PipelineDefinition(name: "shop", destination: .sqlite(path: "shop.db"), resources: [items])
@@ -75,7 +74,7 @@ public struct HTTPSettings: Sendable {
     /// A JSON body (POST searches); string values may hold `{placeholders}`.
     public var json: Value?
     /// Authentication.
-    public var auth: Auth?
+    public var auth: (any AuthScheme)?
     /// The whole-request timeout.
     public var timeout: Duration?
     /// Retries.
@@ -111,59 +110,6 @@ public struct HTTPSettings: Sendable {
         if let responseActions { merged.responseActions = responseActions }
         if let paginator { merged.paginator = paginator }
         return merged
-    }
-}
-
-/// How a resource authenticates.
-public enum Auth: Sendable, Hashable {
-    /// `Authorization: Bearer TOKEN`.
-    case bearer(token: String)
-    /// `Authorization: Basic base64(user:password)`.
-    case basic(username: String, password: String)
-    /// A key in a header or a query parameter.
-    case apiKey(name: String, value: String, location: APIKeyLocation)
-    /// OAuth 2 client credentials: a token is fetched from `tokenURL`, cached, and fetched again on expiry or 401.
-    case oauth2ClientCredentials(
-        tokenURL: String, clientID: String, clientSecret: String, scope: String?, audience: String?)
-
-    /// Where an API key goes.
-    public enum APIKeyLocation: String, Sendable, Hashable, CaseIterable {
-        case header, query
-    }
-}
-
-/// How a resource pages through an endpoint.
-public struct Paginator: Sendable {
-    /// The kinds of pagination.
-    public enum Kind: Sendable {
-        /// One request, no pages.
-        case single
-        /// The `Link` header's `rel="next"` URL (RFC 8288).
-        case linkHeader
-        /// A URL in the body.
-        case jsonLink(next: JSONPath)
-        /// `offset` and `limit` parameters; with `total`, pages after the first are fetched in parallel.
-        case offset(limit: Int, offsetParam: String, limitParam: String, total: JSONPath?)
-        /// A page number; with `totalPages`, pages after the first are fetched in parallel.
-        case pageNumber(
-            param: String, start: Int, totalPages: JSONPath?, total: JSONPath?, pageSize: Int?, pageSizeParam: String?)
-        /// A cursor from the body (`next`) or from a response header (`header`), sent back as `param`.
-        case cursor(param: String, next: JSONPath?, header: String?)
-    }
-
-    public var kind: Kind
-    /// Stop after this many pages.
-    public var maxPages: Int?
-    /// Stop after this many records.
-    public var maxItems: Int?
-    /// Stop at the first page with no records (on by default for offset and page-number pagination without a total).
-    public var stopOnEmpty: Bool
-
-    public init(kind: Kind, maxPages: Int? = nil, maxItems: Int? = nil, stopOnEmpty: Bool = true) {
-        self.kind = kind
-        self.maxPages = maxPages
-        self.maxItems = maxItems
-        self.stopOnEmpty = stopOnEmpty
     }
 }
 
@@ -308,23 +254,4 @@ public struct Incremental: Sendable {
         self.param = param
         self.initial = initial
     }
-}
-
-/// A step applied to every record, in order.
-public enum Transform: Sendable {
-    /// Replace each record with the values a JSONPath selects from it (objects become records).
-    case select(JSONPath)
-    /// Build a new record: each output field from an expression (a bare field name renames).
-    case fields([(name: String, expression: Expression)], keepOthers: Bool)
-    /// Keep records for which the expression is true.
-    case filter(Expression)
-    /// Nested objects become `a__b` fields (all levels, or `depth` levels).
-    case flatten(separator: String, depth: Int?)
-    /// One record per element of a list field; the element replaces the field (objects are merged in with
-    /// `field__key` names when `merge` is set).
-    case explode(field: String)
-    /// Remove fields.
-    case drop([String])
-    /// Send records in batches to worker processes and keep what they answer (``ProcessStage``).
-    case process(ProcessStage)
 }

@@ -213,16 +213,8 @@ public enum PipelineLoader {
             var complete = false
             for transform in resource.transforms {
                 switch transform {
-                case .fields(let list, let keepOthers):
-                    if keepOthers {
-                        fields.formUnion(list.map(\.name))
-                    } else {
-                        fields = Set(list.map(\.name))
-                        complete = true
-                    }
-                case .drop(let names): fields.subtract(names)
-                case .filter: break
-                case .select, .flatten, .explode, .process:
+                case .record(let step): step.shape(&fields, complete: &complete)
+                case .process:
                     complete = false
                     fields = []
                 }
@@ -389,62 +381,13 @@ public enum PipelineLoader {
                 }
                 http.responseActions = (http.responseActions ?? []) + [parsed]
             }
-            if let (type, auth) = object.variant("auth") {
-                switch type {
-                case "bearer": http.auth = .bearer(token: auth.string("token") ?? "")
-                case "basic":
-                    http.auth = .basic(username: auth.string("username") ?? "", password: auth.string("password") ?? "")
-                case "api_key":
-                    http.auth = .apiKey(
-                        name: auth.string(defaulted: "name"), value: auth.string("value") ?? "",
-                        location: auth.string("location") == "query" ? .query : .header)
-                case "oauth2_client_credentials":
-                    http.auth = .oauth2ClientCredentials(
-                        tokenURL: auth.string("token_url") ?? "", clientID: auth.string("client_id") ?? "",
-                        clientSecret: auth.string("client_secret") ?? "", scope: auth.string("scope"),
-                        audience: auth.string("audience"))
-                default: break
-                }
+            if let (type, settings) = object.variant("auth") {
+                http.auth = Authenticator.parse(type, settings, errors: &errors)
             }
             if let (type, settings) = object.variant("paginate") {
-                http.paginator = self.paginator(type, settings)
+                http.paginator = Paginator.parse(type, settings, errors: &errors)
             }
             return http
-        }
-
-        mutating func paginator(_ type: String, _ p: ConfigObject) -> Paginator {
-            let kind: Paginator.Kind
-            switch type {
-            case "link_header": kind = .linkHeader
-            case "json_link": kind = .jsonLink(next: p.jsonPath("next") ?? (try! JSONPath("$.next")))
-            case "offset":
-                let limit = p.int(defaulted: "limit")
-                if limit < 1 { errors.append(p.error(at: "limit", "limit must be at least 1")) }
-                kind = .offset(
-                    limit: max(1, limit), offsetParam: p.string(defaulted: "offset_param"),
-                    limitParam: p.string(defaulted: "limit_param"), total: p.jsonPath("total"))
-            case "page_number":
-                if p.has("total"), !p.has("page_size") {
-                    errors.append(
-                        p.error(at: "total", "with total, give page_size too (records per page), or use total_pages"))
-                }
-                kind = .pageNumber(
-                    param: p.string(defaulted: "param"), start: p.int(defaulted: "start"),
-                    totalPages: p.jsonPath("total_pages"),
-                    total: p.jsonPath("total"), pageSize: p.int("page_size"), pageSizeParam: p.string("page_size_param")
-                )
-            case "cursor":
-                if !p.has("next"), !p.has("header") {
-                    errors.append(
-                        p.error("a cursor paginator needs next: \"$.path.to.cursor\" or header: X-Next-Cursor"))
-                }
-                kind = .cursor(
-                    param: p.string(defaulted: "param"), next: p.jsonPath("next"), header: p.string("header"))
-            default: kind = .single
-            }
-            return Paginator(
-                kind: kind, maxPages: p.int("max_pages"), maxItems: p.int("max_items"),
-                stopOnEmpty: p.bool(defaulted: "stop_on_empty"))
         }
 
         mutating func resource(_ object: ConfigObject, directory: String) -> ResourceDefinition {
@@ -517,7 +460,9 @@ public enum PipelineLoader {
                     }
                     continue
                 }
-                if let transform = self.transform(step.name, step.object) { resource.transforms.append(transform) }
+                if let transform = Transform.parse(step.name, step.object, errors: &self.errors) {
+                    resource.transforms.append(transform)
+                }
             }
             return resource
         }
@@ -609,44 +554,6 @@ public enum PipelineLoader {
                 path.hasPrefix("/") || directory == "." ? path : directory + "/" + path
             }
             return FilesSource(paths: paths, options: options)
-        }
-
-        mutating func transform(_ type: String, _ t: ConfigObject) -> Transform? {
-            switch type {
-            case "select": return t.jsonPath("path").map(Transform.select)
-            case "fields":
-                var fields: [(name: String, expression: Expression)] = []
-                for (name, _, value) in t.map("fields") {
-                    guard let text = value.stringValue, let expression = self.expression(text, at: value.node) else {
-                        continue
-                    }
-                    fields.append((name, expression))
-                }
-                return .fields(fields, keepOthers: t.bool(defaulted: "keep_others"))
-            case "filter":
-                guard let value = t.value("expression"), let text = value.stringValue,
-                    let expression = self.expression(text, at: value.node)
-                else { return nil }
-                return .filter(expression)
-            case "flatten": return .flatten(separator: t.string(defaulted: "separator"), depth: t.int("depth"))
-            case "explode": return t.string("field").map(Transform.explode)
-            case "drop": return .drop(t.strings("fields"))
-            default: return nil
-            }
-        }
-
-        /// Parses an expression; an error points at its column inside the YAML scalar.
-        mutating func expression(_ text: String, at node: ConfigNode) -> Expression? {
-            do {
-                return try Expression(text)
-            } catch {
-                var location = node.location
-                if case .scalar(_, let quoted) = node.kind {
-                    location.column += error.column - 1 + (quoted ? 1 : 0)
-                }
-                errors.append(ConfigError(location: location, message: "in the expression '\(text)': \(error.message)"))
-                return nil
-            }
         }
     }
 }

@@ -103,39 +103,13 @@ final class ResourceRun: Sendable {
             try await self.commit(page: nil, failure: failure, item: item, state: state, complete: true)
             return
         }
-        switch self.http.paginator?.kind ?? .single {
-        case .offset(let limit, let offsetParam, let limitParam, let total):
-            let start = Self.queryInt(offsetParam, in: first) ?? 0
-            let url: @Sendable (Int) -> String = { page in
-                URLEncoding.setting(
-                    offsetParam, to: String(start + page * limit),
-                    in: URLEncoding.setting(limitParam, to: String(limit), in: first))
-            }
-            var count: (@Sendable (Value) -> Int?)?
-            if let total {
-                count = { json in
-                    guard let records = Self.number(total, in: json) else { return nil }
-                    return max(0, (records - start + limit - 1) / limit)
-                }
-            }
-            try await self.indexed(item, state: state, url: url, count: count, limit: limit)
-        case .pageNumber(let param, let startPage, let totalPages, let total, let pageSize, let pageSizeParam):
-            let url: @Sendable (Int) -> String = { page in
-                var url = URLEncoding.setting(param, to: String(startPage + page), in: first)
-                if let pageSizeParam, let pageSize {
-                    url = URLEncoding.setting(pageSizeParam, to: String(pageSize), in: url)
-                }
-                return url
-            }
-            var count: (@Sendable (Value) -> Int?)?
-            if let totalPages {
-                count = { json in Self.number(totalPages, in: json) }
-            } else if let total, let pageSize {
-                count = { json in Self.number(total, in: json).map { ($0 + pageSize - 1) / pageSize } }
-            }
+        switch self.http.paginator?.kind.pages(first: first) ?? .single {
+        case .single:
+            try await self.chainPages(item, state: state, first: first, next: nil)
+        case .numbered(let url, let count, let pageSize):
             try await self.indexed(item, state: state, url: url, count: count, limit: pageSize)
-        default:
-            try await self.chainPages(item, state: state, first: first)
+        case .chained(let next):
+            try await self.chainPages(item, state: state, first: first, next: next)
         }
     }
 
@@ -175,7 +149,7 @@ final class ResourceRun: Sendable {
         let maxPages = self.http.paginator?.maxPages
         guard let count, self.definition.parallelPages else {
             // No count: one page after another until an empty page.
-            try await self.chainPages(item, state: state, first: url(0), indexedURL: url)
+            try await self.chainPages(item, state: state, first: url(0), next: nil, indexedURL: url)
             return
         }
         let done = try await self.completedPages(item)
@@ -212,7 +186,9 @@ final class ResourceRun: Sendable {
     /// Link-header, JSON-link and cursor pagination (and index pagination without a count): one page after
     /// another, the next request sent as soon as its URL is known, while the current page is processed.
     private func chainPages(
-        _ item: WorkItem, state initial: ItemState, first: String, indexedURL: (@Sendable (Int) -> String)? = nil
+        _ item: WorkItem, state initial: ItemState, first: String,
+        next nextPage: (@Sendable (PageResponse) -> String?)?,
+        indexedURL: (@Sendable (Int) -> String)? = nil
     ) async throws {
         var state = initial
         var url = state.next ?? first
@@ -232,7 +208,16 @@ final class ResourceRun: Sendable {
             var next: String?
             if case .success(let body) = page {
                 let records = self.records(in: body.json)
-                next = self.nextURL(after: body, url: url, records: records.count, state: state, indexedURL: indexedURL)
+                let stopOnEmpty = paginator?.stopOnEmpty ?? true
+                if let indexedURL {
+                    // Numbered pages without a count: on until an empty page.
+                    next = records.isEmpty && stopOnEmpty ? nil : indexedURL(state.page + 1)
+                } else {
+                    next = nextPage?(
+                        PageResponse(
+                            json: body.json, headers: body.headers, url: url, records: records.count,
+                            stopOnEmpty: stopOnEmpty))
+                }
                 if let limit = paginator?.maxPages, state.page + 1 >= limit { next = nil }
                 if let limit = paginator?.maxItems, state.items + records.count >= limit { next = nil }
             }
@@ -246,36 +231,6 @@ final class ResourceRun: Sendable {
             state = try await self.commitPage(page, index: state.page, item: item, state: state, parallel: false)
             if complete { return }
             url = next!
-        }
-    }
-
-    private func nextURL(
-        after body: PageBody, url: String, records: Int, state: ItemState, indexedURL: (@Sendable (Int) -> String)?
-    ) -> String? {
-        if let indexedURL {
-            return records == 0 && (self.http.paginator?.stopOnEmpty ?? true) ? nil : indexedURL(state.page + 1)
-        }
-        switch self.http.paginator?.kind ?? .single {
-        case .single, .offset, .pageNumber: return nil
-        case .linkHeader:
-            return body.headers.first { $0.name.lowercased() == "link" }.flatMap { LinkHeader.next(in: $0.value) }
-                .map { URLEncoding.resolve($0, against: url) }
-        case .jsonLink(let path):
-            guard let next = path.select(in: body.json).first, case .string(let link) = next, !link.isEmpty else {
-                return nil
-            }
-            if records == 0 && (self.http.paginator?.stopOnEmpty ?? false) { return nil }
-            return URLEncoding.resolve(link, against: url)
-        case .cursor(let param, let path, let header):
-            var cursor: String?
-            if let header {
-                cursor = body.headers.first { $0.name.lowercased() == header.lowercased() }?.value
-            } else if let path, let value = path.select(in: body.json).first, !value.isNull {
-                cursor = Template.text(value)
-            }
-            guard let cursor, !cursor.isEmpty else { return nil }
-            if records == 0 && (self.http.paginator?.stopOnEmpty ?? false) { return nil }
-            return URLEncoding.setting(param, to: cursor, in: url)
         }
     }
 
@@ -322,7 +277,6 @@ final class ResourceRun: Sendable {
             request.timeout = self.http.timeout
             request.retry = self.http.retry
             request.responseActions = self.http.responseActions
-            if case .apiKey(let name, _, .header) = self.http.auth { request.credentialHeaders = [name.lowercased()] }
             var context = state.context
             for (key, value) in state.included where context[key] == nil { context[key] = value }
             for (name, template) in self.headerTemplates {
@@ -420,22 +374,6 @@ final class ResourceRun: Sendable {
         case .null: return []
         default: return [json]
         }
-    }
-
-    static func number(_ path: JSONPath, in json: Value) -> Int? {
-        guard let value = path.select(in: json).first else { return nil }
-        if let i = value.intValue { return Int(i) }
-        if let d = value.doubleValue { return Int(d) }
-        return value.stringValue.flatMap { Int($0) }
-    }
-
-    static func queryInt(_ name: String, in url: String) -> Int? {
-        guard let query = url.split(separator: "?", maxSplits: 1).dropFirst().first else { return nil }
-        for pair in query.split(separator: "&") {
-            let parts = pair.split(separator: "=", maxSplits: 1)
-            if parts.count == 2, URLEncoding.decode(parts[0]) == name { return Int(URLEncoding.decode(parts[1])) }
-        }
-        return nil
     }
 
     // MARK: - Processing and committing

@@ -139,63 +139,20 @@ public struct TransformChain: Sendable {
             let position = offset + index
             var next: [Record] = []
             next.reserveCapacity(current.count)
+            guard case .record(let transform) = step else {
+                return .failed(
+                    code: "transform",
+                    message: "transform step \(position + 1) runs worker processes; it needs the page-level apply")
+            }
             for record in current {
-                switch step {
-                case .select(let path):
-                    for value in path.select(in: .object(record)) {
-                        if case .object(let object) = value {
-                            next.append(object)
-                        } else {
-                            next.append(["value": value])
-                        }
-                    }
-                case .fields(let fields, let keepOthers):
-                    var out = keepOthers ? record : Record()
-                    for (name, expression) in fields {
-                        do {
-                            out[name] = try expression.evaluate(record, context: context)
-                        } catch {
-                            return .failed(
-                                code: "transform",
-                                message: "transform step \(position + 1) (fields), field '\(name)': \(error)")
-                        }
-                        if out[name] == nil { out.append(name, .null) }
-                    }
-                    next.append(out)
-                case .filter(let expression):
-                    do {
-                        if case .bool(true) = try expression.evaluate(record, context: context) {
-                            next.append(record)
-                        } else {
-                            filteredAny = true
-                        }
-                    } catch {
-                        return .failed(
-                            code: "transform", message: "transform step \(position + 1) (filter): \(error)")
-                    }
-                case .flatten(let separator, let depth):
-                    next.append(Self.flatten(record, separator: separator, depth: depth ?? Int.max))
-                case .explode(let field):
-                    guard let index = record.lastIndex(ofKey: field), case .array(let elements) = record[index].value
-                    else {
-                        next.append(record)
-                        continue
-                    }
-                    for element in elements {
-                        var copy = record
-                        copy[field] = element
-                        next.append(copy)
-                    }
-                case .drop(let names):
-                    var out = Record()
-                    out.reserveCapacity(record.count)
-                    for (key, value) in record where !names.contains(key) { out.append(key, value) }
-                    next.append(out)
-                case .process(let stage):
+                do {
+                    if try !transform.apply(record, context: context, into: &next) { filteredAny = true }
+                } catch {
+                    let name = type(of: transform).spec.name
                     return .failed(
                         code: "transform",
-                        message: "transform step \(position + 1) (\(stage.id)) runs worker processes; it needs the "
-                            + "page-level apply")
+                        message: "transform step \(position + 1) (\(name))" + (error.part.map { ", \($0)" } ?? "")
+                            + ": \(error.message)")
                 }
             }
             current = next
@@ -203,23 +160,5 @@ public struct TransformChain: Sendable {
         }
         if current.isEmpty && filteredAny { return .filtered }
         return .records(current)
-    }
-
-    /// Nested objects of `record` as `a__b` fields, `depth` levels deep.
-    public static func flatten(_ record: Record, separator: String = "__", depth: Int = Int.max) -> Record {
-        var out = Record()
-        out.reserveCapacity(record.count)
-        func add(_ record: Record, prefix: String, level: Int) {
-            for (key, value) in record {
-                let name = prefix.isEmpty ? key : prefix + separator + key
-                if case .object(let nested) = value, level < depth {
-                    add(nested, prefix: name, level: level + 1)
-                } else {
-                    out.append(name, value)
-                }
-            }
-        }
-        add(record, prefix: "", level: 0)
-        return out
     }
 }

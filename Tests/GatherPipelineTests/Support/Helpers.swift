@@ -16,7 +16,7 @@ func temporaryDirectory() -> String {
 
 /// A resource against the sample API.
 func resource(
-    _ name: String, path: String, paginator: Paginator.Kind? = nil, select: String? = nil, key: [String] = [],
+    _ name: String, path: String, paginator: (any PaginatorKind)? = nil, select: String? = nil, key: [String] = [],
     write: WriteMode = .append
 ) throws -> ResourceDefinition {
     var r = ResourceDefinition(name: name)

@@ -1,3 +1,26 @@
+public import GatherConfig
+import GatherCore
+
+/// `paginate: link_header`: follows the `rel="next"` URL of each response's `Link` header (RFC 8288), as GitHub
+/// does.
+public struct LinkHeaderPaginator: PaginatorKind {
+    public static let spec = ComponentSpec(
+        name: "link_header", kind: "paginator",
+        summary: "Follows the `rel=\"next\"` URL of the response's `Link` header (RFC 8288), as GitHub does.",
+        fields: Paginator.stopFields,
+        examples: ["paginate: link_header", "paginate: { type: link_header, max_pages: 5 }"])
+
+    public init() {}
+
+    public init(_ settings: ConfigObject, errors: inout [ConfigError]) {}
+
+    public func pages(first: String) -> PagePlan {
+        .chained { page in
+            page.header("link").flatMap(LinkHeader.next(in:)).map { URLEncoding.resolve($0, against: page.url) }
+        }
+    }
+}
+
 /// Reads RFC 8288 `Link` headers: `<https://api.example.com/items?page=2>; rel="next", <…>; rel="last"`.
 public enum LinkHeader {
     /// The target of the first link whose `rel` includes `next`.
