@@ -86,7 +86,7 @@ public final class Crawler: Sendable {
     let sink: any Sink
     let fetcher: Fetcher
     let options: CrawlOptions
-    let shouldStop: @Sendable () -> Bool
+    let stop: StopSignal
     let robots: RobotsCache
     let normalizer: Normalizer
     let links: Selector
@@ -94,12 +94,12 @@ public final class Crawler: Sendable {
     private let tally = Mutex(CrawlSummary(runID: "", outcome: "running", resumed: false))
 
     public init(
-        sink: any Sink, fetcher: Fetcher, options: CrawlOptions, shouldStop: @escaping @Sendable () -> Bool = { false }
+        sink: any Sink, fetcher: Fetcher, options: CrawlOptions, stop: StopSignal = StopSignal()
     ) throws {
         self.sink = sink
         self.fetcher = fetcher
         self.options = options
-        self.shouldStop = shouldStop
+        self.stop = stop
         self.robots = RobotsCache(fetcher: fetcher, userAgent: options.userAgent, perHost: options.perHost)
         self.normalizer = Normalizer(table: options.table, lists: .json)
         self.links = try options.follow ?? Selector("css:a::attr(href)")
@@ -112,7 +112,7 @@ public final class Crawler: Sendable {
     var scope: String { self.options.name }
     var pipeline: String { "crawl:" + self.options.name }
 
-    /// Crawls until the frontier is empty, `maxPages` is reached, or `shouldStop` says so.
+    /// Crawls until the frontier is empty, `maxPages` is reached, or `stop` fires.
     public func run() async throws -> CrawlSummary {
         let clock = ContinuousClock()
         let started = clock.now
@@ -160,7 +160,7 @@ public final class Crawler: Sendable {
         try await self.crawl(runID: runID)
 
         var summary = self.tally.withLock { $0 }
-        let stopped = self.shouldStop()
+        let stopped = self.stop.isStopped
         summary.elapsed = started.duration(to: clock.now)
         if let ledger {
             summary.outcome = try await ledger.finish(stopped: stopped).rawValue
@@ -196,7 +196,7 @@ public final class Crawler: Sendable {
             var inFlight = 0
             var scheduled = self.tally.withLock { $0.pages }
             while true {
-                if self.shouldStop() { break }
+                if self.stop.isStopped { break }
                 if next >= queue.count {
                     queue = try await self.sink.frontier(scope: self.scope, after: cursor, limit: window)
                     next = 0
@@ -251,8 +251,8 @@ public final class Crawler: Sendable {
             self.tally.withLock { $0.disallowed += 1 }
             return false
         }
-        let result = await self.fetcher.fetch(FetchRequest(url: entry.url), shouldStop: self.shouldStop)
-        if self.shouldStop(), result.error?.code == .cancelled { return true }  // in flight at a stop: again later
+        let result = await self.fetcher.fetch(FetchRequest(url: entry.url), stop: self.stop)
+        if self.stop.isStopped, result.error?.code == .cancelled { return true }  // in flight at a stop: again later
         counts.requests = result.attempts
         counts.retries = max(0, result.attempts - 1)
         counts.pages = 1

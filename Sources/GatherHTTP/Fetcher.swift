@@ -102,13 +102,13 @@ public final class Fetcher: Sendable {
     ///   - savePath: Stream the body to this file instead of keeping it in memory. An extension for the
     ///     response's media type is added (`.json`, `.html`, `.txt`, `.xml`, `.csv`, `.bin`); the body is written
     ///     as `PATH.EXT.part` and renamed when complete.
-    ///   - shouldStop: Asked before every attempt (the first one included): when it says yes, no request is
+    ///   - stop: Checked before every attempt (the first one included): once it fired, no request is
     ///     sent and the result is a `cancelled` error. `gather fetch` uses it so that after SIGINT no new
     ///     request starts, not even a queued one or a retry.
     public func fetch(
         _ request: FetchRequest,
         savePath: String? = nil,
-        shouldStop: @Sendable () -> Bool = { false }
+        stop: StopSignal? = nil
     ) async -> FetchResult {
         let clock = ContinuousClock()
         let started = clock.now
@@ -130,7 +130,7 @@ public final class Fetcher: Sendable {
 
         while true {
             let (key, client, prepared, hostMetrics) = (route.key, route.client, route.prepared, route.metrics)
-            if shouldStop() { return Self.notSent(result, elapsed: started.duration(to: clock.now)) }
+            if stop?.isStopped == true { return Self.notSent(result, elapsed: started.duration(to: clock.now)) }
             // Attempts are the first request and its retries; following a redirect is not an attempt.
             let counted = result.attempts == 0 || attemptsThisHop > 0
             if counted { result.attempts += 1 }
@@ -149,7 +149,7 @@ public final class Fetcher: Sendable {
                 return result
             }
             // A request queued for admission when the run began stopping is not sent once admitted either.
-            if shouldStop() {
+            if stop?.isStopped == true {
                 self.flow.release(permit)
                 if counted { result.attempts -= 1 }
                 return Self.notSent(result, elapsed: started.duration(to: clock.now))

@@ -33,7 +33,7 @@ public struct ModelServer: Sendable {
     ///
     /// - Throws: ``ProcessPoolError`` when the workers cannot start, ``HTTPServerError`` when the address is taken.
     public func run(
-        stop: ServeStop, grace: Duration = .seconds(10), announce: @Sendable (String) -> Void
+        stop: StopSignal, grace: Duration = .seconds(10), announce: @Sendable (String) -> Void
     ) async throws -> String {
         _ = MetricsEndpoint.text()  // bootstraps swift-prometheus for this process
         let metrics = ServeMetrics()
@@ -298,32 +298,5 @@ struct ServeContext: RequestContext {
     init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
         self.channel = source.channel
-    }
-}
-
-/// Tells a running ``ModelServer`` to stop (SIGTERM, SIGINT, or a test).
-public final class ServeStop: Sendable {
-    private let state = Mutex<(stopped: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
-
-    public init() {}
-
-    /// Stops the server: it stops accepting and drains.
-    public func stop() {
-        let waiters = self.state.withLock { state in
-            state.stopped = true
-            defer { state.waiters = [] }
-            return state.waiters
-        }
-        for waiter in waiters { waiter.resume() }
-    }
-
-    func wait() async {
-        await withCheckedContinuation { continuation in
-            let stopped = self.state.withLock { state in
-                if !state.stopped { state.waiters.append(continuation) }
-                return state.stopped
-            }
-            if stopped { continuation.resume() }
-        }
     }
 }

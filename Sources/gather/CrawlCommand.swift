@@ -158,7 +158,7 @@ struct CrawlCommand: AsyncParsableCommand {
         fetcher.headers.removeAll { $0.name.lowercased() == "accept" }
         fetcher.headers.append((name: "Accept", value: "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"))
 
-        let stop = StopSwitch()
+        let stop = StopSignal()
         let quiet = self.quiet
         let configuration = fetcher
         let crawlOptions = options
@@ -173,12 +173,11 @@ struct CrawlCommand: AsyncParsableCommand {
                         try await GracefulStop.run(
                             message: "stopping; pages being fetched are dropped and fetched again next time "
                                 + "(signal again to stop now; `gather crawl` continues where this stopped)",
-                            stop: { stop.turnOn() }
+                            stop: { stop.stop() }
                         ) {
                             try await Fetcher.withFetcher(configuration: configuration) { fetcher in
-                                let crawler = try Crawler(sink: sink, fetcher: fetcher, options: crawlOptions) {
-                                    stop.isOn
-                                }
+                                let crawler = try Crawler(
+                                    sink: sink, fetcher: fetcher, options: crawlOptions, stop: stop)
                                 let progress = quiet ? nil : CrawlProgress(crawler: crawler)
                                 defer { progress?.stop() }
                                 return try await crawler.run()

@@ -180,7 +180,7 @@ struct LoadCommand: AsyncParsableCommand {
                     identity: "stdin:" + String(UInt64.random(in: 0...UInt64.max), radix: 36),
                     format: options.format ?? Self.impliedFormat(of: input.head), table: options.table ?? "stdin"))
         }
-        let stop = StopSwitch()
+        let stop = StopSignal()
         let summary: LoadSummary
         let inputs = files
         let digest = Mutex(ErrorDigest())
@@ -189,13 +189,13 @@ struct LoadCommand: AsyncParsableCommand {
                 let sink = DigestingSink(opened)
                 defer { digest.withLock { $0 = sink.digest } }
                 let loader = FileLoader(
-                    sink: sink, options: options, progress: quiet ? nil : LoadProgress(), shouldStop: { stop.isOn })
+                    sink: sink, options: options, progress: quiet ? nil : LoadProgress(), stop: stop)
                 return try await self.observability.run(
                     {
                         try await GracefulStop.run(
                             message: "stopping; blocks being written are committed "
                                 + "(signal again to stop now; `gather load` continues where this stopped)",
-                            stop: { stop.turnOn() }
+                            stop: { stop.stop() }
                         ) {
                             try await loader.run(inputs)
                         }
@@ -230,13 +230,6 @@ extension LoadCommand {
         default: return .csv
         }
     }
-}
-
-/// A flag a signal handler turns on and workers poll.
-final class StopSwitch: Sendable {
-    private let flag = Atomic<Bool>(false)
-    var isOn: Bool { flag.load(ordering: .relaxed) }
-    func turnOn() { flag.store(true, ordering: .relaxed) }
 }
 
 extension String {

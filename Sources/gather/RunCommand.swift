@@ -105,7 +105,7 @@ enum PipelineCommands {
 
     /// Runs with SIGINT/SIGTERM handling: the first signal stops new requests and lets in-flight pages commit.
     static func execute(_ pipeline: PipelineDefinition, options: PipelineRunner.Options) async throws -> RunSummary {
-        let stop = StopFlag()
+        let stop = StopSignal()
         do {
             return try await GracefulStop.run(
                 message: "no new requests; pages in flight finish and are saved "

@@ -76,7 +76,7 @@ struct ServeCommand: AsyncParsableCommand {
             }
             return
         }
-        let stop = ServeStop()
+        let stop = StopSignal()
         let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm)
         let watcher = Task {
             for await signal in signals {

@@ -1,4 +1,4 @@
-import GatherCore
+public import GatherCore
 import GatherFormats
 public import GatherStore
 
@@ -27,16 +27,16 @@ public final class FileLoader: Sendable {
     private let sink: any Sink
     private let options: LoadOptions
     private let progress: LoadProgress?
-    private let shouldStop: @Sendable () -> Bool
+    private let stop: StopSignal
 
     public init(
         sink: any Sink, options: LoadOptions, progress: LoadProgress? = nil,
-        shouldStop: @escaping @Sendable () -> Bool = { false }
+        stop: StopSignal = StopSignal()
     ) {
         self.sink = sink
         self.options = options
         self.progress = progress
-        self.shouldStop = shouldStop
+        self.stop = stop
     }
 
     /// The files `paths` name (globs and directories expanded), with their formats and tables.
@@ -115,7 +115,7 @@ public final class FileLoader: Sendable {
             checkpoints[entry.key] = LoadCheckpoint(json: entry.value)
         }
         let results = try await self.load(files, context: LoadContext(runID: ledger.runID), checkpoints: checkpoints)
-        let outcome = try await ledger.finish(stopped: shouldStop())
+        let outcome = try await ledger.finish(stopped: self.stop.isStopped)
         return LoadSummary(
             runID: ledger.runID, resumed: ledger.resumed, outcome: outcome.rawValue, files: results,
             totals: try await sink.counts(runID: ledger.runID), seconds: Self.seconds(clock.now - started))
@@ -197,7 +197,7 @@ public final class FileLoader: Sendable {
                 var inFlight = false
                 var finished = false
                 while !finished {
-                    if shouldStop() {
+                    if self.stop.isStopped {
                         result.status = .stopped
                         break
                     }

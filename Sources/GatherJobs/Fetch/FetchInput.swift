@@ -28,25 +28,6 @@ public enum FetchInputFormat: Sendable {
     case template(String)
 }
 
-/// Lets a running job stop taking new input and sending new requests (the first SIGINT, or `--fail-fast`)
-/// while requests already on the wire finish.
-public final class StopSignal: Sendable {
-    private let stopped = Atomic<Bool>(false)
-    private let interrupted = Atomic<Bool>(false)
-    /// Creates a signal that has not fired.
-    public init() {}
-    /// Stop: no new input, no new requests. `interrupted` marks a stop from outside (a signal), which the
-    /// summary reports, as opposed to `--fail-fast`.
-    public func stop(interrupted: Bool = true) {
-        if interrupted { self.interrupted.store(true, ordering: .relaxed) }
-        self.stopped.store(true, ordering: .relaxed)
-    }
-    /// Whether ``stop(interrupted:)`` was called.
-    public var isStopped: Bool { self.stopped.load(ordering: .relaxed) }
-    /// Whether the stop came from outside (a signal).
-    public var wasInterrupted: Bool { self.interrupted.load(ordering: .relaxed) }
-}
-
 /// The input of `gather fetch` as an `AsyncSequence` of ``FetchItem``, pulled one line at a time.
 public struct FetchInput: AsyncSequence, Sendable {
     public typealias Element = FetchItem
@@ -70,7 +51,7 @@ public struct FetchInput: AsyncSequence, Sendable {
 
     public func makeAsyncIterator() -> Iterator {
         let stop = self.stop
-        return Iterator(input: self, reader: Result { try LineReader(path: self.path, shouldStop: { stop.isStopped }) })
+        return Iterator(input: self, reader: Result { try LineReader(path: self.path, stop: stop) })
     }
 
     public struct Iterator: AsyncIteratorProtocol {

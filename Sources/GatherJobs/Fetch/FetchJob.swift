@@ -183,7 +183,7 @@ public final class FetchJob: Sendable {
                     var result: FetchResult?
                     if let request = item.request {
                         let savePath = saveDirectory.map { $0 + "/" + Self.fileName(for: item) }
-                        result = await fetcher.fetch(request, savePath: savePath, shouldStop: { stop.isStopped })
+                        result = await fetcher.fetch(request, savePath: savePath, stop: stop)
                     }
                     var record = FetchRecord(item: item, result: result, jsonConfiguration: json)
                     var line: [UInt8] = []

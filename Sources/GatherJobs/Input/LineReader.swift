@@ -1,3 +1,4 @@
+public import GatherCore
 import GatherFiles
 
 #if canImport(Glibc)
@@ -32,21 +33,21 @@ public final class LineReader {
     private var ready: [Line] = []
     private var readyIndex = 0
     private var finished = false
-    private let shouldStop: @Sendable () -> Bool
+    private let stop: StopSignal
 
     /// Opens `path` for reading (`-` means standard input).
     ///
-    /// `shouldStop` is asked while waiting for input that has not arrived (a pipe or terminal, checked ten
-    /// times a second): when it says yes, the input ends there, so a stop is not held up by a quiet stdin.
+    /// `stop` is checked while waiting for input that has not arrived (a pipe or terminal, checked ten
+    /// times a second): once it fired, the input ends there, so a stop is not held up by a quiet stdin.
     /// - Throws: ``JobError`` naming the path and the system's reason.
     public init(
         path: String,
         chunkSize: Int = 1 << 20,
         maxLineBytes: Int = 16 << 20,
-        shouldStop: @escaping @Sendable () -> Bool = { false }
+        stop: StopSignal = StopSignal()
     ) throws {
         self.path = path
-        self.shouldStop = shouldStop
+        self.stop = stop
         self.chunkSize = chunkSize
         self.splitter = LineSplitter(maxLineBytes: maxLineBytes)
         if path == "-" {
@@ -83,12 +84,12 @@ public final class LineReader {
         let fd = self.descriptor
         let size = self.chunkSize
         let path = self.path
-        let shouldStop = self.shouldStop
+        let stop = self.stop
         let chunk: [UInt8] = try await BlockingIO.run {
             // Wait for data in short slices, so a stop request ends a wait on a quiet pipe or terminal.
             var waiting = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             while poll(&waiting, 1, 100) == 0 {
-                if shouldStop() { return [] }
+                if stop.isStopped { return [] }
             }
             do {
                 return try ChunkReader.read(fd, upTo: size, path: path)

@@ -100,7 +100,7 @@ public enum CoordinatedMap {
         let registration = try await coordinator.register(
             run: run.id, kind: "map", configHash: run.configHash, spec: run.spec)
         guard registration == .created else { return }
-        let reader = try LineReader(path: input) { false }
+        let reader = try LineReader(path: input)
         let tasks = MapInput(reader: reader, batch: max(1, batch), skip: [], stop: StopSignal())
         var units: [Value] = []
         for try await batch in tasks {

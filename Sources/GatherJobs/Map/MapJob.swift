@@ -117,7 +117,7 @@ public final class MapJob: Sendable {
         }
         defer { progress?.cancel() }
 
-        let reader = try LineReader(path: options.input) { [stop] in stop.isStopped }
+        let reader = try LineReader(path: options.input, stop: stop)
         let input = MapInput(reader: reader, batch: max(1, options.batch), skip: finished, stop: self.stop)
         let normalizer = Normalizer(table: options.table, lists: .json)
         let runID = ledger.runID

@@ -7,7 +7,7 @@ enum CrawlResourceRun {
     static func run(_ resource: ResourceDefinition, shared: RunShared, resumed: Bool) async throws {
         guard var options = resource.crawl else { return }
         options.pipelineRun = (shared.runID, resumed)
-        let crawler = try Crawler(sink: shared.sink, fetcher: shared.fetcher, options: options) { shared.stopping }
+        let crawler = try Crawler(sink: shared.sink, fetcher: shared.fetcher, options: options, stop: shared.stop)
         _ = try await crawler.run()
     }
 }

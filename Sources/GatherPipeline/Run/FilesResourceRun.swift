@@ -17,7 +17,7 @@ enum FilesResourceRun {
         for entry in try await shared.sink.state(scopePrefix: scope) where entry.scope == scope {
             checkpoints[entry.key] = LoadCheckpoint(json: entry.value)
         }
-        let loader = FileLoader(sink: shared.sink, options: options, shouldStop: { shared.stopping })
+        let loader = FileLoader(sink: shared.sink, options: options, stop: shared.stop)
         let files: [LoadFile]
         do {
             files = try loader.files(for: source.paths)

@@ -45,7 +45,7 @@ public struct PipelineRunner: Sendable {
     }
 
     /// Runs the pipeline to the end (or until `stop` is set), and returns what it did.
-    public func run(stop: StopFlag = StopFlag()) async throws -> RunSummary {
+    public func run(stop: StopSignal = StopSignal()) async throws -> RunSummary {
         let clock = ContinuousClock()
         let started = clock.now
         // Worker processes start first: a command that cannot run is an error before any request or commit.
@@ -79,7 +79,7 @@ public struct PipelineRunner: Sendable {
     }
 
     private func run(
-        into sink: any Sink, pools: ProcessPools, stop: StopFlag, started: ContinuousClock.Instant,
+        into sink: any Sink, pools: ProcessPools, stop: StopSignal, started: ContinuousClock.Instant,
         clock: ContinuousClock
     ) async throws -> RunSummary {
         let selected = try self.selectedResources()
@@ -119,8 +119,7 @@ public struct PipelineRunner: Sendable {
         let outcome: (String, [String: Int]) = try await Fetcher.withFetcher(configuration: configuration) { fetcher in
             let shared = RunShared(
                 runID: runID, pipeline: pipeline.name, sink: sink, fetcher: fetcher, secrets: secrets,
-                incrementalCursors: cursors, progress: progress, now: now, pools: pools)
-            stop.attach(shared)
+                incrementalCursors: cursors, progress: progress, now: now, pools: pools, stop: stop)
             var runs: [String: ResourceRun] = [:]
             var queues: [String: WorkQueue] = [:]
             for resource in selected where resource.parent != nil { queues[resource.name] = WorkQueue() }
@@ -273,25 +272,6 @@ public struct PipelineRunner: Sendable {
         }
     }
 
-}
-
-/// Stops a running pipeline gracefully: no new request starts, what is in flight finishes and commits, and the
-/// run is recorded as `interrupted`, to be continued by the next run.
-public final class StopFlag: Sendable {
-    private let shared = Mutex<RunShared?>(nil)
-    private let requested = Atomic<Bool>(false)
-
-    public init() {}
-
-    public func stop() {
-        self.requested.store(true, ordering: .relaxed)
-        self.shared.withLock { $0?.requestStop() }
-    }
-
-    func attach(_ shared: RunShared) {
-        self.shared.withLock { $0 = shared }
-        if self.requested.load(ordering: .relaxed) { shared.requestStop() }
-    }
 }
 
 /// A failure of the pipeline as a whole (not of one item).

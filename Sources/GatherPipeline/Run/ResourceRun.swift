@@ -294,7 +294,7 @@ final class ResourceRun: Sendable {
                         code: "auth", message: self.shared.redact(error.message), url: self.shared.redact(url),
                         payload: nil, requests: requests, retries: retries))
             }
-            let result = await self.shared.fetcher.fetch(request, shouldStop: { self.shared.stopping })
+            let result = await self.shared.fetcher.fetch(request, stop: self.shared.stop)
             requests += result.attempts
             retries += max(0, result.attempts - 1)
             self.shared.countRetries(result.retryCauses)

@@ -44,7 +44,7 @@ enum StreamResourceRun {
         }
         defer { ticker.cancel() }
         do {
-            _ = try await job.run(sink: shared.sink, runID: shared.runID, statistics: statistics) { shared.stopping }
+            _ = try await job.run(sink: shared.sink, runID: shared.runID, statistics: statistics, stop: shared.stop)
         } catch let error as StreamError {
             throw PipelineError(error.description)
         }

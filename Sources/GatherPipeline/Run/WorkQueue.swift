@@ -38,7 +38,8 @@ final class RunShared: Sendable {
     let incrementalCursors: [String: [String: Value]]
     /// Hides the pipeline's secrets (and their percent-encoded forms) in error rows and messages.
     private let redactor: Redactor
-    private let stop = Atomic<Bool>(false)
+    /// Fired by the first SIGINT/SIGTERM: no new request starts; what is in flight finishes and commits.
+    let stop: StopSignal
     /// Retries by cause in this process (`http_500`, `connection_reset`…), for the summary.
     let retryCauses = Mutex<[String: Int]>([:])
     /// The workers of the run's `process` stages.
@@ -47,9 +48,10 @@ final class RunShared: Sendable {
     init(
         runID: String, pipeline: String, sink: any Sink, fetcher: GatherHTTP.Fetcher, secrets: [String],
         incrementalCursors: [String: [String: Value]], progress: RunProgress, now: String,
-        pools: ProcessPools = ProcessPools()
+        pools: ProcessPools = ProcessPools(), stop: StopSignal = StopSignal()
     ) {
         self.pools = pools
+        self.stop = stop
         self.runID = runID
         self.pipeline = pipeline
         self.sink = sink
@@ -67,11 +69,7 @@ final class RunShared: Sendable {
     }
 
     /// Set by the first SIGINT/SIGTERM: no new request starts; what is in flight finishes and commits.
-    var stopping: Bool { self.stop.load(ordering: .relaxed) }
-
-    func requestStop() {
-        self.stop.store(true, ordering: .relaxed)
-    }
+    var stopping: Bool { self.stop.isStopped }
 
     /// `text` with every secret replaced by `***`.
     func redact(_ text: String) -> String {

@@ -1,5 +1,5 @@
 import CoreMetrics
-import GatherCore
+public import GatherCore
 import GatherFormats
 import GatherStore
 import Synchronization
@@ -69,7 +69,7 @@ public struct StreamJob: Sendable {
 
     /// Why the job ended.
     public enum End: String, Sendable {
-        /// `shouldStop` said so (SIGINT/SIGTERM): what was read is committed; the rest is read again next time.
+        /// `stop` fired (SIGINT/SIGTERM): what was read is committed; the rest is read again next time.
         case stopped
         /// No event for `idleExit`.
         case idle
@@ -80,7 +80,7 @@ public struct StreamJob: Sendable {
     /// Runs until stopped, idle for `idleExit`, or the source ends.
     public func run(
         sink: any Sink, runID: String, statistics: StreamStatistics = StreamStatistics(),
-        shouldStop: @escaping @Sendable () -> Bool
+        stop: StopSignal
     ) async throws -> End {
         let config = self.configuration
         var state = try await self.restore(from: sink)
@@ -102,7 +102,7 @@ public struct StreamJob: Sendable {
         var firstChange: ContinuousClock.Instant?
         var end = End.ended
         while true {
-            if shouldStop() {
+            if stop.isStopped {
                 end = .stopped
                 break
             }
