@@ -53,6 +53,9 @@ extension Fetcher {
         public var limits = FlowLimits()
         /// Limits for particular keys, replacing ``limits`` for them.
         public var limitOverrides: [String: FlowLimits] = [:]
+        /// A rate budget shared with other processes (a fleet of workers): each request to a key with a `rate`
+        /// takes a token from it after its local admission, and `Retry-After` pauses are passed on to it.
+        public var sharedBudget: (any SharedBudget)? = nil
         /// The flow key of a request; the lower-cased host by default.
         public var flowKey: @Sendable (_ host: String, _ url: String) -> String = { host, _ in host }
         /// When and how to retry.

@@ -148,6 +148,20 @@ public final class Fetcher: Sendable {
                 result.elapsed = started.duration(to: clock.now)
                 return result
             }
+            // The fleet's share of the host's rate, when other processes draw on the same budget.
+            if let budget = self.configuration.sharedBudget, let rate = self.flow.limits(for: key).rate {
+                do {
+                    try await budget.take(key: key, rate: rate)
+                } catch {
+                    self.flow.release(permit)
+                    result.error =
+                        error is CancellationError
+                        ? FetchError(.cancelled, "cancelled while waiting for the fleet's rate for \(key)")
+                        : FetchError(.timeoutAdmission, "no share of the fleet's rate for \(key): \(error)")
+                    result.elapsed = started.duration(to: clock.now)
+                    return result
+                }
+            }
             // A request queued for admission when the run began stopping is not sent once admitted either.
             if stop?.isStopped == true {
                 self.flow.release(permit)
@@ -176,6 +190,9 @@ public final class Fetcher: Sendable {
                     response.headers.contains(where: { Self.mayBeHint($0.name) })
                     ? ServerHints(headers: response.headers.lazy.map { ($0.name, $0.value) }) : ServerHints()
                 self.flow.observe(hints, key: key)
+                if let budget = self.configuration.sharedBudget, let pause = hints.pause, pause > .zero {
+                    await budget.pause(key: key, for: pause)
+                }
                 retryAfter = hints.retryAfter
                 result.response = response
                 result.error = nil

@@ -63,3 +63,16 @@ public final class FixtureStats: Sendable {
         self.paths.withLock { $0[path]?.headers ?? [] }
     }
 }
+
+/// The most of `times` that fall in any window of `length` (sliding, not aligned to the clock): what a rate limit
+/// must keep under, measured where the requests arrive.
+public func busiestWindow(_ times: [ContinuousClock.Instant], length: Duration = .seconds(1)) -> Int {
+    let sorted = times.sorted()
+    var widest = 0
+    var first = 0
+    for last in sorted.indices {
+        while sorted[first].duration(to: sorted[last]) >= length { first += 1 }
+        widest = max(widest, last - first + 1)
+    }
+    return widest
+}

@@ -117,6 +117,9 @@ struct FetchCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "With --into: fetch every line again instead of continuing or skipping a finished run.")
     var fresh = false
 
+    @OptionGroup(title: "Scale-out")
+    var scale: CoordinatorOptions
+
     @OptionGroup(title: "Watching")
     var observability: ObservabilityOptions
 
@@ -195,7 +198,7 @@ struct FetchCommand: AsyncParsableCommand {
             fetcher.headers.removeAll { $0.name.lowercased() == name.lowercased() }
             fetcher.headers.append((name, value))
         }
-        let bearer = self.bearer ?? Environment.value("GATHER_BEARER_TOKEN")
+        let bearer = self.bearer ?? ProcessEnvironment.value("GATHER_BEARER_TOKEN")
         if let bearer { fetcher.authorization = .bearer(bearer) }
         if let user = self.user {
             let parts = user.split(separator: ":", maxSplits: 1).map(String.init)
@@ -215,8 +218,12 @@ struct FetchCommand: AsyncParsableCommand {
             )
         }
         var logger = Logger(label: "gather")
-        logger.logLevel = Environment.value("GATHER_LOG_LEVEL").flatMap(Logger.Level.init(rawValue:)) ?? .warning
+        logger.logLevel = ProcessEnvironment.value("GATHER_LOG_LEVEL").flatMap(Logger.Level.init(rawValue:)) ?? .warning
 
+        if let url = try self.scale.url(into: options.database) {
+            try await self.runCoordinated(options, url: url)
+            return
+        }
         let job = FetchJob(options: options, logger: logger)
         var summary = try await self.observability.run(
             {
@@ -235,5 +242,39 @@ struct FetchCommand: AsyncParsableCommand {
         if !self.quiet { Terminal.error(summary.text) }
         if summary.interrupted { throw ExitCode(130) }
         if summary.failed > 0 { throw ExitCode(1) }
+    }
+}
+
+extension FetchCommand {
+    /// `gather fetch --coordinator URL`: registers the run (its input lines become units), then works on it like
+    /// any `gather worker` until no unit is left. The records go to the coordinator's database.
+    func runCoordinated(_ options: FetchJob.Options, url: PostgresURL) async throws {
+        let (lease, name, quiet) = (try self.scale.leaseDuration(), self.scale.workerName, self.quiet)
+        let outcome = try await self.observability.run(
+            {
+                try await WorkerCommand.withCoordinator(url) { coordinator, store in
+                    let run = try CoordinatedFetch.plan(options)
+                    try await CoordinatedFetch.register(run, coordinator: coordinator)
+                    if !quiet {
+                        Terminal.error("gather fetch: run \(run.id) on \(url); `gather worker \(url)` joins it")
+                    }
+                    let stop = StopSignal()
+                    return try await GracefulStop.run(
+                        message: "no new units; units in hand finish and are saved (the others go back to the queue)",
+                        stop: { stop.stop() }
+                    ) {
+                        let summary = try await CoordinatedFetch.work(
+                            run: run, coordinator: coordinator, store: store, worker: name, lease: lease, stop: stop)
+                        try await coordinator.release(run: run.id, worker: name)
+                        return (summary, try await coordinator.progress(run: run.id), stop.isStopped)
+                    }
+                }
+            }, summary: { WorkerCommand.value([$0.0], worker: name) })
+        if !quiet {
+            Terminal.error(WorkerCommand.render(outcome.0, worker: name, progress: outcome.1))
+            Terminal.error("records: \(url), table \(options.table) (rows with error_code set for failures)")
+        }
+        if outcome.2 { throw ExitCode(130) }
+        if outcome.1.failed > 0 || outcome.0.errors > 0 { throw ExitCode(1) }
     }
 }

@@ -67,16 +67,8 @@ struct MapCommand: AsyncParsableCommand {
     @Flag(name: [.short, .long], help: "No progress, no worker stderr and no summary on stderr.")
     var quiet = false
 
-    @Option(
-        name: .long,
-        help: "Share the run with `gather worker`s on other hosts through this PostgreSQL database (--into too).")
-    var coordinator: String?
-
-    @Option(name: .long, help: "With --coordinator: how long a claimed unit stays this worker's without a heartbeat.")
-    var lease: String = "30s"
-
-    @Option(name: .long, help: "With --coordinator: this worker's name (default: HOST-PID).")
-    var name: String?
+    @OptionGroup(title: "Scale-out")
+    var scale: CoordinatorOptions
 
     @OptionGroup(title: "Watching")
     var observability: ObservabilityOptions
@@ -123,10 +115,10 @@ struct MapCommand: AsyncParsableCommand {
         if !self.quiet {
             options.pool.stderrLine = { worker, line in Terminal.error("[worker \(worker)] \(line)") }
         }
-        if let coordinator = self.coordinator {
+        if let url = try self.scale.url(into: destination) {
             try await Self.runCoordinated(
-                options, coordinator: coordinator, into: destination, lease: self.lease,
-                name: self.name ?? WorkerCommand.defaultName, quiet: self.quiet, observability: self.observability)
+                options, url: url, lease: try self.scale.leaseDuration(), name: self.scale.workerName,
+                quiet: self.quiet, observability: self.observability)
             return
         }
         let job = MapJob(options: options)
@@ -150,21 +142,9 @@ extension MapCommand {
     /// `gather map --coordinator URL`: registers the run (its tasks become units), then works on it like any
     /// `gather worker` until no unit is left.
     static func runCoordinated(
-        _ options: MapJob.Options, coordinator text: String, into destination: Destination, lease: String,
-        name: String, quiet: Bool, observability: ObservabilityOptions
+        _ options: MapJob.Options, url: PostgresURL, lease leaseDuration: Duration, name: String, quiet: Bool,
+        observability: ObservabilityOptions
     ) async throws {
-        let url = try WorkerCommand.url(text)
-        guard case .postgres(let into) = destination, into.description == url.description else {
-            throw JobError.usage(
-                "--into must be the coordinator's database (\(url)): a unit's results and its completion commit "
-                    + "in one transaction, which is what keeps a worker whose lease ran out from writing twice")
-        }
-        let leaseDuration: Duration
-        do {
-            leaseDuration = try Duration(parsing: lease)
-        } catch {
-            throw JobError.usage("--lease: \(error)")
-        }
         let summary = try await observability.run(
             {
                 try await Self.runCoordinated(options, url: url, lease: leaseDuration, name: name, quiet: quiet)
@@ -176,7 +156,7 @@ extension MapCommand {
 
     private static func runCoordinated(
         _ options: MapJob.Options, url: PostgresURL, lease leaseDuration: Duration, name: String, quiet: Bool
-    ) async throws -> (CoordinatedMap.Summary, QueueProgress, Bool) {
+    ) async throws -> (CoordinatedSummary, QueueProgress, Bool) {
         try await WorkerCommand.withCoordinator(url) { coordinator, store in
             let run = try CoordinatedMap.plan(options)
             if !quiet { Terminal.error("gather map: run \(run.id) on \(url); `gather worker \(url)` joins it") }

@@ -7,13 +7,6 @@ import UnixSignals
     import Darwin
 #endif
 
-/// Reading the process environment.
-enum Environment {
-    static func value(_ name: String) -> String? {
-        getenv(name).map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 }
-    }
-}
-
 /// Small whole-file reads and writes for command-line arguments (request bodies, the summary file).
 enum FileBytes {
     static func read(_ path: String) -> [UInt8]? {

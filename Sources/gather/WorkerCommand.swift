@@ -9,15 +9,18 @@ import Gather
 struct WorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "worker",
-        abstract: "Join the runs of a coordinator database (from `gather map --coordinator`) and work on them.",
+        abstract:
+            "Join the runs of a coordinator database (`gather map` or `gather fetch --coordinator`) and work on them.",
         discussion: """
-            The worker claims units of every running run (FOR UPDATE SKIP LOCKED), runs them on its own worker \
-            processes, and commits each unit's results together with its completion, fenced by the unit's epoch: \
+            The worker claims units of every running run (FOR UPDATE SKIP LOCKED), runs them (map units on its \
+            own worker processes, fetch units with its own HTTP client), and commits each unit's results together with its completion, fenced by the unit's epoch: \
             a worker whose lease ran out (killed, paused, cut off) writes nothing, and another redoes its units. \
             Without --wait it exits when no run is left; with --wait it waits for new runs.
 
             Today the coordinator runs `gather map` units (the run stores the worker command, its environment and \
-            the results table). Pipelines, crawls and loads are not distributed yet.
+            the results table) and `gather fetch` units (input lines; a host's --rate holds for the whole fleet, \
+            taken from one budget in the database in small grants). Pipelines, crawls and loads are not \
+            distributed yet.
 
             Exit codes: 0 done; 1 units failed; 2 usage error; 3 fatal error; 130 interrupted.
             """
@@ -83,7 +86,7 @@ struct WorkerCommand: AsyncParsableCommand {
     }
 
     /// The runs' summaries as JSON (`--summary-json`).
-    static func value(_ summaries: [CoordinatedMap.Summary], worker: String) -> Value {
+    static func value(_ summaries: [CoordinatedSummary], worker: String) -> Value {
         .object(Record([("worker", .string(worker)), ("runs", .array(summaries.map(\.value)))]))
     }
 
@@ -91,7 +94,7 @@ struct WorkerCommand: AsyncParsableCommand {
     static func work(
         coordinator: Coordinator, store: PostgresStore, name: String, workers: Int, lease: Duration, wait: Bool,
         quiet: Bool
-    ) async throws -> (failed: Bool, stopped: Bool, summaries: [CoordinatedMap.Summary]) {
+    ) async throws -> (failed: Bool, stopped: Bool, summaries: [CoordinatedSummary]) {
         let stop = StopSignal()
         return try await GracefulStop.run(
             message: "no new units; units in hand finish and are saved (the others go back to the queue)",
@@ -99,9 +102,9 @@ struct WorkerCommand: AsyncParsableCommand {
         ) {
             try await coordinator.withWakeups { bell in
                 var failed = false
-                var summaries: [CoordinatedMap.Summary] = []
+                var summaries: [CoordinatedSummary] = []
                 while !stop.isStopped {
-                    let runs = try await coordinator.openRuns().filter { $0.kind == "map" }
+                    let runs = try await coordinator.openRuns().filter { ["map", "fetch"].contains($0.kind) }
                     if runs.isEmpty {
                         if !wait { break }
                         // A new run enqueues its units, which rings the doorbell.
@@ -109,9 +112,14 @@ struct WorkerCommand: AsyncParsableCommand {
                         continue
                     }
                     for run in runs where !stop.isStopped {
-                        let summary = try await CoordinatedMap.work(
-                            run: run, coordinator: coordinator, store: store, worker: name, workers: workers,
-                            lease: lease, stop: stop)
+                        let summary =
+                            run.kind == "fetch"
+                            ? try await CoordinatedFetch.work(
+                                run: run, coordinator: coordinator, store: store, worker: name, lease: lease,
+                                stop: stop)
+                            : try await CoordinatedMap.work(
+                                run: run, coordinator: coordinator, store: store, worker: name, workers: workers,
+                                lease: lease, stop: stop)
                         try await coordinator.release(run: run.id, worker: name)
                         let progress = try await coordinator.progress(run: run.id)
                         if !quiet {
@@ -168,7 +176,7 @@ struct WorkerCommand: AsyncParsableCommand {
     }
 
     static func render(
-        _ summary: CoordinatedMap.Summary, worker: String, run: String? = nil, progress: QueueProgress
+        _ summary: CoordinatedSummary, worker: String, run: String? = nil, progress: QueueProgress
     ) -> String {
         let place = run.map { " on \($0)" } ?? ""
         let here =

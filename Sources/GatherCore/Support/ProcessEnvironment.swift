@@ -19,4 +19,9 @@ public enum ProcessEnvironment {
         }
         return result
     }
+
+    /// The value of variable `name`; nil when it is unset or empty.
+    public static func value(_ name: String) -> String? {
+        getenv(name).map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 }
+    }
 }

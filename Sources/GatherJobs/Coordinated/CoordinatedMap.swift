@@ -1,11 +1,9 @@
-import CoreMetrics
 public import GatherCoordinator
 import GatherCore
 import GatherFiles
 public import GatherPostgres
 public import GatherProcess
 import GatherStore
-import Synchronization
 
 /// `gather map` spread over many hosts through a ``Coordinator``: the process that starts the run enqueues its
 /// tasks as units (a batch of input lines each), and it and every `gather worker` claim units, run them on their
@@ -89,7 +87,7 @@ public enum CoordinatedMap {
         guard let stamp = FileStamp(options.input) else {
             throw JobError.usage("cannot read the input \(options.input)")
         }
-        let hash = Self.hash(
+        let hash = UnitLoop.hash(
             JSONWriter.string(spec.value) + "|\(stamp.path)|\(stamp.size)|\(stamp.modifiedNanoseconds)")
         return RunInfo(id: "map-\(spec.table)-\(hash)", kind: "map", spec: spec.value, configHash: hash)
     }
@@ -120,49 +118,6 @@ public enum CoordinatedMap {
         return run
     }
 
-    /// What one worker did on one run.
-    public struct Summary: Sendable {
-        public var run = ""
-        public var units = 0
-        public var tasks = 0
-        public var results = 0
-        public var errors = 0
-        /// Units whose lease was lost before their results were committed (the results were dropped).
-        public var fenced = 0
-
-        /// The same figures as JSON (`--summary-json`).
-        public var value: Value {
-            .object(
-                Record([
-                    ("run", .string(self.run)), ("units", .int(Int64(self.units))), ("tasks", .int(Int64(self.tasks))),
-                    ("results", .int(Int64(self.results))), ("errors", .int(Int64(self.errors))),
-                    ("fenced", .int(Int64(self.fenced))),
-                ]))
-        }
-    }
-
-    /// What a worker records through swift-metrics (Prometheus with `--metrics`):
-    /// - `gather_worker_units_total{run, outcome}`: units committed (`done`) or lost to another worker after the
-    ///   lease ran out (`fenced`);
-    /// - `gather_worker_tasks_total{run}`: tasks in the committed units;
-    /// - `gather_worker_claims_total{run}`: claim queries that returned units;
-    /// - `gather_worker_leases_held`: units this worker holds now.
-    struct Metrics: Sendable {
-        let done: Counter
-        let fenced: Counter
-        let tasks: Counter
-        let claims: Counter
-        let held = Gauge(label: "gather_worker_leases_held")
-
-        init(run: String) {
-            self.done = Counter(label: "gather_worker_units_total", dimensions: [("run", run), ("outcome", "done")])
-            self.fenced = Counter(
-                label: "gather_worker_units_total", dimensions: [("run", run), ("outcome", "fenced")])
-            self.tasks = Counter(label: "gather_worker_tasks_total", dimensions: [("run", run)])
-            self.claims = Counter(label: "gather_worker_claims_total", dimensions: [("run", run)])
-        }
-    }
-
     /// Works on `run` with `workers` worker processes until no unit is left (or `stop` fires): claims units,
     /// runs them, and commits each unit's rows with its fenced completion into `store`. Leases last `lease` and
     /// are renewed every third of it while their units run. `onceStarted` runs when the worker processes are up,
@@ -172,96 +127,37 @@ public enum CoordinatedMap {
         lease: Duration = .seconds(30), stop: StopSignal = StopSignal(),
         stderrLine: @escaping @Sendable (Int, String) -> Void = { _, _ in },
         onceStarted: (@Sendable () async throws -> Void)? = nil
-    ) async throws -> Summary {
+    ) async throws -> CoordinatedSummary {
         let spec = try Spec(run.spec)
-        guard spec.version == GatherVersion.current else {
-            throw JobError.usage(
-                "run \(run.id) was started by Gather \(spec.version.isEmpty ? "of unknown version" : spec.version); "
-                    + "this worker is \(GatherVersion.current): run the same version on every host")
-        }
+        try UnitLoop.requireSameVersion(spec.version, run: run.id)
         var poolConfiguration = spec.pool(workers: workers)
         poolConfiguration.stderrLine = stderrLine
         let normalizer = Normalizer(table: spec.table, lists: .json)
-        let held = HeldLeases()
-        let metrics = Metrics(run: run.id)
-        var summary = Summary()
-        summary.run = run.id
         try await coordinator.join(worker: worker)
         do {
-            try await ProcessPool.withPool(poolConfiguration) { pool in
+            return try await ProcessPool.withPool(poolConfiguration) { pool in
                 // The workers are up (a command that cannot start has thrown by now): what the caller does only then.
                 try await onceStarted?()
-                let capacity = max(1, pool.configuration.workers)
-                let heartbeat = Task {
-                    while !Task.isCancelled {
-                        try? await Task.sleep(for: lease / 3)
-                        let leases = held.all
-                        _ = try? await coordinator.heartbeat(worker: worker, leases: leases, lease: lease)
-                    }
-                }
-                defer { heartbeat.cancel() }
-                try await coordinator.withWakeups { bell in
-                    try await withThrowingTaskGroup(of: (Lease, MapBatch, [RecordOutcome]).self) { group in
-                        var inFlight = 0
-                        while true {
-                            // Keep every worker process busy.
-                            while inFlight < capacity, !stop.isStopped {
-                                let leases = try await coordinator.claim(
-                                    run: run.id, worker: worker, count: capacity - inFlight, lease: lease)
-                                if leases.isEmpty { break }
-                                held.add(leases)
-                                metrics.claims.increment()
-                                metrics.held.record(held.count)
-                                for lease in leases {
-                                    inFlight += 1
-                                    let batch = Self.batch(lease.payload)
-                                    group.addTask {
-                                        (
-                                            lease, batch,
-                                            batch.tasks.isEmpty ? [] : try await pool.process(batch.tasks.map(\.value))
-                                        )
-                                    }
-                                }
-                            }
-                            guard let (lease, batch, outcomes) = try await group.next() else {
-                                if stop.isStopped { break }
-                                if try await coordinator.finishIfDone(run: run.id) { break }
-                                // Others hold the rest: wait for new units (the doorbell) or for a lease to run out.
-                                await bell.wait(timeout: min(lease / 2, .seconds(1)))
-                                continue
-                            }
-                            inFlight -= 1
-                            var (write, counts) = MapJob.commit(
-                                batch, outcomes: outcomes, runID: run.id, table: spec.table, scope: "map:" + spec.table,
-                                file: spec.input, normalizer: normalizer)
-                            write.state = []
-                            var accepted = false
-                            try await store.commit { tx in
-                                accepted = try await !Coordinator.fence([lease], worker: worker, in: tx).isEmpty
-                                return accepted ? write : SinkBatch()
-                            }
-                            held.remove(lease)
-                            metrics.held.record(held.count)
-                            if accepted {
-                                summary.units += 1
-                                summary.tasks += counts.records
-                                summary.results += counts.written
-                                summary.errors += counts.errors
-                                metrics.done.increment()
-                                metrics.tasks.increment(by: counts.records)
-                            } else {
-                                summary.fenced += 1
-                                metrics.fenced.increment()
-                            }
-                        }
-                    }
+                // One unit per worker process in hand keeps every process busy.
+                return try await UnitLoop.run(
+                    run, coordinator: coordinator, store: store, worker: worker,
+                    capacity: max(1, pool.configuration.workers), lease: lease, stop: stop
+                ) { lease in
+                    let batch = Self.batch(lease.payload)
+                    let outcomes = batch.tasks.isEmpty ? [] : try await pool.process(batch.tasks.map(\.value))
+                    var (write, counts) = MapJob.commit(
+                        batch, outcomes: outcomes, runID: run.id, table: spec.table, scope: "map:" + spec.table,
+                        file: spec.input, normalizer: normalizer)
+                    // The unit's completion is its resume mark here: no per-line state.
+                    write.state = []
+                    return UnitLoop.Outcome(
+                        write: write, tasks: counts.records, results: counts.written, errors: counts.errors)
                 }
             }
         } catch let error as ProcessPoolError {
             // The worker command cannot start here (not installed on this host, say): say which, as map does.
             throw JobError.usage(error.message)
         }
-        return summary
     }
 
     static func payload(_ batch: MapBatch) -> Value {
@@ -303,24 +199,4 @@ public enum CoordinatedMap {
         }
         return batch
     }
-
-    /// FNV-1a, 64 bits, as hex: a stable name for a configuration.
-    static func hash(_ text: String) -> String {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in text.utf8 {
-            hash ^= UInt64(byte)
-            hash &*= 0x100_0000_01b3
-        }
-        return String(hash, radix: 16)
-    }
-}
-
-/// The leases a worker holds while their units run, for its heartbeats.
-private final class HeldLeases: Sendable {
-    private let leases = Mutex<[Int64: Lease]>([:])
-
-    var all: [Lease] { self.leases.withLock { Array($0.values) } }
-    var count: Int { self.leases.withLock { $0.count } }
-    func add(_ leases: [Lease]) { self.leases.withLock { for lease in leases { $0[lease.unit] = lease } } }
-    func remove(_ lease: Lease) { self.leases.withLock { _ = $0.removeValue(forKey: lease.unit) } }
 }

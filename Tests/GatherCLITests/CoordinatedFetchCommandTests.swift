@@ -1,0 +1,71 @@
+import GatherCoordinator
+import GatherCore
+import GatherPostgres
+import GatherTesting
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `gather fetch --coordinator` and `gather worker` sharing one run through a real PostgreSQL and a real HTTP
+/// server: the host's rate holds for both processes together, measured at the server; a worker SIGKILLed
+/// mid-lease loses its units to the other; and every input line's record is committed exactly once.
+@Suite struct CoordinatedFetchCommandTests {
+    @Test(.timeLimit(.minutes(3)))
+    func twoProcessesShareOneRateAndAKilledWorkersUnitsAreRedoneOnce() async throws {
+        try await oneKillTestAtATime { try await self.body() }
+    }
+
+    private func body() async throws {
+        try await FixtureServer.withServer { server in
+            let scratch = try ScratchFolder()
+            defer { scratch.remove() }
+            // 300 distinct requests of 100 ms each, in units of 50 lines: at 40/s for the fleet, about 7.5 s.
+            let lines = (1...300).map { server.url("/delay/100?n=\($0)") }
+            let input = try scratch.write("urls.txt", lines.joined(separator: "\n") + "\n")
+            let url = try await TestPostgres.freshDatabase("coordinated_fetch").description
+            let common = ["--lease", "2s", "--quiet"]
+            // The doomed worker joins, and is SIGKILLed once it holds a unit after committing one.
+            async let doomed = runGather(["worker", url, "--name", "doomed", "--wait"] + common) { process in
+                try await TestPostgres.withServer(try PostgresURL(url)) { db in
+                    let deadline = ContinuousClock.now + .seconds(60)
+                    while ContinuousClock.now < deadline {
+                        let held = try? await db.query(
+                            "SELECT count(*) FROM gather_units WHERE owner = 'doomed' AND state = 'leased'")
+                        let done = try? await db.query("SELECT count(*) FROM fetch_results")
+                        if (held?.first?.first?.intValue ?? 0) >= 1, (done?.first?.first?.intValue ?? 0) >= 100 {
+                            break
+                        }
+                        try await Task.sleep(for: .milliseconds(20))
+                    }
+                }
+                kill(process.processIdentifier, SIGKILL)
+            }
+            let fetch = try await runGather(
+                [
+                    "fetch", input, "--into", url, "--coordinator", url, "--name", "survivor", "--concurrency", "16",
+                    "--rate", "40/s",
+                ] + common)
+            let killed = try await doomed
+            #expect(killed.status == SIGKILL || killed.status == 128 + SIGKILL, "\(killed.stderr)")
+            #expect(fetch.status == 0, "\(fetch.stderr)")
+            try await TestPostgres.withServer(try PostgresURL(url)) { db in
+                // Every line once, whoever fetched it and however often it was sent.
+                let rows = try await db.query(
+                    "SELECT count(*), count(DISTINCT line), min(line), max(line), count(error_code) FROM fetch_results")
+                #expect(rows == [[.int(300), .int(300), .int(1), .int(300), .int(0)]], "\(rows)")
+                #expect(try await db.query("SELECT state FROM gather_runs") == [[.string("done")]])
+                #expect(try await db.query("SELECT count(*) FROM gather_units") == [[.int(0)]])
+            }
+            // The fleet's rate, measured where it matters: at the server, over every 1 s window.
+            let arrivals = server.stats.arrivals().sorted()
+            #expect(arrivals.count >= 300)
+            let widest = busiestWindow(arrivals)
+            #expect(widest <= 44, "\(widest) requests in one second; the fleet's limit is 40/s (+10 %)")
+            // And the limit binds: the two together ran near it, not far under (300 requests took ≥ 6.5 s).
+            let span = arrivals.first!.duration(to: arrivals.last!)
+            #expect(span >= .seconds(6.5), "300 requests in \(span) at 40/s")
+        }
+    }
+}
