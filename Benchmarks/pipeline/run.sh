@@ -4,12 +4,16 @@
 #     ≤ 1.3 × (100/16) × 50 ms = 406 ms plus start-up. Beside it, Python asyncio + aiohttp doing the same.
 #  2. 50,000 records (100 pages of 500, 50 ms latency, concurrency 16): rows/s and CPU seconds; the server-bound
 #     ideal is ceil(99/16) + 1 = 8 rounds of 50 ms.
-# Usage: Benchmarks/pipeline/run.sh [RUNS]   (builds gather in release mode)
+# Usage: Benchmarks/pipeline/run.sh [RUNS]   (builds gather in release mode; GATHER=path uses that binary)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 runs=${1:-5}
-swift build -c release --product gather 2>&1 | grep -E "error" || true
-gather=$(swift build -c release --show-bin-path)/gather
+if [ -n "${GATHER:-}" ]; then
+    gather=$GATHER   # a release binary built already (scripts/install's, say)
+else
+    swift build -c release --product gather 2>&1 | grep -E "error" || true
+    gather=$(swift build -c release --show-bin-path)/gather
+fi
 python=${PYTHON:-$HOME/.cache/gather-bench/venv/bin/python}
 [ -x "$python" ] || python=python3
 work=$(mktemp -d)

@@ -3,7 +3,7 @@
 #   overhead: N small records (default 1,000,000) through a Python worker that adds one field, read from JSON
 #   Lines and written to SQLite, by gather map (--batch 256, 2 workers), multiprocessing.Pool.imap(chunksize=256)
 #   and ProcessPoolExecutor + run_in_executor. Records/s, wall, CPU (all processes), peak RSS of the largest one.
-# Usage: Benchmarks/process/run.sh [RECORDS] [RUNS]   (builds gather in release mode)
+# Usage: Benchmarks/process/run.sh [RECORDS] [RUNS]   (builds gather in release mode; GATHER=path uses that binary)
 set -euo pipefail
 records=${1:-1000000}
 runs=${2:-3}
