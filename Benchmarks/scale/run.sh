@@ -48,7 +48,8 @@ for _ in $(seq 1 100); do [ -s "$work/api.out" ] && break; sleep 0.1; done
 api="http://127.0.0.1:$(head -1 "$work/api.out")"
 seq 1 "$N" | sed "s|^|$api/item/|" > "$work/urls.txt"
 
-psql_value() { psql "$GATHER_PG_URL" -Atc "$1"; }
+# Queries the run's own database ($url, local to run(); the tables are there, not in $GATHER_PG_URL).
+psql_value() { psql "$url" -Atc "$1"; }
 
 # One run: $1 processes, $2 concurrency each, $3 rate ("" for none), $4 a database name. Prints one JSON line.
 run() {
