@@ -46,6 +46,10 @@ public struct Coordinator: Sendable {
                     state text NOT NULL DEFAULT 'running',
                     created_at timestamptz NOT NULL DEFAULT now(), finished_at timestamptz)
                 """)
+            // A run is sealed once all its first units are enqueued: until then it is never finished, however
+            // empty its queue looks (a worker that joins between the registration and the enqueue waits).
+            try await tx.execute(
+                "ALTER TABLE gather_runs ADD COLUMN IF NOT EXISTS sealed boolean NOT NULL DEFAULT false")
             try await tx.execute(
                 """
                 CREATE TABLE IF NOT EXISTS gather_units (
@@ -214,14 +218,24 @@ public struct Coordinator: Sendable {
         }
     }
 
-    /// Marks run `id` done once no unit is left to do (failed units stay, with their reasons); `true` when it is.
+    /// Says that run `id` has all its first units: from now on an empty queue means the run is done. Until a run
+    /// is sealed, ``finishIfDone(run:)`` never finishes it, so a worker that joins between the registration and
+    /// the last enqueue waits for the units instead of declaring the run done.
+    public func seal(run id: String) async throws {
+        try await self.server.execute("UPDATE gather_runs SET sealed = true WHERE run_id = $1", [.string(id)])
+    }
+
+    /// Marks run `id` done once it is sealed and no unit is left to do (failed units stay, with their reasons);
+    /// `true` when it is.
     @discardableResult
     public func finishIfDone(run id: String) async throws -> Bool {
         guard try await self.progress(run: id).isFinished else { return false }
-        try await self.server.execute(
-            "UPDATE gather_runs SET state = 'done', finished_at = now() WHERE run_id = $1 AND state = 'running'",
-            [.string(id)])
-        return true
+        let finished = try await self.server.query(
+            """
+            UPDATE gather_runs SET state = 'done', finished_at = coalesce(finished_at, now())
+            WHERE run_id = $1 AND sealed AND state IN ('running', 'done') RETURNING run_id
+            """, [.string(id)])
+        return !finished.isEmpty
     }
 
     /// Leases up to `count` units of run `id` that are ready or whose lease expired, for `lease`.

@@ -29,6 +29,24 @@ import Testing
         }
     }
 
+    /// A worker that joins between the registration and the enqueue finds an empty queue: that must not end the
+    /// run (it did: the run was marked done, and workers that came later never saw it).
+    @Test(.timeLimit(.minutes(2)))
+    func anEmptyQueueEndsOnlyASealedRun() async throws {
+        try await Self.withCoordinator("seal") { coordinator in
+            try await coordinator.register(run: "r", kind: "fetch", configHash: "h")
+            #expect(try await coordinator.finishIfDone(run: "r") == false)
+            #expect(try await coordinator.openRuns().map(\.id) == ["r"])
+            try await coordinator.enqueue(run: "r", payloads: [["n": 1]])
+            try await coordinator.seal(run: "r")
+            #expect(try await coordinator.finishIfDone(run: "r") == false)  // a unit is left
+            let leases = try await coordinator.claim(run: "r", worker: "w", count: 1, lease: .seconds(30))
+            try await coordinator.complete(leases, worker: "w")
+            #expect(try await coordinator.finishIfDone(run: "r"))
+            #expect(try await coordinator.openRuns().isEmpty)
+        }
+    }
+
     @Test(.timeLimit(.minutes(2)))
     func workersShareUnitsAndEachIsDoneOnce() async throws {
         try await Self.withCoordinator("share") { coordinator in

@@ -158,6 +158,7 @@ public enum CoordinatedFetch {
         }
         cut()
         try await coordinator.enqueue(run: run.id, payloads: units)
+        try await coordinator.seal(run: run.id)
     }
 
     /// Works on `run` until no unit is left (or `stop` fires): claims units, fetches their requests (at most

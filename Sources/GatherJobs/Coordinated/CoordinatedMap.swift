@@ -109,6 +109,7 @@ public enum CoordinatedMap {
             }
         }
         try await coordinator.enqueue(run: run.id, payloads: units)
+        try await coordinator.seal(run: run.id)
     }
 
     /// ``plan(_:)`` and ``register(_:input:batch:coordinator:)`` together.
