@@ -12,7 +12,8 @@ import Testing
 /// server: the host's rate holds for both processes together, measured at the server; a worker SIGKILLed
 /// mid-lease loses its units to the other; and every input line's record is committed exactly once.
 @Suite struct CoordinatedFetchCommandTests {
-    @Test(.timeLimit(.minutes(3)))
+    // The limit covers the wait for the other kill tests (oneKillTestAtATime), as the map kill test's does.
+    @Test(.timeLimit(.minutes(15)))
     func twoProcessesShareOneRateAndAKilledWorkersUnitsAreRedoneOnce() async throws {
         try await oneKillTestAtATime { try await self.body() }
     }
