@@ -213,11 +213,8 @@ public enum CoordinatedFetch {
         return lines.compactMap { line -> FetchItem? in
             guard case .array(let parts) = line, parts.count >= 2, let number = parts[0].intValue else { return nil }
             guard let text = parts[1].stringValue else {
-                return FetchItem(
-                    line: Int(number),
-                    inputError: "\(input.path):\(number): the line is \(parts.count > 2 ? parts[2].intValue ?? 0 : 0) "
-                        + "bytes long, over the 16 MiB cap; split it or fix the input",
-                    url: "")
+                let length = parts.count > 2 ? Int(parts[2].intValue ?? 0) : 0
+                return FetchItem.tooLong(line: Int(number), length: length, path: input.path)
             }
             return input.item(line: Int(number), bytes: Array(text.utf8), path: input.path)
         }

@@ -18,6 +18,17 @@ public struct FetchItem: Sendable {
     public var url: String
 }
 
+extension FetchItem {
+    /// The error item of an input line over the 16 MiB cap.
+    static func tooLong(line: Int, length: Int, path: String) -> FetchItem {
+        FetchItem(
+            line: line,
+            inputError:
+                "\(path):\(line): the line is \(length) bytes long, over the 16 MiB cap; split it or fix the input",
+            url: "")
+    }
+}
+
 /// How input lines become requests.
 public enum FetchInputFormat: Sendable {
     /// One URL per line, or a JSON object `{id, url, method, headers, body}` per line (told apart by `{`).
@@ -64,12 +75,7 @@ public struct FetchInput: AsyncSequence, Sendable {
                 guard let line = try await reader.next() else { return nil }
                 switch line {
                 case .tooLong(let number, let length):
-                    return FetchItem(
-                        line: number,
-                        inputError: "\(reader.path):\(number): the line is \(length) bytes long, over the 16 MiB cap; "
-                            + "split it or fix the input",
-                        url: ""
-                    )
+                    return FetchItem.tooLong(line: number, length: length, path: reader.path)
                 case .tooLong(let number, _) where self.input.skip.contains(number):
                     continue
                 case .text(let number, _) where self.input.skip.contains(number):
