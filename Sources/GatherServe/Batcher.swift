@@ -3,6 +3,12 @@ public import GatherCore
 public import GatherProcess
 import Synchronization
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// Turns concurrent requests into batches for a ``ProcessPool``, keeps every request's deadline, and sheds what
 /// it cannot serve in time.
 ///
@@ -17,8 +23,13 @@ import Synchronization
 ///   grow by themselves.
 /// - **Deadlines.** At admission, a request whose estimated finish (the records queued ahead of it and its own,
 ///   spread over the workers, times the measured per-record service time) needs more than ``headroom`` (90 %)
-///   of its remaining budget gets `deadline` (504) at once. At dispatch, a request whose deadline has passed, or will before the batch can finish, is
-///   dropped the same way. An answer that arrives after the deadline is a 504, never a 200.
+///   of its remaining budget gets `deadline` (504) at once. At dispatch, a request whose deadline has passed, or
+///   will before the batch can finish, is dropped the same way. An answer that arrives after the deadline is a
+///   504, never a 200.
+/// - **An idle worker always tries.** A request that finds the queue empty and a worker free is admitted and sent
+///   whatever the estimate says (unless its deadline has passed). The estimate is learned only from batches that
+///   run: without this, a spell of slow batches (an overload starving the workers of CPU) could leave it above
+///   every deadline, shed everything, and never be corrected. Such a request costs only a worker that was idle.
 /// - **Disconnects.** A request whose client closes the connection while it waits is withdrawn from the queue
 ///   (``ClientWatch``); one already in a batch is served and its answer dropped.
 /// - **Shedding.** A full queue answers `queueFull` (429) with the time the queue needs to drain at the measured
@@ -86,6 +97,8 @@ public final class Batcher: Sendable {
         var bytes: Int
         var arrived: ContinuousClock.Instant
         var deadline: ContinuousClock.Instant
+        /// Admitted to an idle worker without the estimate: sent unless its deadline has passed.
+        var probe: Bool
         var continuation: CheckedContinuation<Answer, Never>
     }
 
@@ -132,7 +145,8 @@ public final class Batcher: Sendable {
                 if state.queuedRecords > 0, state.queuedRecords + records.count > self.configuration.queueLimit {
                     return .reject(.queueFull(retryAfter: self.drainTime(state)))
                 }
-                if let estimate = self.estimate(state, adding: records.count),
+                let probe = state.queue.isEmpty && state.busy < self.configuration.workers
+                if !probe, let estimate = self.estimate(state, adding: records.count, at: now),
                     estimate > now.duration(to: deadline) * Self.headroom
                 {
                     return .reject(
@@ -145,7 +159,7 @@ public final class Batcher: Sendable {
                 state.nextID += 1
                 state.queue.append(
                     Waiting(
-                        id: id, records: records, bytes: bytes, arrived: now, deadline: deadline,
+                        id: id, records: records, bytes: bytes, arrived: now, deadline: deadline, probe: probe,
                         continuation: continuation))
                 state.queuedRecords += records.count
                 self.metrics.queueDepth(state.queuedRecords)
@@ -186,7 +200,7 @@ public final class Batcher: Sendable {
 
     /// The measured time a request of `count` records would wait and be served, behind what is queued; `nil`
     /// before the first batch was measured.
-    private func estimate(_ state: State, adding count: Int) -> Duration? {
+    private func estimate(_ state: State, adding count: Int, at now: ContinuousClock.Instant) -> Duration? {
         guard state.cost.measured else { return nil }
         // The batches ahead and its own, spread over the workers, plus half a batch in progress when every
         // worker is busy.
@@ -197,7 +211,7 @@ public final class Batcher: Sendable {
             seconds += state.cost.seconds(forBatchOf: self.configuration.maxSize) / 2
         }
         // Its own batch may run slow; the errors of the batches ahead mostly cancel out.
-        seconds += state.cost.overrun
+        seconds += state.cost.overrun(at: now)
         return .seconds(seconds)
     }
 
@@ -314,8 +328,9 @@ public final class Batcher: Sendable {
                 state.queuedRecords -= next.records.count
                 // Served in this batch, it would finish when a batch of the records so far and its own does.
                 let finish =
-                    now + .seconds(cost.measured ? cost.slowSeconds(forBatchOf: records + next.records.count) : 0)
-                if now >= next.deadline || finish > next.deadline {
+                    now
+                    + .seconds(cost.measured ? cost.slowSeconds(forBatchOf: records + next.records.count, at: now) : 0)
+                if now >= next.deadline || (finish > next.deadline && !(batch.isEmpty && next.probe)) {
                     dropped.append(next)
                     continue
                 }
@@ -349,7 +364,7 @@ public final class Batcher: Sendable {
         let lost = outcomes.allSatisfy { if case .lost = $0 { true } else { false } }
         self.state.withLock { state in
             state.busy -= 1
-            if !lost { state.cost.add(records: records.count, seconds: elapsed.seconds) }
+            if !lost { state.cost.add(records: records.count, seconds: elapsed.seconds, at: self.clock.now) }
         }
         self.metrics.batch(records: records.count, elapsed: elapsed, release: release)
         var offset = 0
@@ -373,18 +388,31 @@ struct ServiceCost: Sendable {
     private var sumNT = 0.0
     private(set) var fixed = 0.0
     private(set) var perRecord = 0.0
-    /// How much slower than the fit recent batches ran, at worst: each batch's overrun (measured before it joins
-    /// the fit) raises it, and it decays by 1 % a batch (half in about 70 batches).
-    private(set) var overrun = 0.0
+    /// How much slower than the fit recent batches ran, at worst, as of `overrunAt`: each batch's overrun
+    /// (measured before it joins the fit) raises it, and it fades by 1 % a batch (half in about 70 batches) and by
+    /// half a second (``overrun(at:)``, half-life ``overrunHalfLife``), so that a slow spell is forgotten soon after it ends, busy or not.
+    private var overrunThen = 0.0
+    private var overrunAt: ContinuousClock.Instant?
+    /// The half-life of the overrun in time.
+    static let overrunHalfLife = 1.0
 
     /// `true` once a batch was measured.
     var measured: Bool { self.weight > 0 }
 
-    mutating func add(records: Int, seconds: Double) {
+    /// The overrun as of `now`.
+    func overrun(at now: ContinuousClock.Instant) -> Double {
+        guard let then = self.overrunAt, self.overrunThen > 0 else { return self.overrunThen }
+        let age = max(0, then.duration(to: now).seconds)
+        return self.overrunThen * pow(0.5, age / Self.overrunHalfLife)
+    }
+
+    /// Adds a batch of `records` that took `seconds` and ended at `now`.
+    mutating func add(records: Int, seconds: Double, at now: ContinuousClock.Instant) {
         let n = Double(records)
         let decay = 0.95
         if self.measured {
-            self.overrun = max(seconds - self.seconds(forBatchOf: records), self.overrun * 0.99)
+            self.overrunThen = max(seconds - self.seconds(forBatchOf: records), self.overrun(at: now) * 0.99)
+            self.overrunAt = now
         }
         self.weight = self.weight * decay + 1
         self.sumN = self.sumN * decay + n
@@ -411,8 +439,8 @@ struct ServiceCost: Sendable {
 
     /// The seconds a batch of `records` takes when it runs as slow as recent batches did at worst. A request is
     /// only sent to a worker (and only admitted) when its own batch would finish in time even then.
-    func slowSeconds(forBatchOf records: Int) -> Double {
-        self.seconds(forBatchOf: records) + self.overrun
+    func slowSeconds(forBatchOf records: Int, at now: ContinuousClock.Instant) -> Double {
+        self.seconds(forBatchOf: records) + self.overrun(at: now)
     }
 
     /// The seconds `workers` take to serve `records` in batches of up to `batch`.

@@ -10,7 +10,8 @@ import Testing
 
 /// `gather serve` end to end: a real Python worker (standard library: the model is not the point), real HTTP.
 @Suite struct ServeCommandTests {
-    /// Doubles `x`; rejects records without it; sleeps PAUSE seconds per batch; appends each batch's `x` values
+    /// Doubles `x`; rejects records without it; sleeps PAUSE seconds per batch (or what MARKS/pause holds, when it
+    /// exists); appends each batch's `x` values
     /// (one line a batch) to MARKS/batches; dies by SIGSEGV on a record with "crash": "once" the first time (MARKS/crashed), and on
     /// every record with "crash": "always".
     static let worker = """
@@ -26,7 +27,8 @@ import Testing
                 if crash == "always" or (crash == "once" and not os.path.exists(os.path.join(marks, "crashed"))):
                     open(os.path.join(marks, "crashed"), "w").close()
                     os.kill(os.getpid(), signal.SIGSEGV)
-            time.sleep(pause)
+            p = os.path.join(marks, "pause")
+            time.sleep(float(open(p).read()) if os.path.exists(p) else pause)
             return [{"y": r["x"] * 2} if "x" in r else RecordError("x is missing") for r in records]
         serve(handle)
         """
@@ -211,6 +213,41 @@ import Testing
                 let shedBefore = late.count - workedLate
                 #expect(server.batches.count == 1 + ok.count + workedLate, "\(server.batches) \(late.map(\.body))")
                 #expect(shedBefore >= 6, "\(late.map(\.body))")
+            }
+        }
+    }
+
+    @Test(.timeLimit(.minutes(15)))
+    func aServerThatLearnedSlowBatchesServesAgainOnceTheyAreFast() async throws {
+        // The admission estimate is learned from batches that run. A spell of slow batches must not leave it so
+        // high that every request is shed, no batch runs, and the estimate never comes down: an idle worker
+        // always gets the next request.
+        _ = try await Self.serving(workers: 1, settings: "batch: { max_size: 1 }") { server, _ in
+            try await Self.withClient { fetcher in
+                for i in 0..<5 {
+                    #expect(await Self.predict(server.url, #"{"x": \#(i)}"#, fetcher: fetcher).status == 200)
+                }
+                // A slow spell: 600 ms batches, as a worker starved of CPU by an overload might run.
+                _ = try server.scratch.write("marks/pause", "0.6")
+                for i in 0..<2 {
+                    let slow = await Self.predict(server.url, #"{"x": \#(i)}"#, deadlineMs: 3000, fetcher: fetcher)
+                    #expect(slow.status == 200, "\(slow.body)")
+                }
+                // Fast again. With a 500 ms budget the learned estimate (over 600 ms) says no; the worker is idle.
+                _ = try server.scratch.write("marks/pause", "0")
+                var statuses: [Int] = []
+                for i in 0..<20 {
+                    statuses.append(
+                        await Self.predict(server.url, #"{"x": \#(i)}"#, deadlineMs: 500, fetcher: fetcher).status)
+                }
+                #expect(statuses.allSatisfy { $0 == 200 }, "\(statuses)")
+                // A spell's overrun fades by half a second: two seconds on, concurrent requests are admitted
+                // again, not only the one that finds the worker idle.
+                try await Task.sleep(for: .seconds(2))
+                let burst = try await Array(0..<8).concurrentMap(maxConcurrency: 8) { i in
+                    await Self.predict(server.url, #"{"x": \#(i)}"#, deadlineMs: 500, fetcher: fetcher).status
+                }
+                #expect(burst.allSatisfy { $0 == 200 }, "\(burst)")
             }
         }
     }

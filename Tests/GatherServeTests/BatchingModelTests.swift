@@ -9,23 +9,29 @@ import Testing
     @Test func theCostFitSplitsFixedAndPerRecordAndRemembersHowSlowBatchesRan() {
         var cost = ServiceCost()
         #expect(!cost.measured)
+        // All at one instant: only the per-batch fading counts until the clock moves.
+        let now = ContinuousClock.now
         // 10 ms a batch plus 1 ms a record, exactly.
         for records in [1, 8, 16, 32, 64, 4, 48] {
-            cost.add(records: records, seconds: 0.010 + 0.001 * Double(records))
+            cost.add(records: records, seconds: 0.010 + 0.001 * Double(records), at: now)
         }
         #expect(abs(cost.fixed - 0.010) < 1e-9)
         #expect(abs(cost.perRecord - 0.001) < 1e-9)
         // While the fit was learning, batches ran over what it said (7 ms at worst, now fading): that counts too.
-        #expect(cost.overrun > 0 && cost.overrun < 0.008)
-        #expect(abs(cost.slowSeconds(forBatchOf: 64) - (0.074 + cost.overrun)) < 1e-9)
+        #expect(cost.overrun(at: now) > 0 && cost.overrun(at: now) < 0.008)
+        #expect(abs(cost.slowSeconds(forBatchOf: 64, at: now) - (0.074 + cost.overrun(at: now))) < 1e-9)
         // One batch ran 50 ms over: a request is sent only if its batch would be in time even that slow.
-        cost.add(records: 64, seconds: 0.074 + 0.050)
-        #expect(cost.overrun > 0.049)
-        #expect(cost.slowSeconds(forBatchOf: 64) > cost.seconds(forBatchOf: 64) + 0.049)
-        // It fades once batches are on time again: half in about 70 batches.
-        let raised = cost.overrun
-        for _ in 0..<70 { cost.add(records: 32, seconds: cost.seconds(forBatchOf: 32)) }
-        #expect(cost.overrun < raised * 0.55)
+        cost.add(records: 64, seconds: 0.074 + 0.050, at: now)
+        #expect(cost.overrun(at: now) > 0.049)
+        #expect(cost.slowSeconds(forBatchOf: 64, at: now) > cost.seconds(forBatchOf: 64) + 0.049)
+        // It fades once batches are on time again: half in about 70 batches...
+        let raised = cost.overrun(at: now)
+        for _ in 0..<70 { cost.add(records: 32, seconds: cost.seconds(forBatchOf: 32), at: now) }
+        let faded = cost.overrun(at: now)
+        #expect(faded < raised * 0.55 && faded > raised * 0.45)
+        // ...and by half a second, batches or not: a slow spell does not outlive itself for want of batches.
+        #expect(abs(cost.overrun(at: now + .seconds(1)) - faded / 2) < 1e-9)
+        #expect(cost.overrun(at: now + .seconds(10)) < faded / 1000)
         // Draining: 130 records in batches of 64 over 2 workers = 3 batches' fixed part and 130 records, halved.
         #expect(
             abs(cost.drain(records: 130, batch: 64, workers: 2) - (3 * cost.fixed + 130 * cost.perRecord) / 2) < 1e-9)
