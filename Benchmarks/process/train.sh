@@ -2,12 +2,16 @@
 # The training scenario: 16 RandomForest fits (examples/train) with gather map (2 workers) against
 # joblib.Parallel(n_jobs=2) and GridSearchCV(n_jobs=2), then gather map SIGKILLed at about half way and run again:
 # the total work (fits run across both attempts) against one clean run, and the same results.
-# Needs scikit-learn: PYTHON=path/to/venv/bin/python (default: the bench venv). Usage: Benchmarks/process/train.sh
+# Needs scikit-learn: PYTHON=path/to/venv/bin/python (default: the bench venv). Usage: Benchmarks/process/train.sh   (GATHER=path uses that release binary instead of building)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 python=${PYTHON:-$HOME/.cache/gather-bench/venv/bin/python}
-swift build -c release --product gather 2>&1 | grep -E "error" || true
-gather=$(swift build -c release --show-bin-path)/gather
+if [ -n "${GATHER:-}" ]; then
+    gather=$GATHER   # a release binary built already (scripts/install's, say)
+else
+    swift build -c release --product gather 2>&1 | grep -E "error" || true
+    gather=$(swift build -c release --show-bin-path)/gather
+fi
 root=$(pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -50,6 +50,9 @@ public struct Coordinator: Sendable {
             // empty its queue looks (a worker that joins between the registration and the enqueue waits).
             try await tx.execute(
                 "ALTER TABLE gather_runs ADD COLUMN IF NOT EXISTS sealed boolean NOT NULL DEFAULT false")
+            // How many first units are enqueued (``seed(run:payloads:after:)``): where a registrar that stopped
+            // before sealing is resumed.
+            try await tx.execute("ALTER TABLE gather_runs ADD COLUMN IF NOT EXISTS seeded bigint NOT NULL DEFAULT 0")
             try await tx.execute(
                 """
                 CREATE TABLE IF NOT EXISTS gather_units (
@@ -77,16 +80,31 @@ public struct Coordinator: Sendable {
     }
 
     /// Runs `body` with a doorbell that rings whenever units are enqueued anywhere (`LISTEN gather_units`, on a
-    /// connection of its own for the length of `body`), so idle workers wake at once instead of polling.
+    /// connection of its own for the length of `body`), so idle workers wake at once instead of polling. When the
+    /// listening connection is lost (the server restarted, say), it is opened again after a backoff, and the bell
+    /// rings once it is back, in case a notification was missed meanwhile.
     public func withWakeups<T: Sendable>(_ body: (Doorbell) async throws -> T) async throws -> T {
         let bell = Doorbell()
         let server = self.server
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
-                try await server.withConnection { connection in
-                    try await connection.listen(on: Self.channel) { notifications in
-                        for try await _ in notifications { bell.ring() }
+                var backoff = Duration.milliseconds(100)
+                while !Task.isCancelled {
+                    let started = ContinuousClock.now
+                    do {
+                        try await server.withConnection { connection in
+                            try await connection.listen(on: Self.channel) { notifications in
+                                bell.ring()
+                                for try await _ in notifications { bell.ring() }
+                            }
+                        }
+                    } catch {
+                        // Idle workers still wake at least once a second meanwhile (UnitLoop's timeout).
                     }
+                    // A connection that lasted was a working one: start the backoff again.
+                    if started.duration(to: .now) > .seconds(10) { backoff = .milliseconds(100) }
+                    try? await Task.sleep(for: backoff)
+                    backoff = min(backoff * 2, .seconds(5))
                 }
             }
             do {
@@ -151,7 +169,9 @@ public struct Coordinator: Sendable {
 
     // MARK: - Runs and units
 
-    /// Registers run `id` with the hash of its configuration, or joins it when it exists with the same hash.
+    /// Registers run `id` with the hash of its configuration, or joins it when it exists with the same hash. A run
+    /// that exists but is not sealed yet comes back as ``RunRegistration/unsealed(seeded:)``: its registrar
+    /// stopped (or is still at it) before all first units were enqueued, and a ``Seeder`` goes on from there.
     ///
     /// - Throws: ``CoordinatorError`` when the run exists with another configuration (another pipeline file, or
     ///   another Gather version): a worker must not join work it would do differently.
@@ -164,8 +184,8 @@ public struct Coordinator: Sendable {
             WITH created AS (
                 INSERT INTO gather_runs (run_id, kind, config_hash, spec) VALUES ($1, $2, $3, $4)
                 ON CONFLICT (run_id) DO NOTHING RETURNING config_hash)
-            SELECT config_hash, true FROM created
-            UNION ALL SELECT config_hash, false FROM gather_runs WHERE run_id = $1
+            SELECT config_hash, true, false, 0::bigint FROM created
+            UNION ALL SELECT config_hash, false, sealed, seeded FROM gather_runs WHERE run_id = $1
             """, [.string(id), .string(kind), .string(configHash), .string(JSONWriter.string(spec))])
         guard let first = rows.first, let hash = first[0].stringValue else {
             throw CoordinatorError("run \(id) could not be registered")
@@ -175,7 +195,8 @@ public struct Coordinator: Sendable {
                 "run \(id) was started with another configuration (hash \(hash.prefix(12)), this one is "
                     + "\(configHash.prefix(12))): give the same pipeline file and Gather version, or another run id")
         }
-        return first[1] == .bool(true) ? .created : .joined
+        if first[1] == .bool(true) { return .created }
+        return first[2] == .bool(true) ? .joined : .unsealed(seeded: first[3].intValue ?? 0)
     }
 
     /// Adds units to run `id` (numbered after the ones it has) and wakes idle workers. Returns the units' ids.
@@ -195,6 +216,39 @@ public struct Coordinator: Sendable {
             "UPDATE gather_runs SET total = total + $2 WHERE run_id = $1 RETURNING total",
             [.string(id), .int(Int64(payloads.count))])
         guard let end = total.first?.first?.intValue else { throw CoordinatorError("no run \(id)") }
+        return try await Self.insert(run: id, payloads: payloads, through: end, in: tx)
+    }
+
+    /// Adds `payloads` as run `id`'s first units number `after + 1` on, unless that many are enqueued already:
+    /// a compare-and-set on the run's count of first units, so registrars that enqueue the same deterministic
+    /// sequence (one resuming another that stopped, or two at once) never enqueue a unit twice. Returns the count
+    /// of first units after: `after + payloads.count` when these went in, else what another registrar got to (and
+    /// nothing was added).
+    public func seed(run id: String, payloads: [Value], after: Int64) async throws -> Int64 {
+        guard !payloads.isEmpty else { return after }
+        return try await self.server.withTransaction { tx in
+            let count = Int64(payloads.count)
+            let total = try await tx.query(
+                """
+                UPDATE gather_runs SET total = total + $2, seeded = seeded + $2
+                WHERE run_id = $1 AND seeded = $3 AND NOT sealed RETURNING total
+                """, [.string(id), .int(count), .int(after)])
+            guard let end = total.first?.first?.intValue else {
+                let now = try await tx.query(
+                    "SELECT seeded, sealed FROM gather_runs WHERE run_id = $1", [.string(id)])
+                guard let row = now.first, let seeded = row[0].intValue else { throw CoordinatorError("no run \(id)") }
+                // Sealed by another registrar: everything is in.
+                return row[1] == .bool(true) ? max(seeded, after + count) : seeded
+            }
+            _ = try await Self.insert(run: id, payloads: payloads, through: end, in: tx)
+            return after + count
+        }
+    }
+
+    /// Inserts `payloads` as units numbered up to `end` and wakes idle workers.
+    private static func insert(run id: String, payloads: [Value], through end: Int64, in tx: PostgresTransaction)
+        async throws -> [Int64]
+    {
         let first = end - Int64(payloads.count) + 1
         let texts = Value.array(payloads.map { .string(JSONWriter.string($0)) })
         try await tx.execute(
@@ -390,8 +444,14 @@ public struct RunInfo: Sendable {
 }
 
 /// Whether ``Coordinator/register(run:kind:configHash:spec:)`` created the run or joined it.
-public enum RunRegistration: Sendable {
-    case created, joined
+public enum RunRegistration: Sendable, Equatable {
+    /// A new run: enqueue its first units (a ``Seeder``).
+    case created
+    /// A run with all its first units enqueued: work on it, or report it done.
+    case joined
+    /// A run whose registrar had enqueued `seeded` first units and not sealed it (it stopped, or is still at
+    /// it): a ``Seeder`` goes on after them.
+    case unsealed(seeded: Int64)
 }
 
 /// A run's units by state.

@@ -9,15 +9,13 @@ public import GatherCore
 /// bucket holds at most one grant's worth, so over any second the fleet starts at most `rate` plus two slices'
 /// worth of requests. A `Retry-After` one worker sees pauses the host for all of them.
 ///
-/// A coordinator that cannot be reached is retried with backoff (100 ms, doubling, at most 5 s) for up to
-/// `outage`, and ``lastProblem`` says why meanwhile (for a progress line); after that `take` throws.
+/// A coordinator that cannot be reached is retried by `outage` (``Outage``: with backoff, for up to a minute by
+/// default), which says why meanwhile (for a progress line); after that `take` throws.
 public actor FleetBudget: SharedBudget {
     private let coordinator: Coordinator
     private let slice: Duration
-    private let outage: Duration
+    private let outage: Outage
     private var hands: [String: Hand] = [:]
-    /// The coordinator's last error while it could not be reached, nil once it answers again.
-    public private(set) var lastProblem: String?
 
     private struct Hand {
         var tokens = 0
@@ -26,7 +24,7 @@ public actor FleetBudget: SharedBudget {
         var refill: Task<Void, any Error>?
     }
 
-    public init(coordinator: Coordinator, slice: Duration = .milliseconds(50), outage: Duration = .seconds(60)) {
+    public init(coordinator: Coordinator, slice: Duration = .milliseconds(50), outage: Outage = Outage()) {
         self.coordinator = coordinator
         self.slice = slice
         self.outage = outage
@@ -74,33 +72,14 @@ public actor FleetBudget: SharedBudget {
     }
 
     /// Asks for the next grant for `key` until one comes: waits out an empty bucket or a pause, retries an
-    /// unreachable coordinator.
+    /// unreachable coordinator (``Outage``).
     private func refill(key: String, rate: Rate) async throws {
         let perSecond = rate.count / max(rate.period.seconds, 1e-9)
         let want = max(1, Int((perSecond * self.slice.seconds).rounded(.down)))
-        var backoff = Duration.milliseconds(100)
-        var unreachableSince: ContinuousClock.Instant?
         while true {
             try Task.checkCancellation()
-            let answer: (granted: Int, pausedFor: Duration?)
-            do {
-                answer = try await self.coordinator.grant(
-                    key: key, rate: perSecond, burst: Double(want), want: want)
-                self.lastProblem = nil
-                unreachableSince = nil
-                backoff = .milliseconds(100)
-            } catch {
-                let since = unreachableSince ?? .now
-                unreachableSince = since
-                self.lastProblem = "the coordinator cannot be reached (\(error)); retrying"
-                if since.duration(to: .now) > self.outage {
-                    throw CoordinatorError(
-                        "the coordinator has not answered for \(self.outage) while asking for the fleet's rate for "
-                            + "\(key): \(error)")
-                }
-                try await Task.sleep(for: backoff)
-                backoff = min(backoff * 2, .seconds(5))
-                continue
+            let answer = try await self.outage.run("asking for the fleet's rate for \(key)") {
+                try await self.coordinator.grant(key: key, rate: perSecond, burst: Double(want), want: want)
             }
             if answer.granted > 0 {
                 self.hands[key, default: Hand()].tokens += answer.granted

@@ -202,3 +202,25 @@ public func describe(_ error: any Error) -> String {
     if let underlying = error.underlying { return String(describing: underlying) }
     return String(describing: error.code)
 }
+
+/// `true` when `error` says the connection or the server went away for a while, so the same statement may
+/// succeed once it is back: the connection was closed or never opened, the server is shutting down or starting
+/// up (SQLSTATE classes 08 and 57P0x), has too many connections (53300), or cancelled a transaction for a
+/// serialization failure or a deadlock (40001, 40P01). A query or constraint error is not transient.
+public func isTransient(_ error: any Error) -> Bool {
+    if let error = error as? PostgresError { return error.transient }
+    if let transaction = error as? PostgresTransactionError {
+        for inner in [transaction.closureError, transaction.commitError, transaction.beginError] {
+            if let inner { return isTransient(inner) }
+        }
+        return false
+    }
+    guard let error = error as? PSQLError else { return false }
+    if let state = error.serverInfo?[.sqlState] {
+        return state.hasPrefix("08") || state.hasPrefix("57P") || ["53300", "40001", "40P01"].contains(state)
+    }
+    switch error.code {
+    case .serverClosedConnection, .connectionError, .uncleanShutdown, .clientClosedConnection: return true
+    default: return false
+    }
+}

@@ -91,7 +91,8 @@ public final class PostgresStore: Sink {
             }
             self.catalog.withLock { $0 = after }
         } catch {
-            throw PostgresError("committing a batch to \(self.server.url) failed: \(describe(error))")
+            throw PostgresError(
+                "committing a batch to \(self.server.url) failed: \(describe(error))", transient: isTransient(error))
         }
         SinkMetrics.committed(committed, sink: "postgres", duration: ContinuousClock.now - started)
     }

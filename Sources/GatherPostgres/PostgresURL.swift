@@ -207,6 +207,12 @@ public struct PostgresURL: Sendable, Hashable, CustomStringConvertible {
 /// A PostgreSQL failure: what failed, the server's reason, and what to do. Never contains a password.
 public struct PostgresError: Error, Sendable, CustomStringConvertible {
     public var message: String
-    public init(_ message: String) { self.message = message }
+    /// The error it stands for was transient (``isTransient(_:)``): the same work may succeed once the server
+    /// is back.
+    public var transient: Bool
+    public init(_ message: String, transient: Bool = false) {
+        self.message = message
+        self.transient = transient
+    }
     public var description: String { self.message }
 }

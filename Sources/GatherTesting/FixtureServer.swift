@@ -21,11 +21,13 @@ import ServiceLifecycle
 public struct FixtureServer: Sendable {
     /// The port the server listens on.
     public let port: Int
+    /// The address it listens on (127.0.0.1 unless told otherwise).
+    public let host: String
     /// What the server saw.
     public let stats: FixtureStats
 
-    /// `http://127.0.0.1:PORT`.
-    public var baseURL: String { "http://127.0.0.1:\(self.port)" }
+    /// `http://HOST:PORT` (`http://127.0.0.1:PORT` by default).
+    public var baseURL: String { "http://\(self.host):\(self.port)" }
 
     /// The absolute URL of `path` on this server.
     public func url(_ path: String) -> String { self.baseURL + path }
@@ -37,9 +39,10 @@ public struct FixtureServer: Sendable {
     /// Starts a server, runs `body`, and stops the server however `body` ends.
     ///
     /// With `tls`, the server speaks HTTPS and offers HTTP/2 by ALPN (HTTP/1.1 otherwise); ``baseURL`` is still
-    /// `http://…`, so use ``url(_:scheme:)`` with `"https"`.
+    /// `http://…`, so use ``url(_:scheme:)`` with `"https"`. `host` is the address to listen on: another one
+    /// than loopback lets other hosts in (the scale-out tests' network namespaces reach the bridge's address).
     public static func withServer<T: Sendable>(
-        tls: TLSConfiguration? = nil,
+        tls: TLSConfiguration? = nil, host: String = "127.0.0.1",
         _ body: (FixtureServer) async throws -> T
     ) async throws -> T {
         let stats = FixtureStats()
@@ -49,9 +52,9 @@ public struct FixtureServer: Sendable {
         Self.routeList.addIndex(to: router)
         return try await HTTPServer.run(
             router: router, server: try tls.map { try .http2Upgrade(tlsConfiguration: $0) } ?? .http1(),
-            name: "fixture"
+            host: host, name: "fixture"
         ) { port in
-            try await body(FixtureServer(port: port, stats: stats))
+            try await body(FixtureServer(port: port, host: host, stats: stats))
         }
     }
 

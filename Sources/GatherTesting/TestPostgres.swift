@@ -19,9 +19,10 @@ public enum TestPostgres {
         return try PostgresURL(text)
     }
 
-    /// A new, empty database on the test cluster, named after `label` plus a random suffix.
-    public static func freshDatabase(_ label: String) async throws -> PostgresURL {
-        let url = try Self.serverURL()
+    /// A new, empty database on the test cluster (or on the cluster at `server`), named after `label` plus a
+    /// random suffix.
+    public static func freshDatabase(_ label: String, on server: PostgresURL? = nil) async throws -> PostgresURL {
+        let url = try server ?? Self.serverURL()
         let safe = label.lowercased().map { $0.isLetter || $0.isNumber ? $0 : "_" }
         let name = "t_" + String(safe.prefix(40)) + "_" + String(UInt32.random(in: 0...UInt32.max), radix: 36)
         let server = try await PostgresServer.connect(url, maxConnections: 1)

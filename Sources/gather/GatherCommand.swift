@@ -17,7 +17,7 @@ struct GatherCommand: AsyncParsableCommand {
         subcommands: [
             DemoCommand.self, RunCommand.self, ValidateCommand.self, LoadCommand.self, FetchCommand.self,
             CrawlCommand.self, MapCommand.self, WorkerCommand.self, StatusCommand.self, ServeCommand.self,
-            WorkerTemplateCommand.self, FixtureCommand.self, CompletionsCommand.self,
+            WorkerTemplateCommand.self, FixtureCommand.self, CompletionsCommand.self, CoordinatorBenchCommand.self,
         ]
     )
 }

@@ -1,6 +1,7 @@
 import GatherCore
 import GatherPostgres
 import GatherTesting
+import Synchronization
 import Testing
 
 @testable import GatherCoordinator
@@ -47,11 +48,125 @@ import Testing
         }
     }
 
+    /// A registrar killed between registering its run and sealing it left the run half enqueued: it never
+    /// finished, and the same command run again joined it without enqueuing the rest. Now the next registrar goes
+    /// on from where the first stopped, and two at once enqueue each unit once.
+    @Test(.timeLimit(.minutes(2)))
+    func aRegistrarThatStoppedHalfWayIsResumedAndTwoAtOnceEnqueueEachUnitOnce() async throws {
+        try await Self.withCoordinator("seeder") { coordinator in
+            let units = (1...1000).map { Value.object(["n": .int(Int64($0))]) }
+            // The first registrar enqueues 450 of the 1,000 units (two batches of 200 and part of a third that
+            // never commits: 400 are in) and stops.
+            let first = try await coordinator.register(run: "r", kind: "fetch", configHash: "h")
+            #expect(first == .created)
+            var stopped = try #require(Seeder(coordinator: coordinator, run: "r", registration: first))
+            for unit in units.prefix(450) { try await stopped.add(unit) }
+            #expect(try await coordinator.progress(run: "r").total == 400)
+            #expect(try await coordinator.finishIfDone(run: "r") == false)
+            // A worker drains what is there meanwhile: the run is still not done.
+            let early = try await coordinator.claim(run: "r", worker: "w", count: 1000, lease: .seconds(30))
+            try await coordinator.complete(early, worker: "w")
+            #expect(try await coordinator.finishIfDone(run: "r") == false)
+            // The same command again: it joins an unsealed run and goes on after unit 400.
+            let again = try await coordinator.register(run: "r", kind: "fetch", configHash: "h")
+            #expect(again == .unsealed(seeded: 400))
+            var resumed = try #require(Seeder(coordinator: coordinator, run: "r", registration: again))
+            for unit in units { try await resumed.add(unit) }
+            try await resumed.finish()
+            #expect(try await coordinator.register(run: "r", kind: "fetch", configHash: "h") == .joined)
+            #expect(Seeder(coordinator: coordinator, run: "r", registration: .joined) == nil)
+            let rest = try await coordinator.claim(run: "r", worker: "w", count: 1000, lease: .seconds(30))
+            let ns = (early + rest).compactMap { lease -> Int64? in
+                guard case .object(let payload) = lease.payload else { return nil }
+                return payload["n"]?.intValue
+            }
+            #expect(ns.sorted() == Array(1...1000))
+            try await coordinator.complete(rest, worker: "w")
+            #expect(try await coordinator.finishIfDone(run: "r"))
+
+            // Two registrars of one new run at once, in batches of 7 and 13: every unit once, in order.
+            let both = try await coordinator.register(run: "s", kind: "fetch", configHash: "h")
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for batch in [7, 13] {
+                    group.addTask {
+                        var seeder = try #require(
+                            Seeder(coordinator: coordinator, run: "s", registration: both, batch: batch))
+                        for unit in units { try await seeder.add(unit) }
+                        try await seeder.finish()
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let all = try await coordinator.claim(run: "s", worker: "w", count: 2000, lease: .seconds(30))
+            let order = all.compactMap { lease -> Int64? in
+                guard case .object(let payload) = lease.payload else { return nil }
+                return payload["n"]?.intValue
+            }
+            #expect(order == Array(1...1000), "\(order.count) units")
+            #expect(all.map(\.unit) == Array(1...1000))
+        }
+    }
+
+    /// A statement the server cuts off (its backend terminated, as a restart or failover does) is tried again
+    /// by ``Outage`` and succeeds; one the server refuses fails at once; and a coordinator that stays away past
+    /// the limit ends in an error that says what the worker was doing.
+    @Test(.timeLimit(.minutes(2)))
+    func anOutageIsRiddenOutAndOnlyTransientErrorsAreRetried() async throws {
+        try await Self.withCoordinator("outage") { coordinator in
+            let outage = Outage(limit: .seconds(20))
+            let attempts = Mutex(0)
+            let server = coordinator.server
+            async let answer = outage.run("testing") {
+                let attempt = attempts.withLock {
+                    $0 += 1; return $0
+                }
+                if attempt == 1 { _ = try await server.query("SELECT pg_sleep(30), 'outage-test'") }
+                return try await server.query("SELECT 7")
+            }
+            // Terminate the sleeping backend from the pool's other connection, as a fast shutdown does (57P01).
+            var terminated = false
+            for _ in 0..<200 where !terminated {
+                let rows = try await server.query(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        + "WHERE query LIKE 'SELECT pg_sleep(30), ''outage-test''%' AND pid <> pg_backend_pid()")
+                terminated = rows.first?.first == .bool(true)
+                if !terminated { try await Task.sleep(for: .milliseconds(20)) }
+            }
+            #expect(terminated)
+            #expect(try await answer == [[.int(7)]])
+            #expect(attempts.withLock { $0 } == 2)
+            #expect(outage.problem == nil)
+            // Refused by the server (no such table): not retried.
+            let refused = Mutex(0)
+            await #expect(throws: (any Error).self) {
+                try await outage.run("testing") {
+                    refused.withLock { $0 += 1 }
+                    return try await server.query("SELECT * FROM no_such_table")
+                }
+            }
+            #expect(refused.withLock { $0 } == 1)
+            // Away for longer than the limit: the error names what was being done.
+            let short = Outage(limit: .milliseconds(300))
+            do {
+                _ = try await short.run("claiming units of r") { () async throws -> Int in
+                    throw PostgresError("connection refused", transient: true)
+                }
+                Issue.record("an outage past the limit did not throw")
+            } catch {
+                #expect("\(error)".contains("has not answered"), "\(error)")
+                #expect("\(error)".contains("claiming units of r"), "\(error)")
+                #expect(short.problem?.contains("connection refused") == true)
+            }
+        }
+    }
+
     @Test(.timeLimit(.minutes(2)))
     func workersShareUnitsAndEachIsDoneOnce() async throws {
         try await Self.withCoordinator("share") { coordinator in
             #expect(try await coordinator.register(run: "r1", kind: "map", configHash: "abc") == .created)
-            #expect(try await coordinator.register(run: "r1", kind: "map", configHash: "abc") == .joined)
+            // Not sealed yet: another registrar would go on seeding it.
+            #expect(
+                try await coordinator.register(run: "r1", kind: "map", configHash: "abc") == .unsealed(seeded: 0))
             let ids = try await coordinator.enqueue(run: "r1", payloads: (1...200).map { ["n": .int(Int64($0))] })
             #expect(ids == Array(1...200))
             // Four workers claim batches of 7 concurrently until nothing is left.

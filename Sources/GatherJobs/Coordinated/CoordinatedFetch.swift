@@ -129,20 +129,16 @@ public enum CoordinatedFetch {
     }
 
     /// Registers `run` (from ``plan(_:unitSize:)``) and enqueues its input lines as units, once: a run that
-    /// exists already is joined, not enqueued again.
+    /// exists already is joined, not enqueued again, and one whose registrar stopped before all its lines were
+    /// enqueued is enqueued on from where it stopped (``Seeder``).
     public static func register(_ run: RunInfo, coordinator: Coordinator) async throws {
         let spec = try Spec(run.spec)
-        let registration = try await coordinator.register(
-            run: run.id, kind: "fetch", configHash: run.configHash, spec: run.spec)
-        guard registration == .created else { return }
-        let reader = try LineReader(path: spec.input)
-        var units: [Value] = []
-        var lines: [Value] = []
-        func cut() {
-            guard !lines.isEmpty else { return }
-            units.append(.object(["lines": .array(lines)]))
-            lines = []
+        let registration = try await Outage().run("registering \(run.id)") {
+            try await coordinator.register(run: run.id, kind: "fetch", configHash: run.configHash, spec: run.spec)
         }
+        guard var seeder = Seeder(coordinator: coordinator, run: run.id, registration: registration) else { return }
+        let reader = try LineReader(path: spec.input)
+        var lines: [Value] = []
         while let line = try await reader.next() {
             switch line {
             case .text(let number, let bytes):
@@ -150,39 +146,38 @@ public enum CoordinatedFetch {
             case .tooLong(let number, let length):
                 lines.append(.array([.int(Int64(number)), .null, .int(Int64(length))]))
             }
-            if lines.count >= spec.unitSize { cut() }
-            if units.count >= 200 {
-                try await coordinator.enqueue(run: run.id, payloads: units)
-                units = []
+            if lines.count >= spec.unitSize {
+                try await seeder.add(.object(["lines": .array(lines)]))
+                lines = []
             }
         }
-        cut()
-        try await coordinator.enqueue(run: run.id, payloads: units)
-        try await coordinator.seal(run: run.id)
+        if !lines.isEmpty { try await seeder.add(.object(["lines": .array(lines)])) }
+        try await seeder.finish()
     }
 
     /// Works on `run` until no unit is left (or `stop` fires): claims units, fetches their requests (at most
     /// the spec's concurrency in flight on this worker, the fleet's rate per host), and commits each unit's
-    /// records with its fenced completion into `store`. Leases last `lease`.
+    /// records with its fenced completion into `store`. Leases last `lease`; an unreachable coordinator is waited
+    /// for by `outage`.
     public static func work(
         run: RunInfo, coordinator: Coordinator, store: PostgresStore, worker: String, lease: Duration = .seconds(30),
-        stop: StopSignal = StopSignal()
+        stop: StopSignal = StopSignal(), outage: Outage = Outage()
     ) async throws -> CoordinatedSummary {
         let spec = try Spec(run.spec)
         try UnitLoop.requireSameVersion(spec.version, run: run.id)
-        let budget = spec.rate == nil ? nil : FleetBudget(coordinator: coordinator)
+        let budget = spec.rate == nil ? nil : FleetBudget(coordinator: coordinator, outage: outage)
         let input = FetchInput(
             path: spec.input, format: spec.template.map(FetchInputFormat.template) ?? .lines, method: spec.method,
             stop: stop)
         // Every unit in hand shares the worker's `concurrency` requests in flight.
         let slots = FlowController(limits: FlowLimits(maxConcurrency: spec.concurrency), clock: ContinuousClock())
-        try await coordinator.join(worker: worker)
+        try await outage.run("joining \(run.id)") { try await coordinator.join(worker: worker) }
         return try await Fetcher.withFetcher(configuration: spec.fetcher(budget: budget)) { fetcher in
             // Two units' worth of requests in hand keeps the slots full while a unit commits.
             let capacity = max(2, (2 * spec.concurrency + spec.unitSize - 1) / spec.unitSize)
             return try await UnitLoop.run(
                 run, coordinator: coordinator, store: store, worker: worker, capacity: capacity, lease: lease,
-                stop: stop
+                stop: stop, outage: outage
             ) { lease in
                 let items = Self.items(lease.payload, input: input)
                 let records = try await withThrowingTaskGroup(of: FetchRecord.self) { group in

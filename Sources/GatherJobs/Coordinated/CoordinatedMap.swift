@@ -93,23 +93,18 @@ public enum CoordinatedMap {
     }
 
     /// Registers `run` (from ``plan(_:)``) and enqueues the tasks of `input` as its units, once: a run that exists
-    /// already is joined, not enqueued again.
+    /// already is joined, not enqueued again, and one whose registrar stopped before all its units were enqueued
+    /// is enqueued on from where it stopped (``Seeder``).
     public static func register(_ run: RunInfo, input: String, batch: Int, coordinator: Coordinator) async throws {
-        let registration = try await coordinator.register(
-            run: run.id, kind: "map", configHash: run.configHash, spec: run.spec)
-        guard registration == .created else { return }
+        let registration = try await Outage().run("registering \(run.id)") {
+            try await coordinator.register(run: run.id, kind: "map", configHash: run.configHash, spec: run.spec)
+        }
+        guard var seeder = Seeder(coordinator: coordinator, run: run.id, registration: registration, batch: 500)
+        else { return }
         let reader = try LineReader(path: input)
         let tasks = MapInput(reader: reader, batch: max(1, batch), skip: [], stop: StopSignal())
-        var units: [Value] = []
-        for try await batch in tasks {
-            units.append(Self.payload(batch))
-            if units.count >= 500 {
-                try await coordinator.enqueue(run: run.id, payloads: units)
-                units = []
-            }
-        }
-        try await coordinator.enqueue(run: run.id, payloads: units)
-        try await coordinator.seal(run: run.id)
+        for try await batch in tasks { try await seeder.add(Self.payload(batch)) }
+        try await seeder.finish()
     }
 
     /// ``plan(_:)`` and ``register(_:input:batch:coordinator:)`` together.
@@ -121,11 +116,12 @@ public enum CoordinatedMap {
 
     /// Works on `run` with `workers` worker processes until no unit is left (or `stop` fires): claims units,
     /// runs them, and commits each unit's rows with its fenced completion into `store`. Leases last `lease` and
-    /// are renewed every third of it while their units run. `onceStarted` runs when the worker processes are up,
+    /// are renewed every third of it while their units run; an unreachable coordinator is waited for by `outage`.
+    /// `onceStarted` runs when the worker processes are up,
     /// before the first claim (`gather map` registers its run there, so a command that cannot start leaves none).
     public static func work(
         run: RunInfo, coordinator: Coordinator, store: PostgresStore, worker: String, workers: Int,
-        lease: Duration = .seconds(30), stop: StopSignal = StopSignal(),
+        lease: Duration = .seconds(30), stop: StopSignal = StopSignal(), outage: Outage = Outage(),
         stderrLine: @escaping @Sendable (Int, String) -> Void = { _, _ in },
         onceStarted: (@Sendable () async throws -> Void)? = nil
     ) async throws -> CoordinatedSummary {
@@ -134,7 +130,7 @@ public enum CoordinatedMap {
         var poolConfiguration = spec.pool(workers: workers)
         poolConfiguration.stderrLine = stderrLine
         let normalizer = Normalizer(table: spec.table, lists: .json)
-        try await coordinator.join(worker: worker)
+        try await outage.run("joining \(run.id)") { try await coordinator.join(worker: worker) }
         do {
             return try await ProcessPool.withPool(poolConfiguration) { pool in
                 // The workers are up (a command that cannot start has thrown by now): what the caller does only then.
@@ -142,7 +138,8 @@ public enum CoordinatedMap {
                 // One unit per worker process in hand keeps every process busy.
                 return try await UnitLoop.run(
                     run, coordinator: coordinator, store: store, worker: worker,
-                    capacity: max(1, pool.configuration.workers), lease: lease, stop: stop
+                    capacity: max(1, pool.configuration.workers), lease: lease, stop: stop,
+                    outage: outage
                 ) { lease in
                     let batch = Self.batch(lease.payload)
                     let outcomes = batch.tasks.isEmpty ? [] : try await pool.process(batch.tasks.map(\.value))

@@ -37,6 +37,8 @@ public struct CoordinatedSummary: Sendable {
 /// completion, in one transaction on the coordinator's database. Leases are renewed every third of their length
 /// while their units run; a unit whose lease was lost meanwhile commits nothing (``CoordinatedSummary/fenced``).
 /// Idle, it waits for the doorbell (LISTEN/NOTIFY) or for a lease to run out, never polling in a tight loop.
+/// A coordinator that cannot be reached for a while (restarting, cut off) is waited for (``Outage``): the units in
+/// hand keep running, and their commits are tried again once it answers, fenced as ever.
 ///
 /// What a worker records through swift-metrics (Prometheus with `--metrics`):
 /// - `gather_worker_units_total{run, outcome}`: units committed (`done`) or lost after the lease ran out
@@ -55,7 +57,8 @@ enum UnitLoop {
 
     static func run(
         _ run: RunInfo, coordinator: Coordinator, store: PostgresStore, worker: String, capacity: Int,
-        lease: Duration, stop: StopSignal, perform: @escaping @Sendable (Lease) async throws -> Outcome
+        lease: Duration, stop: StopSignal, outage: Outage,
+        perform: @escaping @Sendable (Lease) async throws -> Outcome
     ) async throws -> CoordinatedSummary {
         let held = HeldLeases()
         let metrics = Metrics(run: run.id)
@@ -74,8 +77,10 @@ enum UnitLoop {
                 while true {
                     // Keep `capacity` units in hand.
                     while inFlight < capacity, !stop.isStopped {
-                        let leases = try await coordinator.claim(
-                            run: run.id, worker: worker, count: capacity - inFlight, lease: lease)
+                        let leases = try await outage.run("claiming units of \(run.id)") {
+                            try await coordinator.claim(
+                                run: run.id, worker: worker, count: capacity - inFlight, lease: lease)
+                        }
                         if leases.isEmpty { break }
                         held.add(leases)
                         metrics.claims.increment()
@@ -87,16 +92,29 @@ enum UnitLoop {
                     }
                     guard let (lease, outcome) = try await group.next() else {
                         if stop.isStopped { break }
-                        if try await coordinator.finishIfDone(run: run.id) { break }
+                        if try await outage.run(
+                            "checking whether \(run.id) is done",
+                            {
+                                try await coordinator.finishIfDone(run: run.id)
+                            })
+                        {
+                            break
+                        }
                         // Others hold the rest: wait for new units (the doorbell) or for a lease to run out.
                         await bell.wait(timeout: min(lease / 2, .seconds(1)))
                         continue
                     }
                     inFlight -= 1
-                    var accepted = false
-                    try await store.commit { tx in
-                        accepted = try await !Coordinator.fence([lease], worker: worker, in: tx).isEmpty
-                        return accepted ? outcome.write : SinkBatch()
+                    // Tried again when the connection is lost: if the lost commit went through, the fence accepts
+                    // nothing the second time (the unit is gone), and it counts as fenced.
+                    let accepted = try await outage.run("committing unit \(lease.unit) of \(run.id)") {
+                        let accepted = Mutex(false)
+                        try await store.commit { tx in
+                            let fenced = try await Coordinator.fence([lease], worker: worker, in: tx).isEmpty
+                            accepted.withLock { $0 = !fenced }
+                            return fenced ? SinkBatch() : outcome.write
+                        }
+                        return accepted.withLock { $0 }
                     }
                     held.remove(lease)
                     metrics.held.record(held.count)

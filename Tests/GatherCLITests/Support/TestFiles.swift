@@ -20,17 +20,25 @@ struct ProcessResult {
     var stderr: String
 }
 
-/// Runs `gather` with arguments; `whileRunning` gets the process (to send it signals).
+/// Runs `gather` with arguments; `whileRunning` gets the process (to send it signals). With a `launcher` (like
+/// `["/usr/bin/env", "ip", "netns", "exec", "gather-w1"]`), that runs gather; it must exec it, so that the process
+/// is gather's own.
 func runGather(
     _ arguments: [String],
     stdin: String? = nil,
     keepStdinOpen: Bool = false,
     environment: [String: String]? = nil,
+    launcher: [String] = [],
     whileRunning: ((Process) async throws -> Void)? = nil
 ) async throws -> ProcessResult {
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: gatherExecutable())
-    process.arguments = arguments
+    if let first = launcher.first {
+        process.executableURL = URL(fileURLWithPath: first)
+        process.arguments = launcher.dropFirst() + [gatherExecutable()] + arguments
+    } else {
+        process.executableURL = URL(fileURLWithPath: gatherExecutable())
+        process.arguments = arguments
+    }
     if let environment { process.environment = environment }
     let out = Pipe()
     let err = Pipe()
