@@ -22,6 +22,8 @@ public struct Seeder: Sendable {
     /// Units produced so far (skipped or not).
     private var produced: Int64 = 0
     private var pending: [Value] = []
+    /// The count of first units at which the queue's statistics are refreshed next.
+    private var analyzeAt: Int64 = 5000
 
     /// A seeder for a run just registered, or `nil` when there is nothing to seed (the run is sealed).
     /// A coordinator that cannot be reached for a while is waited for by `outage`: a lost `seed` is safe to repeat.
@@ -53,6 +55,7 @@ public struct Seeder: Sendable {
         try await self.flush()
         let (coordinator, run) = (self.coordinator, self.run)
         try await self.outage.run("sealing \(run)") { try await coordinator.seal(run: run) }
+        if self.seeded >= 1000 { await coordinator.analyze() }
     }
 
     private mutating func flush() async throws {
@@ -68,6 +71,10 @@ public struct Seeder: Sendable {
                         + "it was being enqueued")
             }
             self.seeded = now
+            if now >= self.analyzeAt {
+                await self.coordinator.analyze()
+                self.analyzeAt = now * 10
+            }
             // Another registrar got further: keep only what it has not enqueued.
             self.pending = Array(self.pending.suffix(Int(max(0, self.produced - now))))
         }
