@@ -2,7 +2,8 @@
 # Coordination overhead (issue 16): claims plus fenced commits per second with trivial units on a local
 # PostgreSQL 15 (a throwaway cluster, scripts/pg-cluster, fsync on), next to pgbench's TPS on the same cluster.
 #
-#   Benchmarks/scale/overhead.sh [UNITS] [WORKERS] [BATCH]     (defaults 100000 4 100; GATHER=path: that binary)
+#   Benchmarks/scale/overhead.sh [UNITS] [WORKERS] [BATCH]     (defaults 100000 4 100; GATHER=path: that binary;
+#                                                               NAPTIME=10s sets the server's autovacuum_naptime)
 #
 # gather side: `gather coordinator-bench` (hidden): WORKERS loops, each on a connection of its own, claim BATCH
 # units (SELECT … FOR UPDATE SKIP LOCKED) and complete them fenced, writing one result row per unit in the same
@@ -22,7 +23,11 @@ else
 fi
 eval "$(scripts/pg-cluster start)"
 trap 'scripts/pg-cluster stop "$GATHER_PG_DIR"' EXIT
-echo "# PostgreSQL $(psql -Atc 'SHOW server_version'), $(nproc) cores; $units units, $workers workers, batch $batch"
+if [ -n "${NAPTIME:-}" ]; then
+    psql -qc "ALTER SYSTEM SET autovacuum_naptime = '$NAPTIME'" -c "SELECT pg_reload_conf()" >/dev/null
+fi
+echo "# PostgreSQL $(psql -Atc 'SHOW server_version'), $(nproc) cores; $units units, $workers workers, batch $batch;" \
+    "autovacuum_naptime $(psql -Atc 'SHOW autovacuum_naptime')"
 "$gather" coordinator-bench "$GATHER_PG_URL" --units "$units" --workers "$workers" --batch "$batch"
 pgbench -i -s 10 -q >/dev/null 2>&1
 for mode in tpcb select; do

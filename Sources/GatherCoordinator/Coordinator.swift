@@ -65,9 +65,18 @@ public struct Coordinator: Sendable {
             // names a column a claim or heartbeat changes (state, epoch, owner, lease_until) would make every
             // such UPDATE a non-HOT one, with a new index entry and a dead one each time; with none, they are HOT
             // updates that page pruning cleans up without waiting for vacuum. Room on each page for them:
-            // fillfactor 70.
+            // fillfactor 70. Every unit leaves two dead rows (its claim and its delete), so vacuum and analyze
+            // run on this table after a fixed number of changes rather than a share of its size, and vacuum at
+            // full speed (no cost delay): it is a queue, not a table that grows.
             try await tx.execute("DROP INDEX IF EXISTS gather_units_open")
-            try await tx.execute("ALTER TABLE gather_units SET (fillfactor = 70)")
+            try await tx.execute(
+                """
+                ALTER TABLE gather_units SET (fillfactor = 70,
+                    autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 20000,
+                    autovacuum_vacuum_insert_scale_factor = 0, autovacuum_vacuum_insert_threshold = 20000,
+                    autovacuum_analyze_scale_factor = 0, autovacuum_analyze_threshold = 20000,
+                    autovacuum_vacuum_cost_delay = 0)
+                """)
             try await tx.execute(
                 """
                 CREATE TABLE IF NOT EXISTS gather_budgets (

@@ -254,7 +254,8 @@ extension FetchCommand {
             {
                 try await WorkerCommand.withCoordinator(url) { coordinator, store in
                     let run = try CoordinatedFetch.plan(options)
-                    try await CoordinatedFetch.register(run, coordinator: coordinator)
+                    let outage = WorkerCommand.outage(name: "gather fetch", quiet: quiet)
+                    try await CoordinatedFetch.register(run, coordinator: coordinator, outage: outage)
                     if !quiet {
                         Terminal.error("gather fetch: run \(run.id) on \(url); `gather worker \(url)` joins it")
                     }
@@ -264,9 +265,11 @@ extension FetchCommand {
                         stop: { stop.stop() }
                     ) {
                         let summary = try await CoordinatedFetch.work(
-                            run: run, coordinator: coordinator, store: store, worker: name, lease: lease, stop: stop)
-                        try await coordinator.release(run: run.id, worker: name)
-                        return (summary, try await coordinator.progress(run: run.id), stop.isStopped)
+                            run: run, coordinator: coordinator, store: store, worker: name, lease: lease, stop: stop,
+                            outage: outage)
+                        let progress = try await WorkerCommand.finish(
+                            run.id, coordinator: coordinator, name: name, outage)
+                        return (summary, progress, stop.isStopped)
                     }
                 }
             }, summary: { WorkerCommand.value([$0.0], worker: name) })

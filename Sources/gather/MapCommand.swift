@@ -161,19 +161,20 @@ extension MapCommand {
             let run = try CoordinatedMap.plan(options)
             if !quiet { Terminal.error("gather map: run \(run.id) on \(url); `gather worker \(url)` joins it") }
             let stop = StopSignal()
+            let outage = WorkerCommand.outage(name: "gather map", quiet: quiet)
             return try await GracefulStop.run(
                 message: "no new units; units in hand finish and are saved (the others go back to the queue)",
                 stop: { stop.stop() }
             ) {
                 let summary = try await CoordinatedMap.work(
                     run: run, coordinator: coordinator, store: store, worker: name,
-                    workers: options.pool.workers, lease: leaseDuration, stop: stop,
+                    workers: options.pool.workers, lease: leaseDuration, stop: stop, outage: outage,
                     onceStarted: {
                         try await CoordinatedMap.register(
-                            run, input: options.input, batch: options.batch, coordinator: coordinator)
+                            run, input: options.input, batch: options.batch, coordinator: coordinator, outage: outage)
                     })
-                try await coordinator.release(run: run.id, worker: name)
-                return (summary, try await coordinator.progress(run: run.id), stop.isStopped)
+                let progress = try await WorkerCommand.finish(run.id, coordinator: coordinator, name: name, outage)
+                return (summary, progress, stop.isStopped)
             }
         }
     }

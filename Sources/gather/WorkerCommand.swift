@@ -96,6 +96,7 @@ struct WorkerCommand: AsyncParsableCommand {
         quiet: Bool
     ) async throws -> (failed: Bool, stopped: Bool, summaries: [CoordinatedSummary]) {
         let stop = StopSignal()
+        let outage = Self.outage(name: "gather worker \(name)", quiet: quiet)
         return try await GracefulStop.run(
             message: "no new units; units in hand finish and are saved (the others go back to the queue)",
             stop: { stop.stop() }
@@ -104,7 +105,9 @@ struct WorkerCommand: AsyncParsableCommand {
                 var failed = false
                 var summaries: [CoordinatedSummary] = []
                 while !stop.isStopped {
-                    let runs = try await coordinator.openRuns().filter { ["map", "fetch"].contains($0.kind) }
+                    let runs = try await outage.run("looking for runs") {
+                        try await coordinator.openRuns().filter { ["map", "fetch"].contains($0.kind) }
+                    }
                     if runs.isEmpty {
                         if !wait { break }
                         // A new run enqueues its units, which rings the doorbell.
@@ -116,12 +119,11 @@ struct WorkerCommand: AsyncParsableCommand {
                             run.kind == "fetch"
                             ? try await CoordinatedFetch.work(
                                 run: run, coordinator: coordinator, store: store, worker: name, lease: lease,
-                                stop: stop)
+                                stop: stop, outage: outage)
                             : try await CoordinatedMap.work(
                                 run: run, coordinator: coordinator, store: store, worker: name, workers: workers,
-                                lease: lease, stop: stop)
-                        try await coordinator.release(run: run.id, worker: name)
-                        let progress = try await coordinator.progress(run: run.id)
+                                lease: lease, stop: stop, outage: outage)
+                        let progress = try await Self.finish(run.id, coordinator: coordinator, name: name, outage)
                         if !quiet {
                             Terminal.error(Self.render(summary, worker: name, run: run.id, progress: progress))
                         }
@@ -132,6 +134,22 @@ struct WorkerCommand: AsyncParsableCommand {
                 return (failed, stop.isStopped, summaries)
             }
         }
+    }
+
+    /// The worker's way through an unreachable coordinator: retried for a minute, with a line on stderr when it
+    /// stops answering and one when it is back (unless `quiet`).
+    static func outage(name: String, quiet: Bool) -> Outage {
+        Outage(report: { line in if !quiet { Terminal.error("\(name): \(line)") } })
+    }
+
+    /// After working on run `id`: hands back what this worker still holds, and says where the run stands.
+    static func finish(_ id: String, coordinator: Coordinator, name: String, _ outage: Outage) async throws
+        -> QueueProgress
+    {
+        try await outage.run("handing back the units of \(id)") {
+            try await coordinator.release(run: id, worker: name)
+        }
+        return try await outage.run("reading the progress of \(id)") { try await coordinator.progress(run: id) }
     }
 
     /// A coordinator URL, or a usage error that says what is wrong with it.

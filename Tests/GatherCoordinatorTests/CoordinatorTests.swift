@@ -113,7 +113,8 @@ import Testing
     @Test(.timeLimit(.minutes(2)))
     func anOutageIsRiddenOutAndOnlyTransientErrorsAreRetried() async throws {
         try await Self.withCoordinator("outage") { coordinator in
-            let outage = Outage(limit: .seconds(20))
+            let reports = Mutex<[String]>([])
+            let outage = Outage(limit: .seconds(20), report: { line in reports.withLock { $0.append(line) } })
             let attempts = Mutex(0)
             let server = coordinator.server
             async let answer = outage.run("testing") {
@@ -136,6 +137,11 @@ import Testing
             #expect(try await answer == [[.int(7)]])
             #expect(attempts.withLock { $0 } == 2)
             #expect(outage.problem == nil)
+            // One line when it stopped answering (saying what was being done), one when it was back.
+            let said = reports.withLock { $0 }
+            #expect(said.count == 2, "\(said)")
+            #expect(said.first?.contains("cannot be reached") == true && said.first?.contains("testing") == true)
+            #expect(said.last?.hasPrefix("the coordinator answers again") == true, "\(said)")
             // Refused by the server (no such table): not retried.
             let refused = Mutex(0)
             await #expect(throws: (any Error).self) {

@@ -131,12 +131,13 @@ public enum CoordinatedFetch {
     /// Registers `run` (from ``plan(_:unitSize:)``) and enqueues its input lines as units, once: a run that
     /// exists already is joined, not enqueued again, and one whose registrar stopped before all its lines were
     /// enqueued is enqueued on from where it stopped (``Seeder``).
-    public static func register(_ run: RunInfo, coordinator: Coordinator) async throws {
+    public static func register(_ run: RunInfo, coordinator: Coordinator, outage: Outage = Outage()) async throws {
         let spec = try Spec(run.spec)
-        let registration = try await Outage().run("registering \(run.id)") {
+        let registration = try await outage.run("registering \(run.id)") {
             try await coordinator.register(run: run.id, kind: "fetch", configHash: run.configHash, spec: run.spec)
         }
-        guard var seeder = Seeder(coordinator: coordinator, run: run.id, registration: registration) else { return }
+        guard var seeder = Seeder(coordinator: coordinator, run: run.id, registration: registration, outage: outage)
+        else { return }
         let reader = try LineReader(path: spec.input)
         var lines: [Value] = []
         while let line = try await reader.next() {

@@ -95,11 +95,15 @@ public enum CoordinatedMap {
     /// Registers `run` (from ``plan(_:)``) and enqueues the tasks of `input` as its units, once: a run that exists
     /// already is joined, not enqueued again, and one whose registrar stopped before all its units were enqueued
     /// is enqueued on from where it stopped (``Seeder``).
-    public static func register(_ run: RunInfo, input: String, batch: Int, coordinator: Coordinator) async throws {
-        let registration = try await Outage().run("registering \(run.id)") {
+    public static func register(
+        _ run: RunInfo, input: String, batch: Int, coordinator: Coordinator, outage: Outage = Outage()
+    ) async throws {
+        let registration = try await outage.run("registering \(run.id)") {
             try await coordinator.register(run: run.id, kind: "map", configHash: run.configHash, spec: run.spec)
         }
-        guard var seeder = Seeder(coordinator: coordinator, run: run.id, registration: registration, batch: 500)
+        guard
+            var seeder = Seeder(
+                coordinator: coordinator, run: run.id, registration: registration, batch: 500, outage: outage)
         else { return }
         let reader = try LineReader(path: input)
         let tasks = MapInput(reader: reader, batch: max(1, batch), skip: [], stop: StopSignal())
