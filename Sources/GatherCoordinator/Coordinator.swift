@@ -83,6 +83,10 @@ public struct Coordinator: Sendable {
                     key text PRIMARY KEY, tokens double precision NOT NULL,
                     updated_at timestamptz NOT NULL DEFAULT clock_timestamp(), paused_until timestamptz)
                 """)
+            // The rate last asked for and the requests granted so far, for `gather status`.
+            try await tx.execute("ALTER TABLE gather_budgets ADD COLUMN IF NOT EXISTS rate double precision")
+            try await tx.execute(
+                "ALTER TABLE gather_budgets ADD COLUMN IF NOT EXISTS granted bigint NOT NULL DEFAULT 0")
             try await tx.execute(
                 """
                 CREATE TABLE IF NOT EXISTS gather_workers (
@@ -157,7 +161,9 @@ public struct Coordinator: Sendable {
                 UPDATE gather_budgets AS g
                 SET tokens = CASE WHEN b.paused_until > clock_timestamp() THEN b.available
                         ELSE b.available - least($4::float8, floor(b.available)) END,
-                    updated_at = clock_timestamp()
+                    granted = g.granted + CASE WHEN b.paused_until > clock_timestamp() THEN 0
+                        ELSE least($4::float8, floor(b.available))::bigint END,
+                    rate = $2::float8, updated_at = clock_timestamp()
                 FROM b WHERE g.key = b.key
                 RETURNING CASE WHEN b.paused_until > clock_timestamp() THEN 0
                         ELSE least($4::float8, floor(b.available))::bigint END,
@@ -178,6 +184,22 @@ public struct Coordinator: Sendable {
             ON CONFLICT (key) DO UPDATE SET paused_until = greatest(
                 coalesce(gather_budgets.paused_until, clock_timestamp()), excluded.paused_until)
             """, [.string(key), .double(duration.seconds * 1000)])
+    }
+
+    /// The fleet's budgets, for `gather status`: per key (a host), the rate last asked for, the requests granted
+    /// so far, and how long it stays paused (a `Retry-After`), if it is.
+    public func budgets() async throws -> [BudgetInfo] {
+        try await self.server.query(
+            """
+            SELECT key, coalesce(rate, 0), granted,
+                greatest(0, extract(epoch FROM paused_until - clock_timestamp()) * 1000)::bigint
+            FROM gather_budgets ORDER BY key
+            """
+        ).map { row in
+            BudgetInfo(
+                key: row[0].stringValue ?? "", rate: row[1].doubleValue ?? 0, granted: Int(row[2].intValue ?? 0),
+                pausedFor: (row[3].intValue ?? 0) > 0 ? .milliseconds(row[3].intValue ?? 0) : nil)
+        }
     }
 
     // MARK: - Runs and units
@@ -446,6 +468,17 @@ public struct Lease: Sendable, Hashable {
     public var payload: Value
     /// Claims of this unit so far, this one included.
     public var attempts: Int
+}
+
+/// One budget of the fleet's rate (``Coordinator/budgets()``).
+public struct BudgetInfo: Sendable, Equatable {
+    public var key: String
+    /// Requests per second.
+    public var rate: Double
+    /// Requests granted so far, by every worker together.
+    public var granted: Int
+    /// How long the key stays paused, when it is.
+    public var pausedFor: Duration?
 }
 
 /// A run as workers see it.

@@ -212,7 +212,9 @@ struct WorkerCommand: AsyncParsableCommand {
 struct StatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
-        abstract: "Show the runs of a coordinator database, their units by state, and the workers' last heartbeats.")
+        abstract:
+            "Show the runs of a coordinator database, their units by state, the workers' last heartbeats, and the "
+            + "fleet's rate limits per host.")
 
     @Argument(help: "The coordinator database, postgres://…")
     var coordinator: String
@@ -243,6 +245,20 @@ struct StatusCommand: AsyncParsableCommand {
                 workers.append([row[0].stringValue ?? "", "\(row[1].intValue ?? 0) s ago", "\(row[2].intValue ?? 0)"])
             }
             print("workers:\n" + TextTable.render(workers).joined(separator: "\n"))
+            let budgets = try await coordinator.budgets()
+            if !budgets.isEmpty {
+                var limits = [["host", "rate", "granted", "paused"]]
+                for budget in budgets {
+                    let rate = budget.rate == budget.rate.rounded() ? "\(Int(budget.rate))" : "\(budget.rate)"
+                    limits.append([
+                        budget.key, rate + "/s", "\(budget.granted)",
+                        budget.pausedFor.map { "\(Int(($0.seconds).rounded(.up))) s more" } ?? "",
+                    ])
+                }
+                print(
+                    "limits (one budget per host, shared by every worker):\n"
+                        + TextTable.render(limits).joined(separator: "\n"))
+            }
         }
     }
 }

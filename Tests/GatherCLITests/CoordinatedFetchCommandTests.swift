@@ -59,6 +59,15 @@ import Testing
                 #expect(try await db.query("SELECT state FROM gather_runs") == [[.string("done")]])
                 #expect(try await db.query("SELECT count(*) FROM gather_units") == [[.int(0)]])
             }
+            // `gather status` shows the run done, both workers, and the host's shared budget: 40/s, and at least
+            // one grant per request sent (grants not spent in time are dropped, so there may be more).
+            let status = try await runGather(["status", url])
+            #expect(status.status == 0, "\(status.stderr)")
+            #expect(status.stdout.contains("done") && status.stdout.contains("survivor"), "\(status.stdout)")
+            #expect(status.stdout.contains("doomed") && status.stdout.contains("limits"), "\(status.stdout)")
+            let limit = status.stdout.split(separator: "\n").first { $0.contains("40/s") }
+            let granted = limit.flatMap { $0.split(separator: " ").dropFirst(2).first.flatMap { Int($0) } }
+            #expect((granted ?? 0) >= 300, "\(status.stdout)")
             // The fleet's rate, measured where it matters: at the server, over every 1 s window.
             let arrivals = server.stats.arrivals().sorted()
             #expect(arrivals.count >= 300)
