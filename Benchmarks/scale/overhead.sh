@@ -21,7 +21,8 @@ else
     swift build -c release --product gather 2>&1 | grep -E "error" || true
     gather=$(swift build -c release --show-bin-path)/gather
 fi
-eval "$(scripts/pg-cluster start)"
+pg_env=$(scripts/pg-cluster start) || { echo "PostgreSQL did not start" >&2; exit 1; }
+eval "$pg_env"
 trap 'scripts/pg-cluster stop "$GATHER_PG_DIR"' EXIT
 if [ -n "${NAPTIME:-}" ]; then
     psql -qc "ALTER SYSTEM SET autovacuum_naptime = '$NAPTIME'" -c "SELECT pg_reload_conf()" >/dev/null

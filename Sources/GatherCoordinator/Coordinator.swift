@@ -33,9 +33,12 @@ public struct Coordinator: Sendable {
 
     // MARK: - Schema
 
-    /// Creates the coordinator's tables if they are missing (serialised by an advisory lock, so workers that
-    /// start together do not race).
+    /// Creates the coordinator's tables if they are missing, or brings them to their current form (serialised by
+    /// an advisory lock, so workers that start together do not race). When they are current already, as they are
+    /// for every worker but the first, it only reads the catalog: an `ALTER TABLE` would take its lock on tables
+    /// the running workers use, and wait behind an `ANALYZE`, each time a worker starts.
     public func install() async throws {
+        if try await self.isInstalled() { return }
         try await self.server.withTransaction { tx in
             try await tx.execute("SELECT pg_advisory_xact_lock(727274)")
             try await tx.execute(
@@ -94,6 +97,22 @@ public struct Coordinator: Sendable {
                     version text NOT NULL DEFAULT '', heartbeat_at timestamptz NOT NULL DEFAULT now())
                 """)
         }
+    }
+
+    /// `true` when the tables exist in the form ``install()`` gives them (the columns and table options it adds
+    /// last, and not the index it drops).
+    private func isInstalled() async throws -> Bool {
+        let rows = try await self.server.query(
+            """
+            SELECT (SELECT count(*) FROM information_schema.columns WHERE table_schema = current_schema()
+                        AND ((table_name = 'gather_runs' AND column_name = 'seeded')
+                            OR (table_name = 'gather_budgets' AND column_name = 'granted')
+                            OR (table_name = 'gather_workers' AND column_name = 'heartbeat_at'))) = 3
+                AND coalesce((SELECT 'autovacuum_vacuum_threshold=20000' = ANY(reloptions) FROM pg_class
+                    WHERE oid = to_regclass('gather_units')), false)
+                AND to_regclass('gather_units_open') IS NULL
+            """)
+        return rows.first?.first == .bool(true)
     }
 
     /// Runs `body` with a doorbell that rings whenever units are enqueued anywhere (`LISTEN gather_units`, on a
@@ -222,7 +241,14 @@ public struct Coordinator: Sendable {
             SELECT config_hash, true, false, 0::bigint FROM created
             UNION ALL SELECT config_hash, false, sealed, seeded FROM gather_runs WHERE run_id = $1
             """, [.string(id), .string(kind), .string(configHash), .string(JSONWriter.string(spec))])
-        guard let first = rows.first, let hash = first[0].stringValue else {
+        // Two registrars at once: the other's INSERT committed after this statement's snapshot, so this one
+        // inserted nothing and saw nothing. A new statement sees it.
+        let found =
+            rows.isEmpty
+            ? try await self.server.query(
+                "SELECT config_hash, false, sealed, seeded FROM gather_runs WHERE run_id = $1", [.string(id)])
+            : rows
+        guard let first = found.first, let hash = first[0].stringValue else {
             throw CoordinatorError("run \(id) could not be registered")
         }
         guard hash == configHash else {
@@ -257,10 +283,10 @@ public struct Coordinator: Sendable {
     /// Adds `payloads` as run `id`'s first units number `after + 1` on, unless that many are enqueued already:
     /// a compare-and-set on the run's count of first units, so registrars that enqueue the same deterministic
     /// sequence (one resuming another that stopped, or two at once) never enqueue a unit twice. Returns the count
-    /// of first units after: `after + payloads.count` when these went in, else what another registrar got to (and
-    /// nothing was added).
-    public func seed(run id: String, payloads: [Value], after: Int64) async throws -> Int64 {
-        guard !payloads.isEmpty else { return after }
+    /// of first units after (`after + payloads.count` when these went in, else what another registrar got to, and
+    /// nothing was added) and whether the run is sealed (then nothing more can be added).
+    public func seed(run id: String, payloads: [Value], after: Int64) async throws -> (seeded: Int64, sealed: Bool) {
+        guard !payloads.isEmpty else { return (after, false) }
         return try await self.server.withTransaction { tx in
             let count = Int64(payloads.count)
             let total = try await tx.query(
@@ -272,11 +298,10 @@ public struct Coordinator: Sendable {
                 let now = try await tx.query(
                     "SELECT seeded, sealed FROM gather_runs WHERE run_id = $1", [.string(id)])
                 guard let row = now.first, let seeded = row[0].intValue else { throw CoordinatorError("no run \(id)") }
-                // Sealed by another registrar: everything is in.
-                return row[1] == .bool(true) ? max(seeded, after + count) : seeded
+                return (seeded, row[1] == .bool(true))
             }
             _ = try await Self.insert(run: id, payloads: payloads, through: end, in: tx)
-            return after + count
+            return (after + count, false)
         }
     }
 

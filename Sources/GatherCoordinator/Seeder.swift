@@ -62,13 +62,13 @@ public struct Seeder: Sendable {
         while !self.pending.isEmpty {
             let after = self.produced - Int64(self.pending.count)
             let (coordinator, run, pending) = (self.coordinator, self.run, self.pending)
-            let now = try await self.outage.run("enqueuing the units of \(run)") {
+            let (now, sealed) = try await self.outage.run("enqueuing the units of \(run)") {
                 try await coordinator.seed(run: run, payloads: pending, after: after)
             }
-            guard now >= after else {
+            guard now >= after, !sealed || now >= self.produced else {
                 throw CoordinatorError(
-                    "run \(self.run) has \(now) first units where \(after) were expected: its input changed while "
-                        + "it was being enqueued")
+                    "run \(self.run) has \(now) first units\(sealed ? " and is sealed" : "") where at least "
+                        + "\(sealed ? self.produced : after) were expected: its input changed since it was registered")
             }
             self.seeded = now
             if now >= self.analyzeAt {

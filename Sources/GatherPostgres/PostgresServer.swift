@@ -204,9 +204,10 @@ public func describe(_ error: any Error) -> String {
 }
 
 /// `true` when `error` says the connection or the server went away for a while, so the same statement may
-/// succeed once it is back: the connection was closed or never opened, the server is shutting down or starting
-/// up (SQLSTATE classes 08 and 57P0x), has too many connections (53300), or cancelled a transaction for a
-/// serialization failure or a deadlock (40001, 40P01). A query or constraint error is not transient.
+/// succeed once it is back: the connection was closed or never opened, the pool gave up connecting for now (its
+/// circuit breaker), the server is shutting down or starting up (SQLSTATE classes 08 and 57P0x), has too many
+/// connections (53300), or cancelled a transaction for a serialization failure or a deadlock (40001, 40P01). A
+/// query or constraint error is not transient.
 public func isTransient(_ error: any Error) -> Bool {
     if let error = error as? PostgresError { return error.transient }
     if let transaction = error as? PostgresTransactionError {
@@ -215,6 +216,10 @@ public func isTransient(_ error: any Error) -> Bool {
         }
         return false
     }
+    // The pool's own "cannot connect" (its circuit breaker trips after connection attempts fail for a while; then
+    // it fails requests at once instead of queueing them). Its type lives in PostgresNIO's internal pool module,
+    // so it is known by name.
+    if String(reflecting: error).contains("connectionCreationCircuitBreakerTripped") { return true }
     guard let error = error as? PSQLError else { return false }
     if let state = error.serverInfo?[.sqlState] {
         return state.hasPrefix("08") || state.hasPrefix("57P") || ["53300", "40001", "40P01"].contains(state)

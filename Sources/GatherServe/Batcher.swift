@@ -389,12 +389,17 @@ struct ServiceCost: Sendable {
     private(set) var fixed = 0.0
     private(set) var perRecord = 0.0
     /// How much slower than the fit recent batches ran, at worst, as of `overrunAt`: each batch's overrun
-    /// (measured before it joins the fit) raises it, and it fades by 1 % a batch (half in about 70 batches) and by
-    /// half a second (``overrun(at:)``, half-life ``overrunHalfLife``), so that a slow spell is forgotten soon after it ends, busy or not.
+    /// (measured before it joins the fit) raises it, and it fades by 1 % a batch (half in about 70 batches) and
+    /// with time (``overrun(at:)``, half-life ``halfLife``), so that a slow spell is forgotten soon after it ends,
+    /// busy or not.
     private var overrunThen = 0.0
     private var overrunAt: ContinuousClock.Instant?
-    /// The half-life of the overrun in time.
-    static let overrunHalfLife = 1.0
+    /// How long the last batch took.
+    private var lastBatch = 0.0
+
+    /// The overrun's half-life in time: a second, or 35 batches' time when batches are slow (1 s batches would
+    /// otherwise forget most of a slow one before the next could confirm it, and admit too much in an overload).
+    var halfLife: Double { max(1.0, 35 * self.lastBatch) }
 
     /// `true` once a batch was measured.
     var measured: Bool { self.weight > 0 }
@@ -403,7 +408,7 @@ struct ServiceCost: Sendable {
     func overrun(at now: ContinuousClock.Instant) -> Double {
         guard let then = self.overrunAt, self.overrunThen > 0 else { return self.overrunThen }
         let age = max(0, then.duration(to: now).seconds)
-        return self.overrunThen * pow(0.5, age / Self.overrunHalfLife)
+        return self.overrunThen * pow(0.5, age / self.halfLife)
     }
 
     /// Adds a batch of `records` that took `seconds` and ended at `now`.
@@ -414,6 +419,7 @@ struct ServiceCost: Sendable {
             self.overrunThen = max(seconds - self.seconds(forBatchOf: records), self.overrun(at: now) * 0.99)
             self.overrunAt = now
         }
+        self.lastBatch = seconds
         self.weight = self.weight * decay + 1
         self.sumN = self.sumN * decay + n
         self.sumT = self.sumT * decay + seconds

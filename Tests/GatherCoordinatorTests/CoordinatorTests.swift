@@ -84,13 +84,15 @@ import Testing
             try await coordinator.complete(rest, worker: "w")
             #expect(try await coordinator.finishIfDone(run: "r"))
 
-            // Two registrars of one new run at once, in batches of 7 and 13: every unit once, in order.
-            let both = try await coordinator.register(run: "s", kind: "fetch", configHash: "h")
+            // Two registrars of one new run at once, each registering it (one creates it, the other finds it
+            // unsealed), in batches of 7 and 13: every unit once, in order.
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for batch in [7, 13] {
                     group.addTask {
+                        let registration = try await coordinator.register(run: "s", kind: "fetch", configHash: "h")
+                        #expect(registration != .joined)
                         var seeder = try #require(
-                            Seeder(coordinator: coordinator, run: "s", registration: both, batch: batch))
+                            Seeder(coordinator: coordinator, run: "s", registration: registration, batch: batch))
                         for unit in units { try await seeder.add(unit) }
                         try await seeder.finish()
                     }

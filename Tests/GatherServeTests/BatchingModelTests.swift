@@ -27,11 +27,21 @@ import Testing
         // It fades once batches are on time again: half in about 70 batches...
         let raised = cost.overrun(at: now)
         for _ in 0..<70 { cost.add(records: 32, seconds: cost.seconds(forBatchOf: 32), at: now) }
+        #expect(cost.overrun(at: now) < raised * 0.55 && cost.overrun(at: now) > raised * 0.45)
+        // (The half-life in time follows the last batch: 35 × 42 ms here, a second after a short one.)
+        #expect(abs(cost.halfLife - 35 * cost.seconds(forBatchOf: 32)) < 1e-9)
+        cost.add(records: 1, seconds: cost.seconds(forBatchOf: 1), at: now)
         let faded = cost.overrun(at: now)
-        #expect(faded < raised * 0.55 && faded > raised * 0.45)
-        // ...and by half a second, batches or not: a slow spell does not outlive itself for want of batches.
+        // ...and by half every second while batches are short, batches or not: a slow spell does not outlive
+        // itself for want of batches.
+        #expect(cost.halfLife == 1.0)
         #expect(abs(cost.overrun(at: now + .seconds(1)) - faded / 2) < 1e-9)
         #expect(cost.overrun(at: now + .seconds(10)) < faded / 1000)
+        // With 1 s batches it lasts 35 of them: slow batches do not forget each other between two of them.
+        var slow = cost
+        slow.add(records: 32, seconds: 1.0, at: now)
+        #expect(slow.halfLife == 35.0)
+        #expect(slow.overrun(at: now + .seconds(1)) > slow.overrun(at: now) * 0.98)
         // Draining: 130 records in batches of 64 over 2 workers = 3 batches' fixed part and 130 records, halved.
         #expect(
             abs(cost.drain(records: 130, batch: 64, workers: 2) - (3 * cost.fixed + 130 * cost.perRecord) / 2) < 1e-9)
