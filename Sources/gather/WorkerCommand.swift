@@ -200,7 +200,10 @@ struct WorkerCommand: AsyncParsableCommand {
         let here =
             "\(TextTable.count(summary.units, "unit")) (\(summary.tasks) tasks, \(summary.results) results, "
             + "\(summary.errors) error rows) here"
-        let lost = summary.fenced > 0 ? ", \(summary.fenced) lost to others after the lease ran out" : ""
+        var lost = summary.fenced > 0 ? ", \(summary.fenced) lost to others after the lease ran out" : ""
+        if summary.unsure > 0 {
+            lost += ", \(summary.unsure) whose commit lost its reply (written here, or by another after the lease)"
+        }
         let left = progress.ready + progress.leased + progress.expired
         let whole =
             "the run: \(progress.done) of \(progress.total) units done, \(progress.failed) failed, \(left) left"

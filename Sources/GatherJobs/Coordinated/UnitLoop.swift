@@ -18,6 +18,9 @@ public struct CoordinatedSummary: Sendable {
     public var errors = 0
     /// Units whose lease was lost before their results were committed (the results were dropped).
     public var fenced = 0
+    /// Units whose commit lost its connection and, tried again, found the unit gone: either that commit went
+    /// through (the rows are this worker's) or the lease had been lost; the results table says which.
+    public var unsure = 0
 
     public init() {}
 
@@ -27,7 +30,7 @@ public struct CoordinatedSummary: Sendable {
             Record([
                 ("run", .string(self.run)), ("units", .int(Int64(self.units))), ("tasks", .int(Int64(self.tasks))),
                 ("results", .int(Int64(self.results))), ("errors", .int(Int64(self.errors))),
-                ("fenced", .int(Int64(self.fenced))),
+                ("fenced", .int(Int64(self.fenced))), ("unsure", .int(Int64(self.unsure))),
             ]))
     }
 }
@@ -41,8 +44,8 @@ public struct CoordinatedSummary: Sendable {
 /// hand keep running, and their commits are tried again once it answers, fenced as ever.
 ///
 /// What a worker records through swift-metrics (Prometheus with `--metrics`):
-/// - `gather_worker_units_total{run, outcome}`: units committed (`done`) or lost after the lease ran out
-///   (`fenced`);
+/// - `gather_worker_units_total{run, outcome}`: units committed (`done`), lost after the lease ran out
+///   (`fenced`), or whose commit lost its reply (`unsure`: committed, or fenced);
 /// - `gather_worker_tasks_total{run}`: tasks in the committed units;
 /// - `gather_worker_claims_total{run}`: claim queries that returned units;
 /// - `gather_worker_leases_held`: units this worker holds now.
@@ -106,8 +109,10 @@ enum UnitLoop {
                     }
                     inFlight -= 1
                     // Tried again when the connection is lost: if the lost commit went through, the fence accepts
-                    // nothing the second time (the unit is gone), and it counts as fenced.
+                    // nothing the second time (the unit is gone), and it counts as unsure, not fenced.
+                    let attempts = Mutex(0)
                     let accepted = try await outage.run("committing unit \(lease.unit) of \(run.id)") {
+                        attempts.withLock { $0 += 1 }
                         let accepted = Mutex(false)
                         try await store.commit { tx in
                             let fenced = try await Coordinator.fence([lease], worker: worker, in: tx).isEmpty
@@ -125,6 +130,9 @@ enum UnitLoop {
                         summary.errors += outcome.errors
                         metrics.done.increment()
                         metrics.tasks.increment(by: outcome.tasks)
+                    } else if attempts.withLock({ $0 }) > 1 {
+                        summary.unsure += 1
+                        metrics.unsure.increment()
                     } else {
                         summary.fenced += 1
                         metrics.fenced.increment()
@@ -138,6 +146,7 @@ enum UnitLoop {
     struct Metrics: Sendable {
         let done: Counter
         let fenced: Counter
+        let unsure: Counter
         let tasks: Counter
         let claims: Counter
         let held = Gauge(label: "gather_worker_leases_held")
@@ -146,6 +155,8 @@ enum UnitLoop {
             self.done = Counter(label: "gather_worker_units_total", dimensions: [("run", run), ("outcome", "done")])
             self.fenced = Counter(
                 label: "gather_worker_units_total", dimensions: [("run", run), ("outcome", "fenced")])
+            self.unsure = Counter(
+                label: "gather_worker_units_total", dimensions: [("run", run), ("outcome", "unsure")])
             self.tasks = Counter(label: "gather_worker_tasks_total", dimensions: [("run", run)])
             self.claims = Counter(label: "gather_worker_claims_total", dimensions: [("run", run)])
         }
