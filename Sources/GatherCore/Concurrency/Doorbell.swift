@@ -23,8 +23,11 @@ public final class Doorbell: Sendable {
 
     /// Returns after a ring, `timeout`, or the task's cancellation.
     public func wait(timeout: Duration) async {
+        // Only a timeout that ran out rings. A timer cancelled because a ring ended the wait must not ring: it
+        // did, and then every wait ended at once and cancelled its timer, which rang again, so an idle
+        // `gather worker --wait` spun on its database after one ring (DoorbellTests).
         let timer = Task {
-            try? await Task.sleep(for: timeout)
+            guard (try? await Task.sleep(for: timeout)) != nil else { return }
             self.ring()
         }
         await withTaskCancellationHandler {
