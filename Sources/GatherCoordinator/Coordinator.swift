@@ -75,7 +75,7 @@ public struct Coordinator: Sendable {
             try await tx.execute(
                 """
                 ALTER TABLE gather_units SET (fillfactor = 70,
-                    autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 20000,
+                    autovacuum_vacuum_scale_factor = 0, \(Self.vacuumThreshold),
                     autovacuum_vacuum_insert_scale_factor = 0, autovacuum_vacuum_insert_threshold = 20000,
                     autovacuum_analyze_scale_factor = 0, autovacuum_analyze_threshold = 20000,
                     autovacuum_vacuum_cost_delay = 0)
@@ -99,6 +99,10 @@ public struct Coordinator: Sendable {
         }
     }
 
+    /// The queue's vacuum threshold as `install()` sets it and `pg_class.reloptions` shows it (how ``isInstalled()``
+    /// knows the table options are current).
+    private static let vacuumThreshold = "autovacuum_vacuum_threshold=20000"
+
     /// `true` when the tables exist in the form ``install()`` gives them (the columns and table options it adds
     /// last, and not the index it drops).
     private func isInstalled() async throws -> Bool {
@@ -108,7 +112,7 @@ public struct Coordinator: Sendable {
                         AND ((table_name = 'gather_runs' AND column_name = 'seeded')
                             OR (table_name = 'gather_budgets' AND column_name = 'granted')
                             OR (table_name = 'gather_workers' AND column_name = 'heartbeat_at'))) = 3
-                AND coalesce((SELECT 'autovacuum_vacuum_threshold=20000' = ANY(reloptions) FROM pg_class
+                AND coalesce((SELECT '\(Self.vacuumThreshold)' = ANY(reloptions) FROM pg_class
                     WHERE oid = to_regclass('gather_units')), false)
                 AND to_regclass('gather_units_open') IS NULL
             """)

@@ -68,14 +68,15 @@ struct CoordinatorBenchCommand: AsyncParsableCommand {
         let producer = seeder
         let batch = self.batch
         let started = ContinuousClock.now
-        let claims = try await withThrowingTaskGroup(of: Int.self) { group in
+        // Each loop returns its claims; the producer and the sampler return nil.
+        let claims = try await withThrowingTaskGroup(of: Int?.self) { group in
             if steady {
                 // The producer: enqueues in batches as fast as it can; the loops drain meanwhile.
                 group.addTask {
                     var seeder = producer
                     for payload in payloads { try await seeder.add(payload) }
                     try await seeder.finish()
-                    return 0
+                    return nil
                 }
             }
             group.addTask {
@@ -83,7 +84,7 @@ struct CoordinatorBenchCommand: AsyncParsableCommand {
                     await samples.add(try await Self.sample(coordinator))
                     try await Task.sleep(for: .seconds(1))
                 }
-                return 0
+                return nil
             }
             for (index, loop) in loops.enumerated() {
                 group.addTask { try await Self.work(loop, run: run, worker: "bench-\(index)", batch: batch) }
@@ -91,11 +92,9 @@ struct CoordinatorBenchCommand: AsyncParsableCommand {
             var claims = 0
             var loopsLeft = loops.count
             while loopsLeft > 0, let result = try await group.next() {
-                // The sampler and producer return 0 and never end a loop's count; loops return ≥ 1 claim.
-                if result > 0 {
-                    claims += result
-                    loopsLeft -= 1
-                }
+                guard let result else { continue }
+                claims += result
+                loopsLeft -= 1
             }
             group.cancelAll()
             return claims
@@ -123,10 +122,9 @@ struct CoordinatorBenchCommand: AsyncParsableCommand {
             ]))
     }
 
-    /// Claims and completes until the run is done; returns the claims that found units (at least 1, so the
-    /// caller can tell a loop's end from the sampler's).
-    private static func work(_ coordinator: Coordinator, run: String, worker: String, batch: Int) async throws -> Int {
-        var claims = 1
+    /// Claims and completes until the run is done; returns the claims that found units.
+    private static func work(_ coordinator: Coordinator, run: String, worker: String, batch: Int) async throws -> Int? {
+        var claims = 0
         let writer = run + "/" + worker
         while true {
             let leases = try await coordinator.claim(run: run, worker: writer, count: batch, lease: .seconds(30))

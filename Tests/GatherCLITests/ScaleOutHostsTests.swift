@@ -34,7 +34,7 @@ struct ScaleOutHostsTests {
             try await run.expectEveryLineOnce()
             // Every host did part of it.
             for k in 1...4 {
-                let units = try Hosts.committedUnits(summaries + "/w\(k).json")
+                let units = try Hosts.summed("units", in: summaries + "/w\(k).json")
                 #expect(units >= 1, "gather-w\(k) committed no unit")
             }
             let arrivals = run.server.stats.arrivals().sorted()
@@ -114,9 +114,10 @@ struct ScaleOutHostsTests {
             let late = try await victim
             #expect(registrar.status == 0, "\(registrar.stderr)")
             #expect([0, 130].contains(late.status), "\(late.stderr)")
-            let runs = try JSONReader.parse(try String(contentsOfFile: summary, encoding: .utf8))
-            let fenced = runs["runs"]?.arrayValue?.compactMap { $0["fenced"]?.intValue }.reduce(0, +) ?? 0
-            #expect(fenced >= 1, "the victim's late commits: \(runs)")
+            let fenced = try Hosts.summed("fenced", in: summary)
+            #expect(
+                fenced >= 1,
+                "the victim's late commits: \((try? String(contentsOfFile: summary, encoding: .utf8)) ?? "")")
             try await run.expectEveryLineOnce()
         }
     }
@@ -196,13 +197,10 @@ enum Hosts {
         return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
     }
 
-    /// Units a worker committed, from its `--summary-json`.
-    static func committedUnits(_ path: String) throws -> Int64 {
+    /// The sum of `field` over the runs of a worker's `--summary-json` (`units`, `fenced`, …).
+    static func summed(_ field: String, in path: String) throws -> Int64 {
         let summary = try JSONReader.parse(try String(contentsOfFile: path, encoding: .utf8))
-        if let runs = summary["runs"]?.arrayValue {
-            return runs.compactMap { $0["units"]?.intValue }.reduce(0, +)
-        }
-        return summary["coordinator"]?["units"]?.intValue ?? summary["units"]?.intValue ?? 0
+        return summary["runs"]?.arrayValue?.compactMap { $0[field]?.intValue }.reduce(0, +) ?? 0
     }
 
     /// A fixture server on the bridge, a fresh database on the namespaces' cluster, and `lines` input URLs
