@@ -89,6 +89,9 @@ struct LoadCommand: AsyncParsableCommand {
     @Flag(name: [.short, .long], help: "No progress and no summary on stderr.")
     var quiet = false
 
+    @OptionGroup(title: "Scale-out")
+    var scale: CoordinatorOptions
+
     @OptionGroup(title: "Watching")
     var observability: ObservabilityOptions
 
@@ -169,6 +172,14 @@ struct LoadCommand: AsyncParsableCommand {
         } catch {
             throw JobError.usage("\(error)")
         }
+        if let url = try self.scale.url(into: destination) {
+            guard !self.files.contains("-") else {
+                throw JobError.usage(
+                    "--coordinator cannot share standard input with other hosts: write it to a file they can read")
+            }
+            try await self.runCoordinated(files, options: options, url: url)
+            return
+        }
         var spooled: SpooledInput?
         defer { spooled?.remove() }
         if self.files.contains("-") {
@@ -221,6 +232,69 @@ struct LoadCommand: AsyncParsableCommand {
 }
 
 extension LoadCommand {
+    /// `gather load --coordinator URL`: reads the files once to find their blocks and enqueues them as the run's
+    /// units, while working on them like any `gather worker` (`--max-open` blocks at once) until none is left.
+    func runCoordinated(_ files: [LoadFile], options: LoadOptions, url: PostgresURL) async throws {
+        let (lease, name, quiet, capacity) = (
+            try self.scale.leaseDuration(), self.scale.workerName, self.quiet, max(1, self.maxOpen)
+        )
+        let run = try CoordinatedLoad.plan(files, options: options)
+        let outcome = try await self.observability.run(
+            {
+                try await WorkerCommand.withCoordinator(url) { coordinator, store in
+                    let outage = WorkerCommand.outage(name: "gather load", quiet: quiet)
+                    if !quiet {
+                        Terminal.error("gather load: run \(run.id) on \(url); `gather worker \(url)` joins it")
+                    }
+                    let stop = StopSignal()
+                    return try await GracefulStop.run(
+                        message: "no new blocks; blocks in hand finish and are saved (the others go back to the queue)",
+                        stop: { stop.stop() }
+                    ) {
+                        // Blocks are worked on as soon as the first are enqueued; the run is not done before the
+                        // registrar has read every file.
+                        let summary = try await withThrowingTaskGroup(of: CoordinatedSummary?.self) { group in
+                            group.addTask {
+                                try await CoordinatedLoad.register(
+                                    run, files: files, coordinator: coordinator, store: store, stop: stop,
+                                    outage: outage)
+                                return nil
+                            }
+                            group.addTask {
+                                try await CoordinatedLoad.work(
+                                    run: run, coordinator: coordinator, store: store, worker: name,
+                                    capacity: capacity, lease: lease, stop: stop, outage: outage)
+                            }
+                            var summary = CoordinatedSummary()
+                            for try await result in group { if let result { summary = result } }
+                            return summary
+                        }
+                        let progress = try await WorkerCommand.finish(
+                            run.id, coordinator: coordinator, name: name, outage)
+                        // The whole run's counts (every worker's, committed with their blocks).
+                        var totals = ResourceCounts(runID: run.id, resource: "")
+                        for counts in try await outage.run(
+                            "reading the counts of \(run.id)",
+                            {
+                                try await store.counts(runID: run.id)
+                            })
+                        {
+                            totals.add(counts)
+                        }
+                        return (summary, progress, stop.isStopped, totals)
+                    }
+                }
+            }, summary: { WorkerCommand.value([$0.0], worker: name) })
+        if !quiet {
+            Terminal.error(WorkerCommand.render(outcome.0, worker: name, progress: outcome.1))
+            Terminal.error(
+                "the run so far: \(outcome.3.records) records, \(outcome.3.rows) rows, \(outcome.3.errors) error rows "
+                    + "in \(url) (error rows in _gather_errors, run \(run.id))")
+        }
+        if outcome.2 { throw ExitCode(130) }
+        if outcome.1.failed > 0 || outcome.3.errors > 0 { throw ExitCode(1) }
+    }
+
     /// The format of standard input given without --format: a JSON array, JSON Lines objects, or else CSV.
     static func impliedFormat(of head: [UInt8]) -> FileFormat {
         let first = head.drop(while: { [0x20, 0x09, 0x0A, 0x0D, 0xEF, 0xBB, 0xBF].contains($0) }).first

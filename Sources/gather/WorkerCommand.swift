@@ -10,17 +10,19 @@ struct WorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "worker",
         abstract:
-            "Join the runs of a coordinator database (`gather map` or `gather fetch --coordinator`) and work on them.",
+            "Join the runs of a coordinator database (`gather map`, `fetch` or `load` with --coordinator) and work on them.",
         discussion: """
             The worker claims units of every running run (FOR UPDATE SKIP LOCKED), runs them (map units on its \
-            own worker processes, fetch units with its own HTTP client), and commits each unit's results together with its completion, fenced by the unit's epoch: \
+            own worker processes, fetch units with its own HTTP client, load units by parsing their file block), \
+            and commits each unit's results together with its completion, fenced by the unit's epoch: \
             a worker whose lease ran out (killed, paused, cut off) writes nothing, and another redoes its units. \
             Without --wait it exits when no run is left; with --wait it waits for new runs.
 
             Today the coordinator runs `gather map` units (the run stores the worker command, its environment and \
-            the results table) and `gather fetch` units (input lines; a host's --rate holds for the whole fleet, \
-            taken from one budget in the database in small grants). Pipelines, crawls and loads are not \
-            distributed yet.
+            the results table), `gather fetch` units (input lines; a host's --rate holds for the whole fleet, \
+            taken from one budget in the database in small grants) and `gather load` units (blocks of files that \
+            start and end at record boundaries; every host must see the files at the same paths). --workers is \
+            also the number of blocks a worker parses at once. Pipelines and crawls are not distributed yet.
 
             Exit codes: 0 done; 1 units failed; 2 usage error; 3 fatal error; 130 interrupted.
             """
@@ -106,7 +108,7 @@ struct WorkerCommand: AsyncParsableCommand {
                 var summaries: [CoordinatedSummary] = []
                 while !stop.isStopped {
                     let runs = try await outage.run("looking for runs") {
-                        try await coordinator.openRuns().filter { ["map", "fetch"].contains($0.kind) }
+                        try await coordinator.openRuns().filter { ["map", "fetch", "load"].contains($0.kind) }
                     }
                     if runs.isEmpty {
                         if !wait { break }
@@ -115,14 +117,21 @@ struct WorkerCommand: AsyncParsableCommand {
                         continue
                     }
                     for run in runs where !stop.isStopped {
-                        let summary =
-                            run.kind == "fetch"
-                            ? try await CoordinatedFetch.work(
+                        let summary: CoordinatedSummary
+                        switch run.kind {
+                        case "fetch":
+                            summary = try await CoordinatedFetch.work(
                                 run: run, coordinator: coordinator, store: store, worker: name, lease: lease,
                                 stop: stop, outage: outage)
-                            : try await CoordinatedMap.work(
+                        case "load":
+                            summary = try await CoordinatedLoad.work(
+                                run: run, coordinator: coordinator, store: store, worker: name, capacity: workers,
+                                lease: lease, stop: stop, outage: outage)
+                        default:
+                            summary = try await CoordinatedMap.work(
                                 run: run, coordinator: coordinator, store: store, worker: name, workers: workers,
                                 lease: lease, stop: stop, outage: outage)
+                        }
                         let progress = try await Self.finish(run.id, coordinator: coordinator, name: name, outage)
                         if !quiet {
                             Terminal.error(Self.render(summary, worker: name, run: run.id, progress: progress))

@@ -160,6 +160,16 @@ public final class FileLoader: Sendable {
     private func load(_ file: LoadFile, context: LoadContext, resume: LoadCheckpoint?) async throws
         -> LoadSummary.FileResult
     {
+        try await self.read(file, context: context, resume: resume)
+    }
+
+    /// Reads `file` from `resume` (its start when `nil`) and commits each unit with its checkpoint, or, with
+    /// `take`, hands the units to it instead. With `end`, stops after the unit that reaches it (a
+    /// ``FileBlock``'s last).
+    func read(
+        _ file: LoadFile, context: LoadContext, resume: LoadCheckpoint?, until end: LoadCheckpoint? = nil,
+        take: ((LoadUnit) async throws -> Void)? = nil
+    ) async throws -> LoadSummary.FileResult {
         let clock = ContinuousClock()
         let started = clock.now
         var result = LoadSummary.FileResult(file: file)
@@ -205,14 +215,22 @@ public final class FileLoader: Sendable {
                     finished = chunk == nil
                     try (chunk ?? []).withUnsafeBytes { try reader!.consume($0, isLast: finished) }
                     for unit in reader!.takeReady() {
-                        if inFlight { try await group.next() }
-                        let batch = self.batch(for: unit, context: context)
-                        group.addTask { try await self.commit(batch) }
-                        inFlight = true
+                        if let take {
+                            try await take(unit)
+                        } else {
+                            if inFlight { try await group.next() }
+                            let batch = self.batch(for: unit, context: context)
+                            group.addTask { try await self.commit(batch) }
+                            inFlight = true
+                        }
                         result.add(unit)
                         progress?.update(
                             file, done: false, rows: unit.written, errors: unit.errors.count,
                             bytes: input.diskBytesRead, size: input.fileSize)
+                        if let end, unit.checkpoint.reaches(end) {
+                            finished = true
+                            break
+                        }
                     }
                 }
                 try await group.waitForAll()
@@ -233,7 +251,11 @@ public final class FileLoader: Sendable {
                 line: line, done: true)
             pending += collector.takeReady()
             for unit in pending {
-                try await self.commit(self.batch(for: unit, context: context))
+                if let take {
+                    try await take(unit)
+                } else {
+                    try await self.commit(self.batch(for: unit, context: context))
+                }
                 result.add(unit)
                 progress?.update(
                     file, done: false, rows: unit.written, errors: unit.errors.count, bytes: 0, size: 0)
@@ -254,7 +276,7 @@ public final class FileLoader: Sendable {
         }
     }
 
-    private func batch(for unit: LoadUnit, context: LoadContext) -> SinkBatch {
+    func batch(for unit: LoadUnit, context: LoadContext) -> SinkBatch {
         var batch = SinkBatch()
         let key = options.mode == .merge ? options.key : []
         if let block = unit.block, block.rowCount > 0 {

@@ -1,0 +1,124 @@
+import GatherCore
+import GatherFormats
+import GatherPostgres
+import GatherTesting
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `gather load --coordinator` and `gather worker` sharing one load through a real PostgreSQL: the files are cut
+/// into blocks at record boundaries (quoted CSV newlines, JSON Lines, a JSON document), both processes load blocks,
+/// and the tables hold exactly what a plain `gather load` of the same files writes, each row once.
+@Suite struct CoordinatedLoadCommandTests {
+    /// A CSV file of 6,000 rows, one in seven with a quoted newline and comma, and one ragged row near the end.
+    static func csv() -> String {
+        var text = "id,name,note,amount\n"
+        for id in 1...6_000 {
+            let note = id % 7 == 0 ? "\"first line \(id)\nsecond, with a comma\"" : "plain \(id)"
+            text += "\(id),n\(id),\(note),\(Double(id) / 8)\n"
+        }
+        return text + "6001,ragged,row\n"
+    }
+
+    /// Every column of `table` as one text, rows in `id` order: two tables are equal when their digests are.
+    static func digest(_ table: String, in url: PostgresURL) async throws -> [[Value]] {
+        try await TestPostgres.withServer(url) { db in
+            try await db.query(
+                """
+                SELECT count(*), count(DISTINCT id), md5(string_agg(concat_ws('|', id, name, note, amount), ',' ORDER BY id))
+                FROM \(table)
+                """)
+        }
+    }
+
+    @Test(.timeLimit(.minutes(3)))
+    func twoProcessesLoadTheBlocksOfOneFileAndWriteEveryRowOnce() async throws {
+        let scratch = try ScratchFolder()
+        defer { scratch.remove() }
+        let file = try scratch.write("orders.csv", Self.csv())
+        let url = try await TestPostgres.freshDatabase("coordinated_load")
+        let plain = try await TestPostgres.freshDatabase("plain_load")
+        let summary = scratch.file("helper.json")
+        // The helper waits for runs; the load registers its blocks (200 rows each: about 30) and works too.
+        async let helper = runGather(
+            ["worker", url.description, "--name", "helper", "--wait", "--quiet", "--summary-json", summary]
+        ) { process in
+            let load = try await runGather(
+                [
+                    "load", file, "--into", url.description, "--coordinator", url.description, "--name", "starter",
+                    "--batch-rows", "200", "--max-open", "2",
+                ])
+            // The ragged row is an error row: exit 1, as a plain load's.
+            #expect(load.status == 1, "\(load.stderr)")
+            #expect(load.stderr.contains("0 left"), "\(load.stderr)")
+            #expect(load.stderr.contains("6001 records, 6000 rows, 1 error rows"), "\(load.stderr)")
+            kill(process.processIdentifier, SIGTERM)
+        }
+        let worker = try await helper
+        #expect([0, 130].contains(worker.status), "\(worker.stderr)")
+        let local = try await runGather(["load", file, "--into", plain.description, "--quiet"])
+        #expect(local.status == 1, "\(local.stderr)")
+        // The same rows as a plain load, each once, quoted newlines and all.
+        let shared = try await Self.digest("orders", in: url)
+        #expect(shared.first?.first == .int(6_000), "\(shared)")
+        #expect(shared == (try await Self.digest("orders", in: plain)))
+        try await TestPostgres.withServer(url) { db in
+            let errors = try await db.query("SELECT code, request FROM _gather_errors")
+            #expect(errors == [[.string("csv.ragged_row"), .string("\(file):\(6_000 + 6_000 / 7 + 2):1")]])
+            #expect(try await db.query("SELECT state FROM gather_runs") == [[.string("done")]])
+            #expect(try await db.query("SELECT count(*) FROM gather_units") == [[.int(0)]])
+        }
+        // Both processes loaded blocks (the helper was waiting before the first block was enqueued).
+        let helped = try String(contentsOfFile: summary, encoding: .utf8)
+        let units = (try? JSONReader.parse(helped))?["runs"]?.arrayValue?.first?["units"]?.intValue ?? 0
+        #expect(units >= 1, "\(helped)")
+        // The same command again finds the run done: nothing is loaded twice.
+        let again = try await runGather(
+            ["load", file, "--into", url.description, "--coordinator", url.description, "--batch-rows", "200"])
+        #expect(again.stderr.contains("0 units"), "\(again.stderr)")
+        #expect(try await Self.digest("orders", in: url) == shared)
+    }
+
+    @Test(.timeLimit(.minutes(2)))
+    func jsonDocumentsAndJSONLinesSplitIntoBlocksToo() async throws {
+        let scratch = try ScratchFolder()
+        defer { scratch.remove() }
+        let records = (1...1_500).map { #"{"id": \#($0), "name": "n\#($0)", "tags": ["a", "b"]}"# }
+        let document = try scratch.write("docs.json", "[\n" + records.joined(separator: ",\n") + "\n]\n")
+        let lines = try scratch.write("events.jsonl", records.joined(separator: "\n") + "\n{not json}\n")
+        let url = try await TestPostgres.freshDatabase("coordinated_json")
+        let load = try await runGather(
+            [
+                "load", document, lines, "--into", url.description, "--coordinator", url.description,
+                "--batch-rows", "100", "--quiet",
+            ])
+        #expect(load.status == 1, "\(load.stderr)")
+        try await TestPostgres.withServer(url) { db in
+            for table in ["docs", "events"] {
+                let rows = try await db.query("SELECT count(*), count(DISTINCT id), min(id), max(id) FROM \(table)")
+                #expect(rows == [[.int(1_500), .int(1_500), .int(1), .int(1_500)]], "\(table): \(rows)")
+                // The nested lists went to child tables, two per record.
+                let tags = try await db.query("SELECT count(*) FROM \(table)__tags")
+                #expect(tags == [[.int(3_000)]], "\(table): \(tags)")
+            }
+            let errors = try await db.query("SELECT request FROM _gather_errors")
+            #expect(errors == [[.string("\(lines):1501:2")]], "\(errors)")
+        }
+    }
+
+    @Test func whatAFleetCannotShareIsRefusedWithTheReason() async throws {
+        let scratch = try ScratchFolder()
+        defer { scratch.remove() }
+        let file = try scratch.write("a.csv", "id\n1\n")
+        let url = try await TestPostgres.freshDatabase("coordinated_refusals").description
+        let replace = try await runGather(
+            ["load", file, "--into", url, "--coordinator", url, "--mode", "replace"])
+        #expect(replace.status == 2 && replace.stderr.contains("--mode replace"), "\(replace.stderr)")
+        let stdin = try await runGather(["load", "-", "--into", url, "--coordinator", url], stdin: "id\n1\n")
+        #expect(stdin.status == 2 && stdin.stderr.contains("standard input"), "\(stdin.stderr)")
+        let sqlite = try await runGather(["load", file, "--into", scratch.file("x.db"), "--coordinator", url])
+        #expect(sqlite.status == 2 && sqlite.stderr.contains("coordinator's database"), "\(sqlite.stderr)")
+    }
+}
