@@ -164,6 +164,7 @@ let package = Package(
                 "GatherSQLite",
                 "GatherPostgres",
                 "GatherFiles",
+                "GatherCrawl",
                 "GatherCoordinator",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "Logging", package: "swift-log"),

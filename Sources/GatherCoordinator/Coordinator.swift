@@ -90,6 +90,14 @@ public struct Coordinator: Sendable {
             try await tx.execute("ALTER TABLE gather_budgets ADD COLUMN IF NOT EXISTS rate double precision")
             try await tx.execute(
                 "ALTER TABLE gather_budgets ADD COLUMN IF NOT EXISTS granted bigint NOT NULL DEFAULT 0")
+            // The keys a run has ever enqueued (a crawl's URLs): a unit is deleted once done, so the queue
+            // cannot tell a URL seen before from a new one.
+            try await tx.execute(
+                """
+                CREATE TABLE IF NOT EXISTS gather_seen (
+                    run_id text NOT NULL REFERENCES gather_runs ON DELETE CASCADE, key text NOT NULL,
+                    PRIMARY KEY (run_id, key))
+                """)
             try await tx.execute(
                 """
                 CREATE TABLE IF NOT EXISTS gather_workers (
@@ -114,7 +122,7 @@ public struct Coordinator: Sendable {
                             OR (table_name = 'gather_workers' AND column_name = 'heartbeat_at'))) = 3
                 AND coalesce((SELECT '\(Self.vacuumThreshold)' = ANY(reloptions) FROM pg_class
                     WHERE oid = to_regclass('gather_units')), false)
-                AND to_regclass('gather_units_open') IS NULL
+                AND to_regclass('gather_units_open') IS NULL AND to_regclass('gather_seen') IS NOT NULL
             """)
         return rows.first?.first == .bool(true)
     }
@@ -282,6 +290,54 @@ public struct Coordinator: Sendable {
             [.string(id), .int(Int64(payloads.count))])
         guard let end = total.first?.first?.intValue else { throw CoordinatorError("no run \(id)") }
         return try await Self.insert(run: id, payloads: payloads, through: end, in: tx)
+    }
+
+    /// ``enqueue(run:payloads:in:)`` for units that each have a key (a crawl's URL): only those whose key run `id`
+    /// has never enqueued go in, so a page linked from many others is one unit, once, whoever found it first. With
+    /// `limit`, no more than that many units are ever enqueued for the run (a crawl's `--max-pages`): the run's row
+    /// is locked while its count is read, so concurrent transactions cannot both take the last places.
+    ///
+    /// - Returns: the keys enqueued.
+    @discardableResult
+    public static func enqueueNew(
+        run id: String, keyed units: [(key: String, payload: Value)], limit: Int64? = nil, in tx: PostgresTransaction
+    ) async throws -> [String] {
+        guard !units.isEmpty else { return [] }
+        var room = Int64.max
+        if let limit {
+            let total = try await tx.query(
+                "SELECT total FROM gather_runs WHERE run_id = $1 FOR UPDATE", [.string(id)])
+            guard let count = total.first?.first?.intValue else { throw CoordinatorError("no run \(id)") }
+            room = max(0, limit - count)
+            if room == 0 { return [] }
+        }
+        let candidates = Array(units.prefix(Int(min(room, Int64(units.count)))))
+        let fresh = try await Self.markSeen(run: id, keys: candidates.map(\.key), in: tx)
+        let payloads = candidates.filter { fresh.contains($0.key) }.map(\.payload)
+        _ = try await Self.enqueue(run: id, payloads: payloads, in: tx)
+        return candidates.map(\.key).filter { fresh.contains($0) }
+    }
+
+    /// Records `keys` as enqueued for run `id` (a registrar's first units, before they are seeded); returns those
+    /// that were new.
+    @discardableResult
+    public static func markSeen(run id: String, keys: [String], in tx: PostgresTransaction) async throws -> Set<String>
+    {
+        guard !keys.isEmpty else { return [] }
+        // In key order, so two transactions that find the same links wait for each other instead of deadlocking.
+        let rows = try await tx.query(
+            """
+            INSERT INTO gather_seen (run_id, key)
+            SELECT DISTINCT $1, k FROM jsonb_array_elements_text($2::jsonb) AS k ORDER BY 2
+            ON CONFLICT DO NOTHING RETURNING key
+            """, [.string(id), .array(keys.map(Value.string))])
+        return Set(rows.compactMap { $0.first?.stringValue })
+    }
+
+    /// ``markSeen(run:keys:in:)`` in a transaction of its own.
+    @discardableResult
+    public func markSeen(run id: String, keys: [String]) async throws -> Set<String> {
+        try await self.server.withTransaction { tx in try await Self.markSeen(run: id, keys: keys, in: tx) }
     }
 
     /// Adds `payloads` as run `id`'s first units number `after + 1` on, unless that many are enqueued already:

@@ -175,14 +175,18 @@ public final class Crawler: Sendable {
     private func seeds(reset: Bool = true) async throws -> SinkBatch {
         var batch = SinkBatch()
         if reset { batch.frontier.append(.reset(scope: self.scope)) }
-        var seeds = self.options.start
-        for sitemap in self.options.sitemaps { seeds += await self.sitemapURLs(sitemap) }
-        for url in seeds {
-            if let canonical = self.options.scope.canonical(url) {
-                batch.frontier.append(.discover(scope: self.scope, url: canonical, depth: 0))
-            }
+        for url in await self.seedURLs() {
+            batch.frontier.append(.discover(scope: self.scope, url: url, depth: 0))
         }
         return batch
+    }
+
+    /// The pages a crawl starts from (depth 0): the start URLs, then the sitemaps' URLs, canonical, each once.
+    public func seedURLs() async -> [String] {
+        var seeds = self.options.start
+        for sitemap in self.options.sitemaps { seeds += await self.sitemapURLs(sitemap) }
+        var seen = Set<String>()
+        return seeds.compactMap { self.options.scope.canonical($0) }.filter { seen.insert($0).inserted }
     }
 
     /// The scheduler: reads the queue from disk a window at a time, keeps `concurrency` pages in flight, and
@@ -241,18 +245,36 @@ public final class Crawler: Sendable {
     /// both directly and through a redirect is fetched once. Give the crawler a fetcher with `maxRedirects = 0`;
     /// one that follows redirects records each page under the URL that led to it.
     private func visit(_ entry: FrontierEntry, runID: String) async throws -> Bool {
+        // In flight at a stop: fetched again next time.
+        guard let (batch, fetched) = await self.page(entry, runID: runID) else { return true }
+        try await self.sink.commit(batch)
+        let counts = batch.counts.first ?? ResourceCounts(runID: runID, resource: self.options.name)
+        self.tally.withLock {
+            if fetched {
+                $0.pages += 1
+                $0.records += counts.rows
+                $0.errors += counts.errors
+            } else {
+                $0.disallowed += 1
+            }
+        }
+        return fetched
+    }
+
+    /// One page as the batch that commits it: its record, error row, counts, its `done` mark and the links it
+    /// discovered (frontier changes), and whether it was fetched (`false`: robots.txt said no). `nil` when the
+    /// fetch was cut off by a stop: the page is to be fetched again.
+    public func page(_ entry: FrontierEntry, runID: String) async -> (batch: SinkBatch, fetched: Bool)? {
         var batch = SinkBatch()
         var counts = ResourceCounts(runID: runID, resource: self.options.name)
         batch.frontier.append(.done(scope: self.scope, url: entry.url))
         if self.options.obeyRobots, await !self.robots.allows(entry.url) {
             counts.filtered = 1
             batch.counts = [counts]
-            try await self.sink.commit(batch)
-            self.tally.withLock { $0.disallowed += 1 }
-            return false
+            return (batch, false)
         }
         let result = await self.fetcher.fetch(FetchRequest(url: entry.url), stop: self.stop)
-        if self.stop.isStopped, result.error?.code == .cancelled { return true }  // in flight at a stop: again later
+        if self.stop.isStopped, result.error?.code == .cancelled { return nil }
         counts.requests = result.attempts
         counts.retries = max(0, result.attempts - 1)
         counts.pages = 1
@@ -326,13 +348,7 @@ public final class Crawler: Sendable {
             }
         }
         batch.counts = [counts]
-        try await self.sink.commit(batch)
-        self.tally.withLock {
-            $0.pages += 1
-            $0.records += counts.rows
-            $0.errors += counts.errors
-        }
-        return true
+        return (batch, true)
     }
 
     /// The in-scope links of `document`, canonical, without duplicates.

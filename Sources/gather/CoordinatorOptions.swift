@@ -1,8 +1,26 @@
 import ArgumentParser
 import Gather
 
-/// The flags that share a run with `gather worker`s on other hosts (`map` and `fetch`).
+/// The flags that share a run with `gather worker`s on other hosts (`map`, `fetch` and `load`).
 struct CoordinatorOptions: ParsableArguments {
+    @OptionGroup var link: CoordinatorLink
+
+    @Option(name: .long, help: "With --coordinator: this worker's name (default: HOST-PID).")
+    var name: String?
+
+    /// This worker's name.
+    var workerName: String { self.name ?? WorkerCommand.defaultName }
+
+    /// `--lease` as a duration.
+    func leaseDuration() throws -> Duration { try self.link.leaseDuration() }
+
+    /// The coordinator's URL, when `into` may take the results (see ``CoordinatorLink/url(into:)``).
+    func url(into: Destination?) throws -> PostgresURL? { try self.link.url(into: into) }
+}
+
+/// `--coordinator` and `--lease`: what every command that shares its run needs (`gather crawl` takes these
+/// alone, its `--name` being the crawl's).
+struct CoordinatorLink: ParsableArguments {
     @Option(
         name: .long,
         help: "Share the run with `gather worker`s on other hosts through this PostgreSQL database (--into too).")
@@ -10,12 +28,6 @@ struct CoordinatorOptions: ParsableArguments {
 
     @Option(name: .long, help: "With --coordinator: how long a claimed unit stays this worker's without a heartbeat.")
     var lease: String = "30s"
-
-    @Option(name: .long, help: "With --coordinator: this worker's name (default: HOST-PID).")
-    var name: String?
-
-    /// This worker's name.
-    var workerName: String { self.name ?? WorkerCommand.defaultName }
 
     /// `--lease` as a duration.
     func leaseDuration() throws -> Duration {

@@ -103,10 +103,14 @@ struct CrawlCommand: AsyncParsableCommand {
     @Flag(name: [.short, .long], help: "No progress and no summary on stderr.")
     var quiet = false
 
+    @OptionGroup(title: "Scale-out")
+    var scale: CoordinatorLink
+
     @OptionGroup(title: "Watching")
     var observability: ObservabilityOptions
 
-    func run() async throws {
+    /// The crawl these flags describe, and the HTTP client it needs.
+    func makeCrawl() throws -> (CrawlOptions, Fetcher.Configuration) {
         guard !self.urls.isEmpty || !self.sitemap.isEmpty else {
             throw JobError.usage("give at least one start URL (or --sitemap URL)")
         }
@@ -138,15 +142,6 @@ struct CrawlCommand: AsyncParsableCommand {
         options.table = self.table
         options.name = self.name
         options.fresh = self.fresh
-
-        let target = self.into ?? self.out
-        guard let target else { throw JobError.usage("give --into DEST or --out FILE.jsonl") }
-        let destination: Destination
-        do {
-            destination = try Destination(target)
-        } catch {
-            throw JobError.usage("--into: \(error)")
-        }
         var fetcher = Fetcher.Configuration()
         do {
             try self.http.apply(to: &fetcher, concurrency: options.concurrency, capPerHost: true)
@@ -157,6 +152,23 @@ struct CrawlCommand: AsyncParsableCommand {
         fetcher.maxRedirects = 0  // the crawler follows redirects itself, through the frontier
         fetcher.headers.removeAll { $0.name.lowercased() == "accept" }
         fetcher.headers.append((name: "Accept", value: "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"))
+        return (options, fetcher)
+    }
+
+    func run() async throws {
+        let (options, fetcher) = try self.makeCrawl()
+        let target = self.into ?? self.out
+        guard let target else { throw JobError.usage("give --into DEST or --out FILE.jsonl") }
+        let destination: Destination
+        do {
+            destination = try Destination(target)
+        } catch {
+            throw JobError.usage("--into: \(error)")
+        }
+        if let url = try self.scale.url(into: destination) {
+            try await self.runCoordinated(options, fetcher: fetcher, url: url)
+            return
+        }
 
         let stop = StopSignal()
         let quiet = self.quiet
@@ -211,6 +223,97 @@ struct CrawlCommand: AsyncParsableCommand {
         }
         if summary.outcome == "interrupted" { throw ExitCode(130) }
         if summary.errors > 0 { throw ExitCode(1) }
+    }
+}
+
+extension CrawlCommand {
+    /// `gather crawl --coordinator URL`: registers the crawl (its start pages become units; the run keeps the
+    /// crawl's arguments for the workers), then crawls like any `gather worker` until no page is left.
+    func runCoordinated(_ options: CrawlOptions, fetcher: Fetcher.Configuration, url: PostgresURL) async throws {
+        let (lease, name, quiet) = (try self.scale.leaseDuration(), WorkerCommand.defaultName, self.quiet)
+        let run = CoordinatedCrawl.plan(
+            name: options.name, arguments: Self.definingArguments(Self.ownArguments()), maxPages: options.maxPages)
+        let outcome = try await WorkerCommand.shareRun(
+            "crawl", run: run, url: url, name: name, quiet: quiet, observability: self.observability,
+            summary: { $0 }
+        ) { coordinator, store, stop, outage in
+            try await Self.work(
+                run: run, options: options, fetcher: fetcher, coordinator: coordinator, store: store, worker: name,
+                lease: lease, stop: stop, outage: outage, registering: true)
+        }
+        if !quiet {
+            Terminal.error(WorkerCommand.render(outcome.result, worker: name, progress: outcome.progress))
+            Terminal.error("records: \(url), table \(options.table) (error rows in _gather_errors, run \(run.id))")
+        }
+        if outcome.stopped { throw ExitCode(130) }
+        if outcome.progress.failed > 0 || outcome.result.errors > 0 { throw ExitCode(1) }
+    }
+
+    /// Crawls `run`'s pages with a crawler made of `options` (registering the run first when `registering`):
+    /// what `gather crawl --coordinator` and `gather worker` both do. A host's `--rate` and any `Crawl-delay`
+    /// hold for the fleet.
+    static func work(
+        run: RunInfo, options: CrawlOptions, fetcher: Fetcher.Configuration, coordinator: Coordinator,
+        store: PostgresStore, worker: String, lease: Duration, stop: StopSignal, outage: Outage,
+        registering: Bool = false
+    ) async throws -> CoordinatedSummary {
+        var configuration = fetcher
+        configuration.sharedBudget = FleetBudget(coordinator: coordinator, outage: outage)
+        return try await Fetcher.withFetcher(configuration: configuration) { fetcher in
+            // Its own stop signal: a page in hand is fetched to its end and saved.
+            let crawler = try Crawler(sink: store, fetcher: fetcher, options: options)
+            if registering {
+                try await CoordinatedCrawl.register(run, crawler: crawler, coordinator: coordinator, outage: outage)
+            }
+            return try await CoordinatedCrawl.work(
+                run: run, crawler: crawler, coordinator: coordinator, store: store, worker: worker,
+                capacity: options.concurrency, lease: lease, stop: stop, outage: outage)
+        }
+    }
+
+    /// `gather worker`'s side: the crawl the run's stored arguments describe.
+    static func options(of run: RunInfo) throws -> (CrawlOptions, Fetcher.Configuration) {
+        let spec = try CoordinatedCrawl.Spec(run.spec)
+        do {
+            return try Self.parse(spec.arguments).makeCrawl()
+        } catch let error as JobError {
+            throw error
+        } catch {
+            throw JobError.usage("run \(run.id): its crawl arguments do not parse here: \(error)")
+        }
+    }
+
+    /// This process's arguments after `crawl`.
+    static func ownArguments() -> [String] {
+        let all = Array(CommandLine.arguments.dropFirst())
+        guard let index = all.firstIndex(of: "crawl") else { return all }
+        return Array(all[(index + 1)...])
+    }
+
+    /// `arguments` without those that name this process's outputs and coordinator rather than the crawl (so two
+    /// hosts starting the same crawl with other `--summary-json` files join one run).
+    static func definingArguments(_ arguments: [String]) -> [String] {
+        let valued: Set<String> = [
+            "--coordinator", "--lease", "--into", "--out", "--metrics", "--metrics-linger", "--summary-json",
+            "--otlp-endpoint",
+        ]
+        let flags: Set<String> = ["--quiet", "-q", "--fresh"]
+        var kept: [String] = []
+        var skipNext = false
+        for argument in arguments {
+            if skipNext {
+                skipNext = false
+                continue
+            }
+            let name = String(argument.split(separator: "=", maxSplits: 1).first ?? "")
+            if flags.contains(argument) { continue }
+            if valued.contains(name) {
+                skipNext = !argument.contains("=")
+                continue
+            }
+            kept.append(argument)
+        }
+        return kept
     }
 }
 

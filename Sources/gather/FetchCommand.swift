@@ -250,34 +250,21 @@ extension FetchCommand {
     /// any `gather worker` until no unit is left. The records go to the coordinator's database.
     func runCoordinated(_ options: FetchJob.Options, url: PostgresURL) async throws {
         let (lease, name, quiet) = (try self.scale.leaseDuration(), self.scale.workerName, self.quiet)
-        let outcome = try await self.observability.run(
-            {
-                try await WorkerCommand.withCoordinator(url) { coordinator, store in
-                    let run = try CoordinatedFetch.plan(options)
-                    let outage = WorkerCommand.outage(name: "gather fetch", quiet: quiet)
-                    try await CoordinatedFetch.register(run, coordinator: coordinator, outage: outage)
-                    if !quiet {
-                        Terminal.error("gather fetch: run \(run.id) on \(url); `gather worker \(url)` joins it")
-                    }
-                    let stop = StopSignal()
-                    return try await GracefulStop.run(
-                        message: "no new units; units in hand finish and are saved (the others go back to the queue)",
-                        stop: { stop.stop() }
-                    ) {
-                        let summary = try await CoordinatedFetch.work(
-                            run: run, coordinator: coordinator, store: store, worker: name, lease: lease, stop: stop,
-                            outage: outage)
-                        let progress = try await WorkerCommand.finish(
-                            run.id, coordinator: coordinator, name: name, outage)
-                        return (summary, progress, stop.isStopped)
-                    }
-                }
-            }, summary: { WorkerCommand.value([$0.0], worker: name) })
+        let run = try CoordinatedFetch.plan(options)
+        let outcome = try await WorkerCommand.shareRun(
+            "fetch", run: run, url: url, name: name, quiet: quiet, observability: self.observability,
+            summary: { $0 }
+        ) { coordinator, store, stop, outage in
+            try await CoordinatedFetch.register(run, coordinator: coordinator, outage: outage)
+            return try await CoordinatedFetch.work(
+                run: run, coordinator: coordinator, store: store, worker: name, lease: lease, stop: stop,
+                outage: outage)
+        }
         if !quiet {
-            Terminal.error(WorkerCommand.render(outcome.0, worker: name, progress: outcome.1))
+            Terminal.error(WorkerCommand.render(outcome.result, worker: name, progress: outcome.progress))
             Terminal.error("records: \(url), table \(options.table) (rows with error_code set for failures)")
         }
-        if outcome.2 { throw ExitCode(130) }
-        if outcome.1.failed > 0 || outcome.0.errors > 0 { throw ExitCode(1) }
+        if outcome.stopped { throw ExitCode(130) }
+        if outcome.progress.failed > 0 || outcome.result.errors > 0 { throw ExitCode(1) }
     }
 }

@@ -239,60 +239,44 @@ extension LoadCommand {
             try self.scale.leaseDuration(), self.scale.workerName, self.quiet, max(1, self.maxOpen)
         )
         let run = try CoordinatedLoad.plan(files, options: options)
-        let outcome = try await self.observability.run(
-            {
-                try await WorkerCommand.withCoordinator(url) { coordinator, store in
-                    let outage = WorkerCommand.outage(name: "gather load", quiet: quiet)
-                    if !quiet {
-                        Terminal.error("gather load: run \(run.id) on \(url); `gather worker \(url)` joins it")
-                    }
-                    let stop = StopSignal()
-                    return try await GracefulStop.run(
-                        message: "no new blocks; blocks in hand finish and are saved (the others go back to the queue)",
-                        stop: { stop.stop() }
-                    ) {
-                        // Blocks are worked on as soon as the first are enqueued; the run is not done before the
-                        // registrar has read every file.
-                        let summary = try await withThrowingTaskGroup(of: CoordinatedSummary?.self) { group in
-                            group.addTask {
-                                try await CoordinatedLoad.register(
-                                    run, files: files, coordinator: coordinator, store: store, stop: stop,
-                                    outage: outage)
-                                return nil
-                            }
-                            group.addTask {
-                                try await CoordinatedLoad.work(
-                                    run: run, coordinator: coordinator, store: store, worker: name,
-                                    capacity: capacity, lease: lease, stop: stop, outage: outage)
-                            }
-                            var summary = CoordinatedSummary()
-                            for try await result in group { if let result { summary = result } }
-                            return summary
-                        }
-                        let progress = try await WorkerCommand.finish(
-                            run.id, coordinator: coordinator, name: name, outage)
-                        // The whole run's counts (every worker's, committed with their blocks).
-                        var totals = ResourceCounts(runID: run.id, resource: "")
-                        for counts in try await outage.run(
-                            "reading the counts of \(run.id)",
-                            {
-                                try await store.counts(runID: run.id)
-                            })
-                        {
-                            totals.add(counts)
-                        }
-                        return (summary, progress, stop.isStopped, totals)
-                    }
+        let outcome = try await WorkerCommand.shareRun(
+            "load", run: run, url: url, name: name, quiet: quiet, observability: self.observability,
+            summary: { $0.0 }
+        ) { coordinator, store, stop, outage in
+            // Blocks are worked on as soon as the first are enqueued; the run is not done before the registrar
+            // has read every file.
+            let summary = try await withThrowingTaskGroup(of: CoordinatedSummary?.self) { group in
+                group.addTask {
+                    try await CoordinatedLoad.register(
+                        run, files: files, coordinator: coordinator, store: store, stop: stop, outage: outage)
+                    return nil
                 }
-            }, summary: { WorkerCommand.value([$0.0], worker: name) })
+                group.addTask {
+                    try await CoordinatedLoad.work(
+                        run: run, coordinator: coordinator, store: store, worker: name, capacity: capacity,
+                        lease: lease, stop: stop, outage: outage)
+                }
+                var summary = CoordinatedSummary()
+                for try await result in group { if let result { summary = result } }
+                return summary
+            }
+            // The whole run's counts so far (every worker's, committed with their blocks).
+            var totals = ResourceCounts(runID: run.id, resource: "")
+            let counts = try await outage.run("reading the counts of \(run.id)") {
+                try await store.counts(runID: run.id)
+            }
+            for part in counts { totals.add(part) }
+            return (summary, totals)
+        }
+        let (summary, totals) = outcome.result
         if !quiet {
-            Terminal.error(WorkerCommand.render(outcome.0, worker: name, progress: outcome.1))
+            Terminal.error(WorkerCommand.render(summary, worker: name, progress: outcome.progress))
             Terminal.error(
-                "the run so far: \(outcome.3.records) records, \(outcome.3.rows) rows, \(outcome.3.errors) error rows "
+                "the run so far: \(totals.records) records, \(totals.rows) rows, \(totals.errors) error rows "
                     + "in \(url) (error rows in _gather_errors, run \(run.id))")
         }
-        if outcome.2 { throw ExitCode(130) }
-        if outcome.1.failed > 0 || outcome.3.errors > 0 { throw ExitCode(1) }
+        if outcome.stopped { throw ExitCode(130) }
+        if outcome.progress.failed > 0 || totals.errors > 0 { throw ExitCode(1) }
     }
 
     /// The format of standard input given without --format: a JSON array, JSON Lines objects, or else CSV.

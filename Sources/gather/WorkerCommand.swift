@@ -10,7 +10,7 @@ struct WorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "worker",
         abstract:
-            "Join the runs of a coordinator database (`gather map`, `fetch` or `load` with --coordinator) and work on them.",
+            "Join the runs of a coordinator database (`gather map`, `fetch`, `load` or `crawl` with --coordinator) and work on them.",
         discussion: """
             The worker claims units of every running run (FOR UPDATE SKIP LOCKED), runs them (map units on its \
             own worker processes, fetch units with its own HTTP client, load units by parsing their file block), \
@@ -22,7 +22,8 @@ struct WorkerCommand: AsyncParsableCommand {
             the results table), `gather fetch` units (input lines; a host's --rate holds for the whole fleet, \
             taken from one budget in the database in small grants) and `gather load` units (blocks of files that \
             start and end at record boundaries; every host must see the files at the same paths). --workers is \
-            also the number of blocks a worker parses at once. Pipelines and crawls are not distributed yet.
+            also the number of blocks a worker parses at once. Crawl units are pages: the run keeps the crawl's \
+            arguments, and each page's new links are enqueued with its record. Pipelines are not distributed yet.
 
             Exit codes: 0 done; 1 units failed; 2 usage error; 3 fatal error; 130 interrupted.
             """
@@ -87,6 +88,9 @@ struct WorkerCommand: AsyncParsableCommand {
         if outcome.failed { throw ExitCode(1) }
     }
 
+    /// The kinds of run a worker joins.
+    static let kinds: Set<String> = ["map", "fetch", "load", "crawl"]
+
     /// The runs' summaries as JSON (`--summary-json`).
     static func value(_ summaries: [CoordinatedSummary], worker: String) -> Value {
         .object(Record([("worker", .string(worker)), ("runs", .array(summaries.map(\.value)))]))
@@ -108,7 +112,7 @@ struct WorkerCommand: AsyncParsableCommand {
                 var summaries: [CoordinatedSummary] = []
                 while !stop.isStopped {
                     let runs = try await outage.run("looking for runs") {
-                        try await coordinator.openRuns().filter { ["map", "fetch", "load"].contains($0.kind) }
+                        try await coordinator.openRuns().filter { Self.kinds.contains($0.kind) }
                     }
                     if runs.isEmpty {
                         if !wait { break }
@@ -123,6 +127,11 @@ struct WorkerCommand: AsyncParsableCommand {
                             summary = try await CoordinatedFetch.work(
                                 run: run, coordinator: coordinator, store: store, worker: name, lease: lease,
                                 stop: stop, outage: outage)
+                        case "crawl":
+                            let (options, fetcher) = try CrawlCommand.options(of: run)
+                            summary = try await CrawlCommand.work(
+                                run: run, options: options, fetcher: fetcher, coordinator: coordinator,
+                                store: store, worker: name, lease: lease, stop: stop, outage: outage)
                         case "load":
                             summary = try await CoordinatedLoad.work(
                                 run: run, coordinator: coordinator, store: store, worker: name, capacity: workers,
@@ -143,6 +152,34 @@ struct WorkerCommand: AsyncParsableCommand {
                 return (failed, stop.isStopped, summaries)
             }
         }
+    }
+
+    /// What `gather fetch`, `load` and `crawl` do with `--coordinator`: connect, then `body` (which registers the
+    /// run and works on it like any `gather worker`, until no unit is left or a signal stops it), then hand back
+    /// what this process still holds. Returns `body`'s result, where the run stands, and whether it was stopped.
+    static func shareRun<T: Sendable>(
+        _ command: String, run: RunInfo, url: PostgresURL, name: String, quiet: Bool,
+        observability: ObservabilityOptions, summary: @escaping @Sendable (T) -> CoordinatedSummary,
+        _ body: @escaping @Sendable (Coordinator, PostgresStore, StopSignal, Outage) async throws -> T
+    ) async throws -> (result: T, progress: QueueProgress, stopped: Bool) {
+        try await observability.run(
+            {
+                try await Self.withCoordinator(url) { coordinator, store in
+                    let outage = Self.outage(name: "gather \(command)", quiet: quiet)
+                    if !quiet {
+                        Terminal.error("gather \(command): run \(run.id) on \(url); `gather worker \(url)` joins it")
+                    }
+                    let stop = StopSignal()
+                    return try await GracefulStop.run(
+                        message: "no new units; units in hand finish and are saved (the others go back to the queue)",
+                        stop: { stop.stop() }
+                    ) {
+                        let result = try await body(coordinator, store, stop, outage)
+                        let progress = try await Self.finish(run.id, coordinator: coordinator, name: name, outage)
+                        return (result, progress, stop.isStopped)
+                    }
+                }
+            }, summary: { Self.value([summary($0.0)], worker: name) })
     }
 
     /// The worker's way through an unreachable coordinator: retried for a minute, with a line on stderr when it

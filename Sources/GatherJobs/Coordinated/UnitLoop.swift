@@ -56,6 +56,10 @@ enum UnitLoop {
         var tasks: Int
         var results: Int
         var errors: Int
+        /// Units it found (a crawl's new links), enqueued in the same transaction unless their key was seen before.
+        var followUps: [(key: String, payload: Value)] = []
+        /// At most this many units for the run in all (a crawl's `--max-pages`).
+        var followUpLimit: Int64? = nil
     }
 
     static func run(
@@ -117,6 +121,10 @@ enum UnitLoop {
                         try await store.commit { tx in
                             let fenced = try await Coordinator.fence([lease], worker: worker, in: tx).isEmpty
                             accepted.withLock { $0 = !fenced }
+                            if !fenced, !outcome.followUps.isEmpty {
+                                try await Coordinator.enqueueNew(
+                                    run: run.id, keyed: outcome.followUps, limit: outcome.followUpLimit, in: tx)
+                            }
                             return fenced ? SinkBatch() : outcome.write
                         }
                         return accepted.withLock { $0 }
