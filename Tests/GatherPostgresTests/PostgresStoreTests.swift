@@ -42,6 +42,22 @@ private func withStore(_ label: String, _ body: (PostgresStore) async throws -> 
 
 /// The PostgreSQL sink against a real PostgreSQL 15 server (`scripts/test` starts one).
 @Suite struct PostgresStoreTests {
+    /// Every connection asks the server for TCP keepalives (10 s idle, then 3 probes 5 s apart), so a client the
+    /// network cut off mid-transaction loses its session, and its row locks, in about 25 s.
+    @Test func connectionsAskTheServerForTCPKeepalives() async throws {
+        try await withStore("keepalive") { store in
+            let settings = try await store.server.query(
+                "SELECT current_setting('tcp_keepalives_idle'), current_setting('tcp_keepalives_interval'), "
+                    + "current_setting('tcp_keepalives_count'), current_setting('application_name')")
+            // Over a Unix socket the server ignores them (and shows 0); over TCP they are what was asked.
+            let expected: [[Value]] =
+                ProcessEnvironment.value("GATHER_PG_URL")?.contains("@127.0.0.1") == true
+                ? [[.string("10"), .string("5"), .string("3"), .string("gather")]]
+                : [[.string("0"), .string("0"), .string("0"), .string("gather")]]
+            #expect(settings == expected)
+        }
+    }
+
     @Test func typesMapToPostgresNativesAndEvolve() async throws {
         try await withStore("types") { store in
             try await store.commit(
