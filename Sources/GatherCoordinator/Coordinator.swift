@@ -134,36 +134,31 @@ public struct Coordinator: Sendable {
     public func withWakeups<T: Sendable>(_ body: (Doorbell) async throws -> T) async throws -> T {
         let bell = Doorbell()
         let server = self.server
-        return try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask {
-                var backoff = Duration.milliseconds(100)
-                while !Task.isCancelled {
-                    let started = ContinuousClock.now
-                    do {
-                        try await server.withConnection { connection in
-                            try await connection.listen(on: Self.channel) { notifications in
-                                bell.ring()
-                                for try await _ in notifications { bell.ring() }
-                            }
+        // Not a child task: `body`'s end must not wait for the listener. Cancelling it ends the notification
+        // stream, but a LISTEN whose connection went quiet (a host back from a partition) is not worth a
+        // worker that cannot exit; it ends on its own, or when the pool closes its connection.
+        let listener = Task {
+            var backoff = Duration.milliseconds(100)
+            while !Task.isCancelled {
+                let started = ContinuousClock.now
+                do {
+                    try await server.withConnection { connection in
+                        try await connection.listen(on: Self.channel) { notifications in
+                            bell.ring()
+                            for try await _ in notifications { bell.ring() }
                         }
-                    } catch {
-                        // Idle workers still wake at least once a second meanwhile (UnitLoop's timeout).
                     }
-                    // A connection that lasted was a working one: start the backoff again.
-                    if started.duration(to: .now) > .seconds(10) { backoff = .milliseconds(100) }
-                    try? await Task.sleep(for: backoff)
-                    backoff = min(backoff * 2, .seconds(5))
+                } catch {
+                    // Idle workers still wake at least once a second meanwhile (UnitLoop's timeout).
                 }
-            }
-            do {
-                let result = try await body(bell)
-                group.cancelAll()
-                return result
-            } catch {
-                group.cancelAll()
-                throw error
+                // A connection that lasted was a working one: start the backoff again.
+                if started.duration(to: .now) > .seconds(10) { backoff = .milliseconds(100) }
+                try? await Task.sleep(for: backoff)
+                backoff = min(backoff * 2, .seconds(5))
             }
         }
+        defer { listener.cancel() }
+        return try await body(bell)
     }
 
     // MARK: - One rate budget for the fleet

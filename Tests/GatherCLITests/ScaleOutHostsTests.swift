@@ -109,6 +109,7 @@ struct ScaleOutHostsTests {
                 // lets it save what is in hand and exit.
                 try await Task.sleep(for: .seconds(3))
                 kill(process.processIdentifier, SIGTERM)
+                try await run.expectExit(process, within: .seconds(60), "the victim, after its SIGTERM")
             }
             let registrar = try await run.gather(on: 1, run.fetch(["--lease", "2s", "--concurrency", "16"]))
             let late = try await victim
@@ -283,6 +284,31 @@ enum Hosts {
                 try await Task.sleep(for: .milliseconds(50))
             }
             throw PostgresError("waited a minute for: \(what)")
+        }
+
+        /// Waits up to `limit` for `process` to exit. One that does not is a failure, recorded with what it was
+        /// doing (its kernel state and threads, and its sessions as the database sees them), and then SIGKILLed,
+        /// so a hang fails in a minute with evidence instead of at the suite's time limit.
+        func expectExit(_ process: Process, within limit: Duration, _ what: String) async throws {
+            let deadline = ContinuousClock.now + limit
+            while process.isRunning, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
+            guard process.isRunning else { return }
+            let pid = process.processIdentifier
+            let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+            let kernel = status.split(separator: "\n").filter { $0.hasPrefix("State") || $0.hasPrefix("Threads") }
+            let sessions = try? await TestPostgres.withServer(try PostgresURL(self.db)) { db in
+                try await db.query(
+                    """
+                    SELECT client_addr::text, state, coalesce(wait_event, ''), left(query, 80),
+                        extract(epoch FROM now() - state_change)::int
+                    FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()
+                    """)
+            }
+            kill(pid, SIGKILL)
+            let text =
+                "\(what) did not exit within \(limit): \(kernel.joined(separator: ", ")); its database's sessions "
+                + "(client, state, wait, query, seconds in state): \(sessions ?? [])"
+            Issue.record(Comment(rawValue: text))
         }
 
         /// Every input line's record once, none an error, the run done and its queue empty.
