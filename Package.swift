@@ -165,6 +165,7 @@ let package = Package(
                 "GatherPostgres",
                 "GatherFiles",
                 "GatherCrawl",
+                "GatherPipeline",
                 "GatherCoordinator",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "Logging", package: "swift-log"),

@@ -481,6 +481,19 @@ public struct Coordinator: Sendable {
         }
     }
 
+    /// Whether `worker` still holds `lease` (its epoch current), checked inside the caller's transaction with the
+    /// unit's row locked until it ends: a claim by another worker waits for that transaction, so what it writes
+    /// is written while the lease was this worker's. The fence of a unit committed in several transactions (a
+    /// pipeline item's pages); ``fence(_:worker:in:)`` ends the unit.
+    public static func holds(_ lease: Lease, worker: String, in tx: PostgresTransaction) async throws -> Bool {
+        let rows = try await tx.query(
+            """
+            SELECT 1 FROM gather_units
+            WHERE run_id = $1 AND unit_id = $2 AND epoch = $3 AND owner = $4 AND state = 'leased' FOR UPDATE
+            """, [.string(lease.run), .int(lease.unit), .int(lease.epoch), .string(worker)])
+        return !rows.isEmpty
+    }
+
     /// The fence of ``complete(_:worker:writing:)`` inside the caller's transaction (a sink's, say): takes the
     /// units whose epoch is still the lease's off the queue and returns those leases. The caller writes their
     /// results in the same transaction, and only theirs.

@@ -1,4 +1,4 @@
-import GatherCore
+public import GatherCore
 
 /// How a resource's rows meet the rows already in its table.
 public enum WriteMode: String, Sendable, Hashable, CaseIterable {
@@ -97,13 +97,31 @@ public struct SinkBatch: Sendable {
     public var counts: [ResourceCounts] = []
     /// Crawl frontier changes.
     public var frontier: [FrontierChange] = []
+    /// Work this batch found for others to do (a dependent resource's items, in a run shared through a
+    /// coordinator): a coordinated sink enqueues it in the same transaction. Other sinks have no queue and ignore
+    /// it; the runs that use them keep such work in memory instead.
+    public var discovered: [DiscoveredWork] = []
 
     public init() {}
 
     /// `true` when committing would change nothing.
     public var isEmpty: Bool {
         truncate.isEmpty && writes.allSatisfy(\.isEmpty) && errors.isEmpty && state.isEmpty && run == nil
-            && counts.isEmpty && frontier.isEmpty
+            && counts.isEmpty && frontier.isEmpty && discovered.isEmpty
+    }
+}
+
+/// A piece of work a batch found: which kind (a resource's name), its key (unique within the kind, so work found
+/// twice is done once), and what doing it needs.
+public struct DiscoveredWork: Sendable {
+    public var kind: String
+    public var key: String
+    public var payload: Value
+
+    public init(kind: String, key: String, payload: Value) {
+        self.kind = kind
+        self.key = key
+        self.payload = payload
     }
 }
 

@@ -260,23 +260,9 @@ extension LoadCommand {
                 for try await result in group { if let result { summary = result } }
                 return summary
             }
-            // The whole run's counts so far (every worker's, committed with their blocks).
-            var totals = ResourceCounts(runID: run.id, resource: "")
-            let counts = try await outage.run("reading the counts of \(run.id)") {
-                try await store.counts(runID: run.id)
-            }
-            for part in counts { totals.add(part) }
-            return (summary, totals)
+            return (summary, try await WorkerCommand.totals(of: run.id, store: store, outage))
         }
-        let (summary, totals) = outcome.result
-        if !quiet {
-            Terminal.error(WorkerCommand.render(summary, worker: name, progress: outcome.progress))
-            Terminal.error(
-                "the run so far: \(totals.records) records, \(totals.rows) rows, \(totals.errors) error rows "
-                    + "in \(url) (error rows in _gather_errors, run \(run.id))")
-        }
-        if outcome.stopped { throw ExitCode(130) }
-        if outcome.progress.failed > 0 || totals.errors > 0 { throw ExitCode(1) }
+        try WorkerCommand.end(outcome, worker: name, run: run.id, url: url, quiet: quiet) { "\($0.records) records" }
     }
 
     /// The format of standard input given without --format: a JSON array, JSON Lines objects, or else CSV.

@@ -17,6 +17,11 @@ struct RunCommand: AsyncParsableCommand {
             windows and the source position, and the next run continues from there (exit 130). --idle-exit 10s \
             stops after 10 s without an event (exit 0); --flush-windows closes the open windows at the stop.
 
+            --coordinator postgres://… (the pipeline's destination) shares the run with `gather worker`s on \
+            other hosts: each work item of its http resources is a unit, each page committed with the item's \
+            state behind a fence, so a worker that dies mid-item loses it to another, which goes on from the last \
+            page. Every host must have the same pipeline file at the same path.
+
             See `gather help pipeline` for the file format and `gather help COMPONENT` for each component.
 
             Exit codes: 0 completed; 1 completed with error rows (in _gather_errors); 2 configuration error; \
@@ -45,11 +50,23 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Stream resources: at the stop, close every open window as if the watermark had passed.")
     var flushWindows = false
 
+    @OptionGroup(title: "Scale-out")
+    var scale: CoordinatorOptions
+
     @OptionGroup(title: "Watching")
     var observability: ObservabilityOptions
 
     func run() async throws {
         let pipeline = try PipelineCommands.load(self.file)
+        if let url = try self.scale.url(into: pipeline.destination) {
+            guard !self.fresh else {
+                throw JobError.usage(
+                    "--fresh does not apply to a run shared through a coordinator: a new file (or --resource) is a "
+                        + "new run, and the same one again joins or reports it")
+            }
+            try await self.runCoordinated(pipeline, url: url)
+            return
+        }
         var options = PipelineRunner.Options()
         options.resources = self.resource
         options.fresh = self.fresh
@@ -68,6 +85,62 @@ struct RunCommand: AsyncParsableCommand {
 }
 
 /// `gather validate FILE`: checks a pipeline without running it.
+extension RunCommand {
+    /// `gather run FILE --coordinator URL`: registers the run (the root resources' items become units), then
+    /// works on it like any `gather worker` until no item is left.
+    func runCoordinated(_ pipeline: PipelineDefinition, url: PostgresURL) async throws {
+        let (lease, name, quiet) = (try self.scale.leaseDuration(), self.scale.workerName, self.quiet)
+        let run = try await CoordinatedPipeline.plan(path: self.file, name: pipeline.name, resources: self.resource)
+        let outcome = try await WorkerCommand.shareRun(
+            "run", run: run, url: url, name: name, quiet: quiet, observability: self.observability,
+            summary: { $0.0 }
+        ) { coordinator, store, stop, outage in
+            let summary = try await Self.work(
+                run: run, pipeline: pipeline, coordinator: coordinator, store: store, worker: name, lease: lease,
+                stop: stop, outage: outage, registering: true)
+            return (summary, try await WorkerCommand.totals(of: run.id, store: store, outage))
+        }
+        try WorkerCommand.end(outcome, worker: name, run: run.id, url: url, quiet: quiet) { "\($0.pages) pages" }
+    }
+
+    /// Runs `run`'s items with `pipeline` (registering the run first when `registering`): what `gather run
+    /// --coordinator` and `gather worker` both do. The pipeline's rates hold for the fleet.
+    static func work(
+        run: RunInfo, pipeline: PipelineDefinition, coordinator: Coordinator, store: PostgresStore, worker: String,
+        lease: Duration, stop: StopSignal, outage: Outage, registering: Bool = false
+    ) async throws -> CoordinatedSummary {
+        let spec = try CoordinatedPipeline.Spec(run.spec)
+        let sink = CoordinatedPipeline.sink(store: store, worker: worker, outage: outage)
+        do {
+            return try await PipelineItems.with(
+                pipeline, resources: spec.resources, sink: sink, runID: run.id,
+                budget: FleetBudget(coordinator: coordinator, outage: outage)
+            ) { items in
+                if registering {
+                    try await CoordinatedPipeline.register(
+                        run, items: items, pipeline: pipeline, coordinator: coordinator, store: store, outage: outage)
+                }
+                return try await CoordinatedPipeline.work(
+                    run: run, items: items, coordinator: coordinator, store: store, worker: worker,
+                    capacity: pipeline.limits["*"]?.maxConcurrency ?? 16, lease: lease, stop: stop, outage: outage)
+            }
+        } catch let error as PipelineError {
+            throw JobError.usage(error.message)
+        }
+    }
+
+    /// `gather worker`'s side: the pipeline of `run`, read from the file it was started with (checked against
+    /// the run's hash), which must write to the coordinator's database.
+    static func pipeline(of run: RunInfo, coordinator url: String) async throws -> PipelineDefinition {
+        let pipeline = try PipelineCommands.load(try await CoordinatedPipeline.file(of: run))
+        guard case .postgres(let target) = pipeline.destination, target.description == url else {
+            throw JobError.usage(
+                "run \(run.id): its pipeline writes to \(pipeline.destination), not the coordinator's database")
+        }
+        return pipeline
+    }
+}
+
 struct ValidateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "validate",

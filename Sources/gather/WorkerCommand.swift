@@ -10,7 +10,7 @@ struct WorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "worker",
         abstract:
-            "Join the runs of a coordinator database (`gather map`, `fetch`, `load` or `crawl` with --coordinator) and work on them.",
+            "Join the runs of a coordinator database (`gather run`, `map`, `fetch`, `load` or `crawl` with --coordinator) and work on them.",
         discussion: """
             The worker claims units of every running run (FOR UPDATE SKIP LOCKED), runs them (map units on its \
             own worker processes, fetch units with its own HTTP client, load units by parsing their file block), \
@@ -23,7 +23,9 @@ struct WorkerCommand: AsyncParsableCommand {
             taken from one budget in the database in small grants) and `gather load` units (blocks of files that \
             start and end at record boundaries; every host must see the files at the same paths). --workers is \
             also the number of blocks a worker parses at once. Crawl units are pages: the run keeps the crawl's \
-            arguments, and each page's new links are enqueued with its record. Pipelines are not distributed yet.
+            arguments, and each page's new links are enqueued with its record. Pipeline units are work items \
+            (`gather run --coordinator`): each page commits with the item's state, its fence checked, and the \
+            dependent items it found; the pipeline file must be the same on every host.
 
             Exit codes: 0 done; 1 units failed; 2 usage error; 3 fatal error; 130 interrupted.
             """
@@ -80,7 +82,7 @@ struct WorkerCommand: AsyncParsableCommand {
             {
                 try await Self.withCoordinator(url) { coordinator, store in
                     try await Self.work(
-                        coordinator: coordinator, store: store, name: name, workers: workers, lease: lease,
+                        coordinator: coordinator, store: store, url: url, name: name, workers: workers, lease: lease,
                         wait: wait, quiet: quiet)
                 }
             }, summary: { Self.value($0.summaries, worker: name) })
@@ -89,7 +91,7 @@ struct WorkerCommand: AsyncParsableCommand {
     }
 
     /// The kinds of run a worker joins.
-    static let kinds: Set<String> = ["map", "fetch", "load", "crawl"]
+    static let kinds: Set<String> = ["map", "fetch", "load", "crawl", "pipeline"]
 
     /// The runs' summaries as JSON (`--summary-json`).
     static func value(_ summaries: [CoordinatedSummary], worker: String) -> Value {
@@ -98,8 +100,8 @@ struct WorkerCommand: AsyncParsableCommand {
 
     /// Works on every open run until none is left (or, with `wait`, until a signal).
     static func work(
-        coordinator: Coordinator, store: PostgresStore, name: String, workers: Int, lease: Duration, wait: Bool,
-        quiet: Bool
+        coordinator: Coordinator, store: PostgresStore, url: PostgresURL, name: String, workers: Int,
+        lease: Duration, wait: Bool, quiet: Bool
     ) async throws -> (failed: Bool, stopped: Bool, summaries: [CoordinatedSummary]) {
         let stop = StopSignal()
         let outage = Self.outage(name: "gather worker \(name)", quiet: quiet)
@@ -127,6 +129,12 @@ struct WorkerCommand: AsyncParsableCommand {
                             summary = try await CoordinatedFetch.work(
                                 run: run, coordinator: coordinator, store: store, worker: name, lease: lease,
                                 stop: stop, outage: outage)
+                        case "pipeline":
+                            summary = try await RunCommand.work(
+                                run: run,
+                                pipeline: try await RunCommand.pipeline(of: run, coordinator: url.description),
+                                coordinator: coordinator, store: store, worker: name, lease: lease, stop: stop,
+                                outage: outage)
                         case "crawl":
                             let (options, fetcher) = try CrawlCommand.options(of: run)
                             summary = try await CrawlCommand.work(
@@ -180,6 +188,31 @@ struct WorkerCommand: AsyncParsableCommand {
                     }
                 }
             }, summary: { Self.value([summary($0.0)], worker: name) })
+    }
+
+    /// The whole run's counts so far: every worker's, committed with their units.
+    static func totals(of run: String, store: PostgresStore, _ outage: Outage) async throws -> ResourceCounts {
+        var totals = ResourceCounts(runID: run, resource: "")
+        let counts = try await outage.run("reading the counts of \(run)") { try await store.counts(runID: run) }
+        for part in counts { totals.add(part) }
+        return totals
+    }
+
+    /// How a shared run whose rows are counted (`load`, `run`) ends: this process's summary and the run's counts
+    /// (`lead` says what was read), then exit 130 when stopped, 1 when any unit failed or wrote error rows.
+    static func end(
+        _ outcome: (result: (CoordinatedSummary, ResourceCounts), progress: QueueProgress, stopped: Bool),
+        worker: String, run: String, url: PostgresURL, quiet: Bool, lead: (ResourceCounts) -> String
+    ) throws {
+        let (summary, totals) = outcome.result
+        if !quiet {
+            Terminal.error(Self.render(summary, worker: worker, progress: outcome.progress))
+            Terminal.error(
+                "the run so far: \(lead(totals)), \(totals.rows) rows, \(totals.errors) error rows in \(url) "
+                    + "(error rows in _gather_errors, run \(run))")
+        }
+        if outcome.stopped { throw ExitCode(130) }
+        if outcome.progress.failed > 0 || totals.errors > 0 { throw ExitCode(1) }
     }
 
     /// The worker's way through an unreachable coordinator: retried for a minute, with a line on stderr when it

@@ -60,6 +60,9 @@ enum UnitLoop {
         var followUps: [(key: String, payload: Value)] = []
         /// At most this many units for the run in all (a crawl's `--max-pages`).
         var followUpLimit: Int64? = nil
+        /// The unit found its lease gone while it ran (it commits as it goes: a pipeline item's pages), so it
+        /// stopped; nothing is left to commit, and it counts as fenced.
+        var leaseLost = false
     }
 
     static func run(
@@ -112,6 +115,13 @@ enum UnitLoop {
                         continue
                     }
                     inFlight -= 1
+                    if outcome.leaseLost {
+                        held.remove(lease)
+                        metrics.held.record(held.count)
+                        summary.fenced += 1
+                        metrics.fenced.increment()
+                        continue
+                    }
                     // Tried again when the connection is lost: if the lost commit went through, the fence accepts
                     // nothing the second time (the unit is gone), and it counts as unsure, not fenced.
                     let attempts = Mutex(0)

@@ -77,7 +77,7 @@ final class ResourceRun: Sendable {
         }
     }
 
-    private func runItem(_ item: WorkItem, saved: ItemState?) async throws {
+    func runItem(_ item: WorkItem, saved: ItemState?) async throws {
         if saved?.done == true || self.shared.stopping { return }
         var state: ItemState
         if let saved {
@@ -545,8 +545,11 @@ final class ResourceRun: Sendable {
         batch.errors = processed.errors
         for (link, child) in processed.childItems {
             let childState = ItemState(item: child, since: .null)
-            batch.state.append(
-                .put(scope: "work:\(self.children[link].definition.name)", key: child.key, value: childState.json))
+            let resource = self.children[link].definition.name
+            batch.state.append(.put(scope: "work:\(resource)", key: child.key, value: childState.json))
+            if self.shared.sharesWork {
+                batch.discovered.append(DiscoveredWork(kind: resource, key: child.key, payload: child.value))
+            }
         }
         if let parallelIndex {
             batch.state.append(
@@ -563,7 +566,9 @@ final class ResourceRun: Sendable {
         batch.counts = [processed.counts]
         try await self.shared.sink.commit(batch)
         self.counts.withLock { $0.add(processed.counts) }
-        for (link, child) in processed.childItems { self.children[link].queue.push(child) }
+        if !self.shared.sharesWork {
+            for (link, child) in processed.childItems { self.children[link].queue.push(child) }
+        }
         self.shared.progress.changed()
     }
 

@@ -16,6 +16,18 @@ public struct WorkItem: Sendable, Hashable {
         self.context = context
         self.included = included
     }
+
+    /// The item as JSON (a coordinator unit's payload).
+    public var value: Value {
+        .object(Record([("key", .string(self.key)), ("ctx", .object(self.context)), ("inc", .object(self.included))]))
+    }
+
+    /// An item written by ``value``; `nil` if `value` is not one.
+    public init?(_ value: Value) {
+        guard case .object(let item) = value, let key = item["key"]?.stringValue else { return nil }
+        self.init(
+            key: key, context: item["ctx"]?.objectValue ?? Record(), included: item["inc"]?.objectValue ?? Record())
+    }
 }
 
 /// The saved progress of a ``WorkItem`` (JSON in `_gather_state`).

@@ -44,12 +44,16 @@ final class RunShared: Sendable {
     let retryCauses = Mutex<[String: Int]>([:])
     /// The workers of the run's `process` stages.
     let pools: ProcessPools
+    /// A run shared through a coordinator: dependent resources' items go into each page's batch
+    /// (``SinkBatch/discovered``) for the coordinator's queue, not into this process's queues.
+    let sharesWork: Bool
 
     init(
         runID: String, pipeline: String, sink: any Sink, fetcher: GatherHTTP.Fetcher, secrets: [String],
         incrementalCursors: [String: [String: Value]], progress: RunProgress, now: String,
-        pools: ProcessPools = ProcessPools(), stop: StopSignal = StopSignal()
+        pools: ProcessPools = ProcessPools(), stop: StopSignal = StopSignal(), sharesWork: Bool = false
     ) {
+        self.sharesWork = sharesWork
         self.pools = pools
         self.stop = stop
         self.runID = runID
