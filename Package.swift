@@ -339,7 +339,10 @@ let package = Package(
         // The jobs as a library: fetch's job against the in-process fixtures.
         .testTarget(
             name: "GatherJobsTests",
-            dependencies: ["GatherJobs", "GatherHTTP", "GatherSQLite", "GatherTesting"],
+            dependencies: [
+                "GatherJobs", "GatherHTTP", "GatherSQLite", "GatherTesting", "GatherCoordinator", "GatherPipeline",
+                "GatherPostgres", "GatherStore",
+            ],
             swiftSettings: swiftSettings
         ),
         // The `gather` executable end to end, as a child process: every command, the kill tests, real servers.

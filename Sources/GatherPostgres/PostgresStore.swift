@@ -74,6 +74,9 @@ public final class PostgresStore: Sink {
     /// takes the schema lock and reads the tables' schemas again first: one process's new table or column is
     /// never created twice by another. That orders these commits; it suits units that take far longer than a
     /// commit.
+    ///
+    /// An error `prepare` throws that is a ``CommitRefusal`` (a lost fence, say) reaches the caller as it is;
+    /// any other failure becomes a ``PostgresError``.
     public func commit(preparing prepare: (PostgresTransaction) async throws -> SinkBatch) async throws {
         let started = ContinuousClock.now
         var committed = SinkBatch()
@@ -90,6 +93,8 @@ public final class PostgresStore: Sink {
                 return catalog
             }
             self.catalog.withLock { $0 = after }
+        } catch let refusal as any CommitRefusal {
+            throw refusal
         } catch {
             throw PostgresError(
                 "committing a batch to \(self.server.url) failed: \(describe(error))", transient: isTransient(error))
@@ -470,3 +475,7 @@ public final class PostgresStore: Sink {
     /// Rows encoded per slice of a COPY.
     private static let copySlice = 2048
 }
+
+/// An error that a ``PostgresStore/commit(preparing:)`` closure throws to refuse its commit on purpose (the
+/// transaction rolls back): passed to the caller unchanged, where any other error is a database failure.
+public protocol CommitRefusal: Error {}

@@ -12,8 +12,9 @@ public enum RecordOutcome: Sendable, Hashable {
     case result(Value)
     /// The worker's error for this record (or for its whole batch): the model rejected it.
     case error(String)
-    /// Two workers died on the record's batch (exit, signal, timeout, garbled output): why, with the last
-    /// stderr lines. Not the record's fault, as far as anyone can tell.
+    /// Two workers died on the record's batch (or, with ``ProcessPool/Configuration/isolatesFailures``, one on
+    /// its batch and another on the record alone): exit, signal, timeout, garbled output; why, with the last
+    /// stderr lines.
     case lost(String)
 }
 
@@ -51,6 +52,11 @@ public final class ProcessPool: Sendable {
         /// Failures in a row (with no answered batch between them) allowed per worker slot before it stays
         /// stopped: a crash loop ends, a rare crash in a long run does not.
         public var maxRestarts = 10
+        /// After a worker fails on a batch, send its records again each alone (instead of as the batch), so a
+        /// record that crashes the worker costs only itself. Serving sets it: a batch mixes the requests of many
+        /// clients. It costs a failure per bad record, and a worker that fails on everything uses up its
+        /// restarts sooner.
+        public var isolatesFailures = false
         /// Variables added to Gather's own environment.
         public var environment: [String: String] = [:]
         /// The workers' working directory; `nil`: Gather's.
@@ -78,9 +84,10 @@ public final class ProcessPool: Sendable {
         public var failures = 0
         /// Of those, timeouts.
         public var timeouts = 0
-        /// Batches sent to a second worker after the first failed.
+        /// Batches whose records were sent again after a worker failed on them.
         public var retried = 0
-        /// Batches whose records all became errors because two workers failed on them.
+        /// Batches whose records all became errors because two workers failed on them (with
+        /// ``Configuration/isolatesFailures``: records, each its own batch the second time).
         public var lost = 0
         /// Workers started again after a failure, over all slots.
         public var restarts = 0
@@ -163,45 +170,63 @@ public final class ProcessPool: Sendable {
 
     /// Runs one batch on a free worker and returns one outcome per record, in order.
     ///
+    /// When a worker fails on the batch (dies, times out, garbles its answer), the batch is sent once more, to
+    /// another worker; with ``Configuration/isolatesFailures``, each of its records is, alone, so one record that
+    /// crashes the model costs only itself, never the records that happened to share its batch (a server's
+    /// other clients). A record on which a second worker fails too is ``RecordOutcome/lost(_:)``, with both
+    /// reasons.
+    ///
     /// - Throws: ``ProcessPoolError`` when no worker is left (each failed more than `maxRestarts` times), or
     ///   `CancellationError`.
     public func process(_ records: [Value]) async throws -> [RecordOutcome] {
         guard !records.isEmpty else { return [] }
-        var firstFailure: String?
-        var lastWorker: Int?
-        while true {
-            try Task.checkCancellation()
-            guard let index = await self.idle.take(avoiding: lastWorker) else {
-                throw ProcessPoolError(
-                    "no worker of \(self.configuration.commandText) is left: each failed more than max_restarts "
-                        + "(\(self.configuration.maxRestarts)) times in a row"
-                        + (firstFailure.map { "; the last: \($0)" } ?? "")
-                )
+        return try await self.process(records, after: nil)
+    }
+
+    /// `records` on a worker; `after`: the failure of the batch they came from, and the worker it failed on.
+    private func process(_ records: [Value], after: (reason: String, worker: Int)?) async throws -> [RecordOutcome] {
+        try Task.checkCancellation()
+        guard let index = await self.idle.take(avoiding: after?.worker) else {
+            throw ProcessPoolError(
+                "no worker of \(self.configuration.commandText) is left: each failed more than max_restarts "
+                    + "(\(self.configuration.maxRestarts)) times in a row"
+                    + (after.map { "; the last: \($0.reason)" } ?? ""))
+        }
+        let worker = self.workers[index]
+        let result = await worker.run(records, timeout: self.configuration.timeout)
+        switch result {
+        case .answered(let outcomes):
+            self.idle.give(index)
+            if after == nil { self.stats.withLock { $0.batches += 1 } }
+            return outcomes
+        case .failed(let reason), .timedOut(let reason):
+            self.stats.withLock { stats in
+                stats.failures += 1
+                if case .timedOut = result { stats.timeouts += 1 }
             }
-            let worker = self.workers[index]
-            let result = await worker.run(records, timeout: self.configuration.timeout)
-            switch result {
-            case .answered(let outcomes):
-                self.idle.give(index)
-                self.stats.withLock { $0.batches += 1 }
+            self.restartInBackground(worker, index: index)
+            if let after {
+                self.stats.withLock { $0.lost += 1 }
+                let alone = self.configuration.isolatesFailures ? " alone" : ""
+                let message = "\(after.reason); tried again\(alone) on another worker: \(reason)"
+                return Array(repeating: .lost(message), count: records.count)
+            }
+            self.stats.withLock { stats in
+                stats.batches += 1
+                stats.retried += 1
+            }
+            let failure = (reason: reason, worker: index)
+            guard self.configuration.isolatesFailures, records.count > 1 else {
+                return try await self.process(records, after: failure)
+            }
+            // Each record again, alone, on the others; the outcomes in the batch's order.
+            return try await withThrowingTaskGroup(of: (Int, [RecordOutcome]).self) { group in
+                for (position, record) in records.enumerated() {
+                    group.addTask { (position, try await self.process([record], after: failure)) }
+                }
+                var outcomes = [RecordOutcome](repeating: .lost(reason), count: records.count)
+                for try await (position, alone) in group { outcomes[position] = alone.first ?? .lost(reason) }
                 return outcomes
-            case .failed(let reason), .timedOut(let reason):
-                self.stats.withLock { stats in
-                    stats.failures += 1
-                    if case .timedOut = result { stats.timeouts += 1 }
-                }
-                self.restartInBackground(worker, index: index)
-                if let firstFailure {
-                    self.stats.withLock { stats in
-                        stats.batches += 1
-                        stats.lost += 1
-                    }
-                    let message = "\(firstFailure); tried again on another worker: \(reason)"
-                    return Array(repeating: .lost(message), count: records.count)
-                }
-                self.stats.withLock { $0.retried += 1 }
-                firstFailure = reason
-                lastWorker = index
             }
         }
     }

@@ -31,9 +31,12 @@ public struct ModelFile: Sendable {
     /// Connections open at once; more wait in the listen backlog.
     public var maxConnections = 1024
 
+    /// `pool` with ``ProcessPool/Configuration/isolatesFailures`` set: a batch mixes many clients' records, and
+    /// one that crashes the model must cost only its own request.
     public init(name: String, pool: ProcessPool.Configuration) {
         self.name = name
         self.pool = pool
+        self.pool.isolatesFailures = true
     }
 
     public static let model = ComponentSpec(

@@ -17,8 +17,8 @@ struct ServeCommand: AsyncParsableCommand {
             Requests are batched greedily by records (max_size, max_wait), each keeps its deadline \
             (limits.deadline, or the header X-Request-Deadline-Ms): one that cannot be served in time gets 504 \
             before it reaches a worker, a full queue answers 429 with Retry-After from the measured drain rate. \
-            A worker that crashes or hangs is restarted; its batch is tried once more on another worker, else \
-            its requests get 503.
+            A worker that crashes or hangs is restarted; its batch's records are tried once more, each alone, on \
+            another worker, and a record that fails again gets 503.
 
             SIGTERM or SIGINT: stop accepting, let requests in flight finish within --grace, print the summary \
             and exit 0. --check starts the workers, sends the file's example (model.example) through the model \

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Gather
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -105,11 +106,17 @@ struct WorkerCommand: AsyncParsableCommand {
     ) async throws -> (failed: Bool, stopped: Bool, summaries: [CoordinatedSummary]) {
         let stop = StopSignal()
         let outage = Self.outage(name: "gather worker \(name)", quiet: quiet)
+        // A signal also rings the doorbell, so an idle worker (`--wait`) stops at once, not at its next look.
+        let idle = Mutex<Doorbell?>(nil)
         return try await GracefulStop.run(
             message: "no new units; units in hand finish and are saved (the others go back to the queue)",
-            stop: { stop.stop() }
+            stop: {
+                stop.stop()
+                idle.withLock { $0 }?.ring()
+            }
         ) {
             try await coordinator.withWakeups { bell in
+                idle.withLock { $0 = bell }
                 var failed = false
                 var summaries: [CoordinatedSummary] = []
                 while !stop.isStopped {

@@ -152,6 +152,37 @@ import Testing
         }
     }
 
+    /// Serving's setting: after a crash, the batch's records go again each alone, so the record that crashes
+    /// every worker is the only one lost, and the others of its batch are answered, in order.
+    @Test(.timeLimit(.minutes(1)))
+    func isolatedFailuresCostOnlyThePoisonRecord() async throws {
+        let script = try Script(
+            """
+            import os, signal
+            from gather_worker import serve
+            def handle(records):
+                for r in records:
+                    if r.get("crash"):
+                        os.kill(os.getpid(), signal.SIGSEGV)
+                return records
+            serve(handle)
+            """)
+        defer { script.remove() }
+        var configuration = script.configuration(workers: 2)
+        configuration.isolatesFailures = true
+        try await ProcessPool.withPool(configuration) { pool in
+            let outcomes = try await pool.process([["x": 1], ["crash": true], ["x": 2]])
+            #expect(outcomes.count == 3)
+            #expect(outcomes[0] == .result(["x": 1]) && outcomes[2] == .result(["x": 2]), "\(outcomes)")
+            guard case .lost(let message) = outcomes[1] else {
+                Issue.record("expected the crashing record lost, got \(outcomes)")
+                return
+            }
+            #expect(message.contains("SIGSEGV") && message.contains("tried again alone"), "\(message)")
+            #expect(pool.statistics.lost == 1 && pool.statistics.retried == 1 && pool.statistics.failures == 2)
+        }
+    }
+
     @Test(.timeLimit(.minutes(1)))
     func aBatchPastItsTimeoutGetsItsWorkerKilled() async throws {
         let script = try Script(

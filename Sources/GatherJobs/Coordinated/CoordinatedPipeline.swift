@@ -4,13 +4,16 @@ import GatherFiles
 public import GatherPipeline
 public import GatherPostgres
 public import GatherStore
+import Synchronization
 
 /// `gather run` spread over many hosts through a ``Coordinator``: each work item of each endpoint resource (a
-/// `for_each` combination, or a parent record of a dependent resource) is a unit. A worker runs an item as
-/// `gather run` does, page by page, and commits each page's rows with the item's state, its fence checked in
-/// the same transaction (``Coordinator/holds(_:worker:in:)``), and the dependent items the page found enqueued as
-/// new units (unless the run had them already). A worker that dies mid-item loses the item to another, which
-/// goes on from the last page committed; one whose lease ran out commits nothing more.
+/// `for_each` combination, or a parent record of a dependent resource) is a unit, and so is each page after the
+/// first of an item with a counted, numbered paginator (``PipelineUnit``). A worker runs an item as `gather run`
+/// does, page by page, and commits each page's rows with the item's state, its fence checked in the same
+/// transaction (``Coordinator/holds(_:worker:in:)``), and the dependent items and pages it found enqueued as new
+/// units (unless the run had them already). A worker that dies mid-item loses the item to another, which goes on
+/// from the last page committed; one whose lease ran out commits nothing more. The item whose pages are units is
+/// completed by whoever commits its last page.
 ///
 /// Every host reads the pipeline file at the path the run was started with; the run stores a hash of its text,
 /// and a host whose file differs refuses to join. The rows go to the coordinator's database, which must be the
@@ -101,7 +104,7 @@ public enum CoordinatedPipeline {
         _ = try await outage.run("recording the first items of \(run.id)") {
             try await coordinator.markSeen(run: run.id, keys: roots.map { Self.key($0.resource, $0.item.key) })
         }
-        for (resource, item) in roots { try await seeder.add(Self.payload(resource: resource, item: item)) }
+        for (resource, item) in roots { try await seeder.add(PipelineUnit(resource: resource, item: item).value) }
         try await seeder.finish()
     }
 
@@ -116,24 +119,56 @@ public enum CoordinatedPipeline {
             run, coordinator: coordinator, store: store, worker: worker, capacity: max(1, capacity), lease: lease,
             stop: stop, outage: outage
         ) { lease in
-            guard case .object(let unit) = lease.payload, let resource = unit["resource"]?.stringValue,
-                let item = unit["item"].flatMap(WorkItem.init)
-            else { throw CoordinatorError("unit \(lease.unit) of \(run.id) is not a pipeline item") }
-            // Where an earlier holder of the item left it (pages committed, the next URL).
-            let saved = try await outage.run("reading the state of \(resource) \(item.key)") {
-                try await store.server.query(
+            guard let unit = PipelineUnit(lease.payload) else {
+                throw CoordinatorError("unit \(lease.unit) of \(run.id) is not a pipeline item")
+            }
+            let what = "\(unit.resource) \(unit.item.key)" + (unit.page.map { " page \($0)" } ?? "")
+            // Where an earlier holder left the item (pages committed, the next URL), and whether this page is in.
+            let (saved, pageDone) = try await outage.run("reading the state of \(what)") {
+                let saved = try await store.server.query(
                     "SELECT value FROM _gather_state WHERE scope = $1 AND key = $2",
-                    [.string(PipelineItems.stateScope(of: resource)), .string(item.key)]
+                    [.string(PipelineItems.stateScope(of: unit.resource)), .string(unit.item.key)]
                 ).first?.first?.stringValue
+                guard let page = unit.page else { return (saved, false) }
+                let mark = try await store.server.query(
+                    "SELECT 1 FROM _gather_state WHERE scope = $1 AND key = $2",
+                    [.string(PipelineItems.pageScope(of: unit)), .string(String(page))])
+                return (saved, !mark.isEmpty)
             }
             do {
                 try await FencedSink.$lease.withValue(lease) {
-                    try await items.run(resource: resource, item: item, saved: saved)
+                    let completes = pageDone ? true : try await items.run(unit, saved: saved)
+                    if completes {
+                        try await Self.complete(
+                            unit, items: items, store: store, worker: worker, lease: lease, outage: outage)
+                    }
                 }
             } catch is LeaseLost {
                 return UnitLoop.Outcome(write: SinkBatch(), tasks: 1, results: 0, errors: 0, leaseLost: true)
             }
             return UnitLoop.Outcome(write: SinkBatch(), tasks: 1, results: 0, errors: 0)
+        }
+    }
+
+    /// Completes `unit`'s item if its pages are all in: reads the item's state (locked, so two last pages that
+    /// finish together do not both miss the other's mark) and its page marks, and commits the completion, fenced.
+    static func complete(
+        _ unit: PipelineUnit, items: PipelineItems, store: PostgresStore, worker: String, lease: Lease,
+        outage: Outage
+    ) async throws {
+        try await outage.run("completing \(unit.resource) \(unit.item.key)") {
+            try await store.commit { tx in
+                guard try await Coordinator.holds(lease, worker: worker, in: tx) else { throw LeaseLost() }
+                let saved = try await tx.query(
+                    "SELECT value FROM _gather_state WHERE scope = $1 AND key = $2 FOR UPDATE",
+                    [.string(PipelineItems.stateScope(of: unit.resource)), .string(unit.item.key)]
+                ).first?.first?.stringValue
+                let marks = try await tx.query(
+                    "SELECT key, value FROM _gather_state WHERE scope = $1",
+                    [.string(PipelineItems.pageScope(of: unit))]
+                ).map { (key: $0[0].stringValue ?? "", value: $0[1].stringValue ?? "null") }
+                return try items.completion(of: unit, saved: saved, marks: marks) ?? SinkBatch()
+            }
         }
     }
 
@@ -144,10 +179,6 @@ public enum CoordinatedPipeline {
     }
 
     static func key(_ resource: String, _ item: String) -> String { resource + "\u{1F}" + item }
-
-    static func payload(resource: String, item: WorkItem) -> Value {
-        .object(Record([("resource", .string(resource)), ("item", item.value)]))
-    }
 
     static func text(of path: String) async throws -> String {
         var bytes: [UInt8] = []
@@ -162,12 +193,17 @@ public enum CoordinatedPipeline {
 }
 
 /// The lease of the unit a commit belongs to was lost (claimed by another worker): the item stops here.
-struct LeaseLost: Error {}
+struct LeaseLost: CommitRefusal {}
 
 /// ``PostgresStore`` for a coordinated pipeline's items: a commit made while a unit runs (``lease`` is set, a
 /// task local) first checks that its worker still holds the lease, in the same transaction, and enqueues the
 /// dependent items the batch found (``SinkBatch/discovered``) unless the run had them. Commits with no lease (a
 /// new run's reset) go straight through.
+///
+/// A commit whose connection was lost is tried again once the coordinator answers; if the lost one went through
+/// after all, the second finds the unit's progress mark (the page's mark, or else the item's state) already
+/// holding the value it would write, and writes nothing. That needs a unit's commits to be made one after
+/// another, as an item's pages are.
 final class FencedSink: Sink {
     @TaskLocal static var lease: Lease?
 
@@ -182,24 +218,49 @@ final class FencedSink: Sink {
     }
 
     func commit(_ batch: SinkBatch) async throws {
+        try await self.commit(batch, retried: false)
+    }
+
+    /// `retried`: as if an earlier attempt lost its connection (the tests' way to try the check that follows).
+    func commit(_ batch: SinkBatch, retried: Bool) async throws {
         guard let lease = Self.lease else { return try await self.store.commit(batch) }
         let (store, worker) = (self.store, self.worker)
-        let found = batch.discovered.map {
-            (
-                key: CoordinatedPipeline.key($0.kind, $0.key),
-                payload: CoordinatedPipeline.payload(
-                    resource: $0.kind, item: WorkItem($0.payload) ?? WorkItem(key: $0.key, context: Record()))
-            )
-        }
+        let found = batch.discovered.map { (key: CoordinatedPipeline.key($0.kind, $0.key), payload: $0.payload) }
         var rest = batch
         rest.discovered = []
+        let marker = PipelineUnit(lease.payload).flatMap { Self.progress(of: $0, in: rest) }
+        let attempts = Mutex(retried ? 1 : 0)
         try await self.outage.run("committing a page of \(lease.run)") {
+            let again = attempts.withLock {
+                $0 += 1; return $0 > 1
+            }
             try await store.commit { tx in
                 guard try await Coordinator.holds(lease, worker: worker, in: tx) else { throw LeaseLost() }
+                if again, let marker {
+                    let stored = try await tx.query(
+                        "SELECT value FROM _gather_state WHERE scope = $1 AND key = $2",
+                        [.string(marker.scope), .string(marker.key)]
+                    ).first?.first?.stringValue
+                    if stored == marker.value { return SinkBatch() }  // the lost commit went through
+                }
                 if !found.isEmpty { try await Coordinator.enqueueNew(run: lease.run, keyed: found, in: tx) }
                 return rest
             }
         }
+    }
+
+    /// The state `batch` records `unit`'s progress with: a page's mark if it writes one (only that page's commit
+    /// does), or else the item's state (whose next URL and page count differ after every page).
+    static func progress(of unit: PipelineUnit, in batch: SinkBatch) -> (scope: String, key: String, value: String)? {
+        var itemState: (scope: String, key: String, value: String)?
+        for change in batch.state {
+            guard case .put(let scope, let key, let value) = change else { continue }
+            if scope == PipelineItems.pageScope(of: unit) { return (scope, key, value) }
+            if scope == PipelineItems.stateScope(of: unit.resource), key == unit.item.key {
+                itemState = (scope, key, value)
+            }
+        }
+        return itemState
     }
 
     func state(scopePrefix: String) async throws -> [StateEntry] {

@@ -82,7 +82,7 @@ enum UnitLoop {
         }
         defer { heartbeat.cancel() }
         try await coordinator.withWakeups { bell in
-            try await withThrowingTaskGroup(of: (Lease, Outcome).self) { group in
+            try await withThrowingTaskGroup(of: (Lease, Outcome, Committed).self) { group in
                 var inFlight = 0
                 while true {
                     // Keep `capacity` units in hand.
@@ -97,10 +97,18 @@ enum UnitLoop {
                         metrics.held.record(held.count)
                         for lease in leases {
                             inFlight += 1
-                            group.addTask { (lease, try await perform(lease)) }
+                            // Each unit commits in its own task, so one unit's commit (which waits its turn for
+                            // the schema lock) holds up neither the others' nor the next claim.
+                            group.addTask {
+                                let outcome = try await perform(lease)
+                                if outcome.leaseLost { return (lease, outcome, .fenced) }
+                                let committed = try await Self.commit(
+                                    outcome, of: lease, run: run, store: store, worker: worker, outage: outage)
+                                return (lease, outcome, committed)
+                            }
                         }
                     }
-                    guard let (lease, outcome) = try await group.next() else {
+                    guard let (lease, outcome, committed) = try await group.next() else {
                         if stop.isStopped { break }
                         if try await outage.run(
                             "checking whether \(run.id) is done",
@@ -115,43 +123,20 @@ enum UnitLoop {
                         continue
                     }
                     inFlight -= 1
-                    if outcome.leaseLost {
-                        held.remove(lease)
-                        metrics.held.record(held.count)
-                        summary.fenced += 1
-                        metrics.fenced.increment()
-                        continue
-                    }
-                    // Tried again when the connection is lost: if the lost commit went through, the fence accepts
-                    // nothing the second time (the unit is gone), and it counts as unsure, not fenced.
-                    let attempts = Mutex(0)
-                    let accepted = try await outage.run("committing unit \(lease.unit) of \(run.id)") {
-                        attempts.withLock { $0 += 1 }
-                        let accepted = Mutex(false)
-                        try await store.commit { tx in
-                            let fenced = try await Coordinator.fence([lease], worker: worker, in: tx).isEmpty
-                            accepted.withLock { $0 = !fenced }
-                            if !fenced, !outcome.followUps.isEmpty {
-                                try await Coordinator.enqueueNew(
-                                    run: run.id, keyed: outcome.followUps, limit: outcome.followUpLimit, in: tx)
-                            }
-                            return fenced ? SinkBatch() : outcome.write
-                        }
-                        return accepted.withLock { $0 }
-                    }
                     held.remove(lease)
                     metrics.held.record(held.count)
-                    if accepted {
+                    switch committed {
+                    case .done:
                         summary.units += 1
                         summary.tasks += outcome.tasks
                         summary.results += outcome.results
                         summary.errors += outcome.errors
                         metrics.done.increment()
                         metrics.tasks.increment(by: outcome.tasks)
-                    } else if attempts.withLock({ $0 }) > 1 {
+                    case .unsure:
                         summary.unsure += 1
                         metrics.unsure.increment()
-                    } else {
+                    case .fenced:
                         summary.fenced += 1
                         metrics.fenced.increment()
                     }
@@ -159,6 +144,42 @@ enum UnitLoop {
             }
         }
         return summary
+    }
+
+    /// What became of a unit's commit.
+    enum Committed: Sendable {
+        /// Written with its completion.
+        case done
+        /// Refused: the lease had been lost.
+        case fenced
+        /// Refused on a second try after the first lost its connection: the first went through, or the lease had
+        /// been lost.
+        case unsure
+    }
+
+    /// Commits `outcome` with the fenced completion of `lease`, and the follow-up units, in one transaction. Tried
+    /// again when the connection is lost: if the lost commit went through, the fence accepts nothing the second
+    /// time (the unit is gone), and it counts as unsure, not fenced.
+    static func commit(
+        _ outcome: Outcome, of lease: Lease, run: RunInfo, store: PostgresStore, worker: String, outage: Outage
+    ) async throws -> Committed {
+        let attempts = Mutex(0)
+        let accepted = try await outage.run("committing unit \(lease.unit) of \(run.id)") {
+            attempts.withLock { $0 += 1 }
+            let accepted = Mutex(false)
+            try await store.commit { tx in
+                let fenced = try await Coordinator.fence([lease], worker: worker, in: tx).isEmpty
+                accepted.withLock { $0 = !fenced }
+                if !fenced, !outcome.followUps.isEmpty {
+                    try await Coordinator.enqueueNew(
+                        run: run.id, keyed: outcome.followUps, limit: outcome.followUpLimit, in: tx)
+                }
+                return fenced ? SinkBatch() : outcome.write
+            }
+            return accepted.withLock { $0 }
+        }
+        if accepted { return .done }
+        return attempts.withLock { $0 } > 1 ? .unsure : .fenced
     }
 
     struct Metrics: Sendable {

@@ -7,7 +7,9 @@ public import GatherStore
 /// a run shared through a coordinator run it. Each item runs as ``PipelineRunner`` runs it (its pages, transforms
 /// and `process` stages, each page committed with the item's state through `sink`), except that the items of
 /// dependent resources go into each page's batch (``SinkBatch/discovered``) for the coordinator to enqueue,
-/// instead of into this process's queues.
+/// instead of into this process's queues, and so do the pages after the first of a counted, numbered paginator
+/// (each page a ``PipelineUnit``). Pages that follow a link or cursor stay with their item: each page's address
+/// comes from the page before, so one worker at a time walks the chain, its position committed with each page.
 public final class PipelineItems: Sendable {
     private let runs: [String: ResourceRun]
     private let roots: [ResourceDefinition]
@@ -77,15 +79,79 @@ public final class PipelineItems: Sendable {
         }
     }
 
-    /// Runs `item` of `resource` to its end, from `saved` (the item's state as a run left it, `_gather_state`
-    /// scope `work:RESOURCE`), committing each page through the sink.
-    public func run(resource: String, item: WorkItem, saved: String?) async throws {
-        guard let run = self.runs[resource] else {
-            throw PipelineError("the pipeline has no resource '\(resource)' (has the file changed?)")
+    /// Does `unit`: runs its item to its end from `saved` (the item's state as a run left it, `_gather_state`
+    /// scope ``stateScope(of:)``), or fetches its one page, committing each page through the sink.
+    ///
+    /// Returns `true` when the item may be complete only now that this unit is done: its pages are units (a
+    /// counted, numbered paginator hands out the pages after the first as units in the first page's commit), and
+    /// ``completion(of:state:marks:)`` says when the last is in.
+    public func run(_ unit: PipelineUnit, saved: String?) async throws -> Bool {
+        let run = try self.resource(unit.resource)
+        let state = saved.flatMap(ItemState.init(json:))
+        guard let page = unit.page else { return try await run.runItem(unit.item, saved: state) }
+        guard let state else {
+            throw PipelineError("page \(page) of \(unit.resource) \(unit.item.key) has no saved item state")
         }
-        try await run.runItem(item, saved: saved.flatMap(ItemState.init(json:)))
+        try await run.runPage(unit.item, index: page, state: state)
+        return true
+    }
+
+    /// The commit that completes `unit`'s item, given its saved state and its page marks (`_gather_state` scope
+    /// ``pageScope(of:)``, key and value); `nil` while a page is missing or when it is complete already.
+    public func completion(of unit: PipelineUnit, saved: String?, marks: [(key: String, value: String)]) throws
+        -> SinkBatch?
+    {
+        guard let state = saved.flatMap(ItemState.init(json:)) else { return nil }
+        var pages: [Int: Value] = [:]
+        for mark in marks {
+            if let index = Int(mark.key) { pages[index] = (try? JSONReader.parse(mark.value)) ?? .null }
+        }
+        return try self.resource(unit.resource).completion(of: unit.item, state: state, marks: pages)
+    }
+
+    private func resource(_ name: String) throws -> ResourceRun {
+        guard let run = self.runs[name] else {
+            throw PipelineError("the pipeline has no resource '\(name)' (has the file changed?)")
+        }
+        return run
     }
 
     /// The `_gather_state` scope an item's saved state is kept under.
     public static func stateScope(of resource: String) -> String { "work:\(resource)" }
+
+    /// The `_gather_state` scope of the marks of an item's pages that are done (key: the page's index).
+    public static func pageScope(of unit: PipelineUnit) -> String { "pages:\(unit.resource):\(unit.item.key)" }
+}
+
+/// A unit of a pipeline run shared through a coordinator: one work item of a resource, or one page of an item
+/// whose pages are units (``PipelineItems/run(_:saved:)``).
+public struct PipelineUnit: Sendable {
+    public var resource: String
+    public var item: WorkItem
+    /// The page's index; `nil` for the whole item.
+    public var page: Int?
+
+    public init(resource: String, item: WorkItem, page: Int? = nil) {
+        self.resource = resource
+        self.item = item
+        self.page = page
+    }
+
+    /// The unit as JSON (its payload in the queue).
+    public var value: Value {
+        var record = Record([("resource", .string(self.resource)), ("item", self.item.value)])
+        if let page { record["page"] = .int(Int64(page)) }
+        return .object(record)
+    }
+
+    /// The unit ``value`` wrote; `nil` if `value` is not one.
+    public init?(_ value: Value) {
+        guard case .object(let unit) = value, let resource = unit["resource"]?.stringValue,
+            let item = unit["item"].flatMap(WorkItem.init)
+        else { return nil }
+        self.init(resource: resource, item: item, page: unit["page"]?.intValue.map { Int($0) })
+    }
+
+    /// The key, unique in the resource, of page `page` of the item keyed `item`.
+    static func pageKey(item: String, page: Int) -> String { item + "\u{1F}page \(page)" }
 }

@@ -77,8 +77,11 @@ final class ResourceRun: Sendable {
         }
     }
 
-    func runItem(_ item: WorkItem, saved: ItemState?) async throws {
-        if saved?.done == true || self.shared.stopping { return }
+    /// Runs `item` from `saved` to its end. Returns `true` when the item's pages went out as units of a shared run
+    /// instead (a counted, numbered paginator): the item completes with its last page (``completion(of:state:marks:)``).
+    @discardableResult
+    func runItem(_ item: WorkItem, saved: ItemState?) async throws -> Bool {
+        if saved?.done == true || self.shared.stopping { return false }
         var state: ItemState
         if let saved {
             state = saved
@@ -90,7 +93,7 @@ final class ResourceRun: Sendable {
         }
         if let source = self.definition.sql {
             try await self.runQuery(item, state: state, source: source)
-            return
+            return false
         }
         let first: String
         do {
@@ -101,16 +104,52 @@ final class ResourceRun: Sendable {
             failure.message = self.shared.redact(failure.message)
             state.done = true
             try await self.commit(page: nil, failure: failure, item: item, state: state, complete: true)
-            return
+            return false
         }
         switch self.http.paginator?.kind.pages(first: first) ?? .single {
         case .single:
             try await self.chainPages(item, state: state, first: first, next: nil)
         case .numbered(let url, let count, let pageSize):
-            try await self.indexed(item, state: state, url: url, count: count, limit: pageSize)
+            return try await self.indexed(item, state: state, url: url, count: count, limit: pageSize)
         case .chained(let next):
             try await self.chainPages(item, state: state, first: first, next: next)
         }
+        return false
+    }
+
+    /// Page `index` of `item`, a unit of a shared run (see ``runItem(_:saved:)``): fetched and committed with its
+    /// mark, as a run on one machine does each page after the first. `state` is the item's, as its first page left
+    /// it.
+    func runPage(_ item: WorkItem, index: Int, state: ItemState) async throws {
+        guard !state.done, !self.shared.stopping else { return }
+        let first: String
+        do {
+            first = try self.firstURL(state)
+        } catch {
+            let failure = PageFailure(
+                code: "config", message: self.shared.redact("\(error)"), url: self.pathTemplate?.source ?? "",
+                payload: nil)
+            try await self.commit(
+                page: nil, failure: failure, item: item, state: state, complete: false, pageIndex: index)
+            return
+        }
+        guard case .numbered(let url, _, let limit) = self.http.paginator?.kind.pages(first: first) else {
+            throw PipelineError("resource '\(self.name)' has no numbered pages (has the pipeline file changed?)")
+        }
+        let page = await self.fetchPage(url(index), state: state)
+        try await self.commitPage(
+            page, index: index, item: item, state: state, parallel: true, itemsBefore: limit.map { index * $0 })
+    }
+
+    /// The commit that completes `item` once each of its pages has its mark (`marks`: page index to the largest
+    /// cursor on that page); `nil` while a page is missing, or when the item is complete already.
+    func completion(of item: WorkItem, state: ItemState, marks: [Int: Value]) -> SinkBatch? {
+        guard !state.done, let pageCount = state.pageCount, marks.count >= pageCount else { return nil }
+        var done = state
+        done.maxCursor = marks.values.reduce(state.maxCursor) { cursorIsGreater($1, than: $0) ? $1 : $0 }
+        var batch = SinkBatch()
+        self.complete(item, state: done, into: &batch)
+        return batch
     }
 
     /// The cursor value this item sends: the last run's, or `initial`.
@@ -141,20 +180,22 @@ final class ResourceRun: Sendable {
     // MARK: - Pages
 
     /// Offset and page-number pagination: with a known count, pages after the first go out in parallel.
+    /// In a shared run, the pages after the first go out as units in the first page's commit instead (returns
+    /// `true`).
     private func indexed(
         _ item: WorkItem, state initial: ItemState, url: @escaping @Sendable (Int) -> String,
         count: (@Sendable (Value) -> Int?)?, limit: Int?
-    ) async throws {
+    ) async throws -> Bool {
         var state = initial
         let maxPages = self.http.paginator?.maxPages
         guard let count, self.definition.parallelPages else {
             // No count: one page after another until an empty page.
             try await self.chainPages(item, state: state, first: url(0), next: nil, indexedURL: url)
-            return
+            return false
         }
         let done = try await self.completedPages(item)
         if state.pageCount == nil || !done.keys.contains(0) {
-            guard !self.shared.stopping else { return }
+            guard !self.shared.stopping else { return false }
             let page = await self.fetchPage(url(0), state: state)
             var pages: Int?
             if case .success(let body) = page { pages = count(body.json) }
@@ -162,8 +203,18 @@ final class ResourceRun: Sendable {
             if let maxItems = self.http.paginator?.maxItems, let limit {
                 state.pageCount = min(state.pageCount ?? 1, max(1, (maxItems + limit - 1) / limit))
             }
-            try await self.commitPage(page, index: 0, item: item, state: state, parallel: true, itemsBefore: 0)
+            let units =
+                self.shared.sharesWork
+                ? (1..<max(1, state.pageCount ?? 1)).map { index in
+                    DiscoveredWork(
+                        kind: self.name, key: PipelineUnit.pageKey(item: item.key, page: index),
+                        payload: PipelineUnit(resource: self.name, item: item, page: index).value)
+                } : []
+            try await self.commitPage(
+                page, index: 0, item: item, state: state, parallel: true, itemsBefore: 0, units: units)
         }
+        // Shared: the other pages are units now (enqueued with the first page), done by whoever claims them.
+        if self.shared.sharesWork { return true }
         let pageCount = state.pageCount ?? 1
         let remaining = (1..<max(1, pageCount)).filter { !done.keys.contains($0) }
         let snapshot = state
@@ -174,13 +225,13 @@ final class ResourceRun: Sendable {
                 page, index: index, item: item, state: snapshot, parallel: true, itemsBefore: limit.map { index * $0 })
         } consume: { _ in
         }
-        guard !self.shared.stopping else { return }
+        guard !self.shared.stopping else { return false }
         // Complete: the item is done, its page marks go, and the incremental cursor moves on.
         let marks = try await self.completedPages(item)
-        guard marks.count >= pageCount else { return }  // a page was stopped short
-        state.maxCursor = marks.values.reduce(state.maxCursor) { cursorIsGreater($1, than: $0) ? $1 : $0 }
-        state.done = true
-        try await self.commit(page: nil, failure: nil, item: item, state: state, complete: true)
+        if let batch = self.completion(of: item, state: state, marks: marks) {
+            try await self.shared.sink.commit(batch)
+        }
+        return false
     }
 
     /// Link-header, JSON-link and cursor pagination (and index pagination without a count): one page after
@@ -382,11 +433,12 @@ final class ResourceRun: Sendable {
     @discardableResult
     func commitPage(
         _ page: Result<PageBody, PageFailure>, index: Int, item: WorkItem, state: ItemState, parallel: Bool,
-        itemsBefore: Int? = nil
+        itemsBefore: Int? = nil, units: [DiscoveredWork] = []
     ) async throws -> ItemState {
         guard Traces.isOn else {
             return try await self.processAndCommit(
-                page, index: index, item: item, state: state, parallel: parallel, itemsBefore: itemsBefore)
+                page, index: index, item: item, state: state, parallel: parallel, itemsBefore: itemsBefore,
+                units: units)
         }
         let attributes: SpanAttributes = [
             "gather.resource": .string(self.definition.name), "gather.page.index": .int64(Int64(index)),
@@ -395,13 +447,15 @@ final class ResourceRun: Sendable {
         return try await Traces.span("page", attributes: attributes) { span in
             if case .failure(let failure) = page { span?.setStatus(SpanStatus(code: .error, message: failure.message)) }
             return try await self.processAndCommit(
-                page, index: index, item: item, state: state, parallel: parallel, itemsBefore: itemsBefore)
+                page, index: index, item: item, state: state, parallel: parallel, itemsBefore: itemsBefore,
+                units: units)
         }
     }
 
+    /// `units`: work for a shared run's coordinator, committed with the page (the item's other pages).
     private func processAndCommit(
         _ page: Result<PageBody, PageFailure>, index: Int, item: WorkItem, state: ItemState, parallel: Bool,
-        itemsBefore: Int?
+        itemsBefore: Int?, units: [DiscoveredWork]
     ) async throws -> ItemState {
         var state = state
         switch page {
@@ -411,7 +465,7 @@ final class ResourceRun: Sendable {
             state.next = parallel ? state.next : nil
             try await self.commit(
                 page: nil, failure: failure, item: item, state: state, complete: !parallel,
-                pageIndex: parallel ? index : nil)
+                pageIndex: parallel ? index : nil, units: units)
         case .success(let body):
             var processed = try await self.process(
                 body, index: index, item: item, state: state, itemsBefore: itemsBefore)
@@ -423,7 +477,7 @@ final class ResourceRun: Sendable {
             processed.counts.requests = body.requests
             processed.counts.retries = body.retries
             try await self.commit(
-                processed: processed, item: item, state: state, parallelIndex: parallel ? index : nil)
+                processed: processed, item: item, state: state, parallelIndex: parallel ? index : nil, units: units)
         }
         return state
     }
@@ -534,8 +588,11 @@ final class ResourceRun: Sendable {
             at: self.shared.expressionContext.now)
     }
 
-    private func commit(processed: Processed, item: WorkItem, state: ItemState, parallelIndex: Int?) async throws {
+    private func commit(
+        processed: Processed, item: WorkItem, state: ItemState, parallelIndex: Int?, units: [DiscoveredWork]
+    ) async throws {
         var batch = SinkBatch()
+        batch.discovered = units
         if !processed.rows.isEmpty {
             batch.writes.append(
                 TableWrite(
@@ -548,7 +605,9 @@ final class ResourceRun: Sendable {
             let resource = self.children[link].definition.name
             batch.state.append(.put(scope: "work:\(resource)", key: child.key, value: childState.json))
             if self.shared.sharesWork {
-                batch.discovered.append(DiscoveredWork(kind: resource, key: child.key, payload: child.value))
+                batch.discovered.append(
+                    DiscoveredWork(
+                        kind: resource, key: child.key, payload: PipelineUnit(resource: resource, item: child).value))
             }
         }
         if let parallelIndex {
@@ -574,9 +633,11 @@ final class ResourceRun: Sendable {
 
     /// Commits a failure or a completion (no rows).
     func commit(
-        page: PageBody?, failure: PageFailure?, item: WorkItem, state: ItemState, complete: Bool, pageIndex: Int? = nil
+        page: PageBody?, failure: PageFailure?, item: WorkItem, state: ItemState, complete: Bool, pageIndex: Int? = nil,
+        units: [DiscoveredWork] = []
     ) async throws {
         var batch = SinkBatch()
+        batch.discovered = units
         var counts = ResourceCounts(runID: self.shared.runID, resource: self.name)
         if let failure {
             counts.errors = 1
@@ -590,17 +651,20 @@ final class ResourceRun: Sendable {
             batch.state.append(.put(scope: self.pageScope(item), key: String(pageIndex), value: "null"))
             if pageIndex == 0 { batch.state.append(.put(scope: self.stateScope, key: item.key, value: state.json)) }
         }
-        if complete {
-            var done = state
-            done.done = true
-            batch.state.append(.put(scope: self.stateScope, key: item.key, value: done.json))
-            batch.state.append(.clear(scope: self.pageScope(item)))
-            self.completeIncremental(item: item, state: done, into: &batch)
-        }
+        if complete { self.complete(item, state: state, into: &batch) }
         batch.counts = [counts]
         try await self.shared.sink.commit(batch)
         self.counts.withLock { $0.add(counts) }
         self.shared.progress.changed()
+    }
+
+    /// Adds what completes `item` to `batch`: its state, done; its page marks cleared; the incremental cursor on.
+    private func complete(_ item: WorkItem, state: ItemState, into batch: inout SinkBatch) {
+        var done = state
+        done.done = true
+        batch.state.append(.put(scope: self.stateScope, key: item.key, value: done.json))
+        batch.state.append(.clear(scope: self.pageScope(item)))
+        self.completeIncremental(item: item, state: done, into: &batch)
     }
 
     private func completeIncremental(item: WorkItem, state: ItemState, into batch: inout SinkBatch) {
