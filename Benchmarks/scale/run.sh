@@ -9,6 +9,8 @@
 #                                        long its units stayed leased to it (recovery) and the duplicates
 #
 #   GATHER=path/to/gather (default: the release build)  N=20000  WORKERS=4  LATENCY=0.1  LEASE=5s
+#   NETNS=1   each gather process on a "host" of its own (scripts/netns: a network namespace and a veth pair on a
+#             private subnet), PostgreSQL and api.py on another; needs root (ip netns). Default: all on loopback.
 #
 # PostgreSQL is a throwaway cluster (scripts/pg-cluster); everything this script starts stops however it ends.
 set -euo pipefail
@@ -21,6 +23,7 @@ LATENCY=${LATENCY:-0.1}
 LEASE=${LEASE:-5s}
 KILL=${KILL:-}
 SCALING=${SCALING:-}
+NETNS=${NETNS:-}
 venv=${SCALE_VENV:-$HOME/.cache/gather-bench/scale-venv}
 py=$venv/bin/python
 say() { printf '[scale] %s\n' "$*" >&2; }
@@ -35,17 +38,38 @@ cleanup() {
     for pid in "${pids[@]}"; do kill -TERM "$pid" 2> /dev/null || true; done
     for pid in "${pids[@]}"; do wait "$pid" 2> /dev/null || true; done
     [ -z "$api_pid" ] || kill "$api_pid" 2> /dev/null || true
-    [ -z "$pg_dir" ] || "$root/scripts/pg-cluster" stop "$pg_dir" > /dev/null 2>&1 || true
+    if [ -n "$pg_dir" ]; then
+        if [ -n "$NETNS" ]; then
+            "$root/scripts/netns" exec srv "$root/scripts/pg-cluster" stop "$pg_dir" > /dev/null 2>&1 || true
+        else
+            "$root/scripts/pg-cluster" stop "$pg_dir" > /dev/null 2>&1 || true
+        fi
+    fi
+    [ -z "$NETNS" ] || "$root/scripts/netns" down > /dev/null 2>&1 || true
     rm -rf "$work"
 }
 trap cleanup EXIT INT TERM
 
-eval "$("$root/scripts/pg-cluster" start)"
+# on HOST CMD…: runs CMD on gather process HOST's "host" (1, 2, …; `srv` for PostgreSQL and api.py).
+on() {
+    local host=$1
+    shift
+    if [ -n "$NETNS" ]; then "$root/scripts/netns" exec "$host" "$@"; else "$@"; fi
+}
+listen=127.0.0.1
+if [ -n "$NETNS" ]; then
+    "$root/scripts/netns" check || exit 1
+    eval "$("$root/scripts/netns" up "$WORKERS")"
+    listen=$GATHER_NETNS_SERVER
+    eval "$(PG_LISTEN=$listen PG_ALLOW=$GATHER_NETNS_CIDR "$root/scripts/netns" exec srv "$root/scripts/pg-cluster" start)"
+else
+    eval "$("$root/scripts/pg-cluster" start)"
+fi
 pg_dir=$GATHER_PG_DIR
-"$py" "$here/api.py" --port 0 --latency "$LATENCY" > "$work/api.out" 2> "$work/api.err" &
+on srv "$py" "$here/api.py" --host "$listen" --port 0 --latency "$LATENCY" > "$work/api.out" 2> "$work/api.err" &
 api_pid=$!
 for _ in $(seq 1 100); do [ -s "$work/api.out" ] && break; sleep 0.1; done
-api="http://127.0.0.1:$(head -1 "$work/api.out")"
+api="http://$listen:$(head -1 "$work/api.out")"
 seq 1 "$N" | sed "s|^|$api/item/|" > "$work/urls.txt"
 
 # Queries the run's own database ($url, local to run(); the tables are there, not in $GATHER_PG_URL).
@@ -61,11 +85,11 @@ run() {
     [ -z "$rate" ] || rate_flag=(--rate "$rate")
     pids=()
     start=$(date +%s.%N)
-    "$GATHER" fetch "$work/urls.txt" --into "$url" --coordinator "$url" --name w1 --concurrency "$concurrency" \
-        "${rate_flag[@]}" --lease "$LEASE" --quiet > /dev/null 2> "$work/w1.err" &
+    on 1 "$GATHER" fetch "$work/urls.txt" --into "$url" --coordinator "$url" --name w1 \
+        --concurrency "$concurrency" "${rate_flag[@]}" --lease "$LEASE" --quiet > /dev/null 2> "$work/w1.err" &
     pids+=($!)
     for i in $(seq 2 "$processes"); do
-        "$GATHER" worker "$url" --name "w$i" --wait --lease "$LEASE" --quiet > /dev/null 2> "$work/w$i.err" &
+        on "$i" "$GATHER" worker "$url" --name "w$i" --wait --lease "$LEASE" --quiet > /dev/null 2> "$work/w$i.err" &
         pids+=($!)
     done
     if [ -n "$KILL" ]; then
@@ -91,9 +115,9 @@ run() {
     rows=$(psql_value "SELECT count(*) FROM fetch_results")
     distinct=$(psql_value "SELECT count(DISTINCT line) FROM fetch_results")
     stats=$(curl -sf "$api/stats")
-    "$py" - "$stats" "$processes" "$concurrency" "$rate" "$start" "$end" "$rows" "$distinct" "$N" \
+    NETNS="$NETNS" "$py" - "$stats" "$processes" "$concurrency" "$rate" "$start" "$end" "$rows" "$distinct" "$N" \
         "$kill_at" "$recovered" "$LEASE" << 'PY'
-import json, sys
+import json, os, sys
 stats = json.loads(sys.argv[1])
 processes, concurrency, rate, start, end, rows, distinct, n, kill_at, recovered, lease = sys.argv[2:]
 wall = float(end) - float(start)
@@ -103,6 +127,7 @@ out = {
     "mean_rate": stats["mean_rate"], "max_1s_window": stats["max_1s_window"],
     "duplicate_requests": stats["duplicate_requests"], "rows": int(rows), "distinct_lines": int(distinct),
     "duplicate_results": int(rows) - int(distinct), "missing_results": int(n) - int(distinct),
+    "hosts": "netns" if os.environ.get("NETNS") else "loopback",
 }
 if kill_at:
     out["recovery_s"] = round(float(recovered) - float(kill_at), 2)

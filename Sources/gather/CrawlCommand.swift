@@ -272,10 +272,14 @@ extension CrawlCommand {
     }
 
     /// `gather worker`'s side: the crawl the run's stored arguments describe.
-    static func options(of run: RunInfo) throws -> (CrawlOptions, Fetcher.Configuration) {
+    /// The crawl `run` describes, as this worker runs it: `concurrency` (`gather worker --concurrency`) in place of
+    /// the run's.
+    static func options(of run: RunInfo, concurrency: Int? = nil) throws -> (CrawlOptions, Fetcher.Configuration) {
         let spec = try CoordinatedCrawl.Spec(run.spec)
         do {
-            return try Self.parse(spec.arguments).makeCrawl()
+            var command = try Self.parse(spec.arguments)
+            if let concurrency { command.concurrency = concurrency }
+            return try command.makeCrawl()
         } catch let error as JobError {
             throw error
         } catch {

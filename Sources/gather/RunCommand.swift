@@ -107,9 +107,16 @@ extension RunCommand {
     /// --coordinator` and `gather worker` both do. The pipeline's rates hold for the fleet.
     static func work(
         run: RunInfo, pipeline: PipelineDefinition, coordinator: Coordinator, store: PostgresStore, worker: String,
-        lease: Duration, stop: StopSignal, outage: Outage, registering: Bool = false
+        concurrency: Int? = nil, lease: Duration, stop: StopSignal, outage: Outage, registering: Bool = false
     ) async throws -> CoordinatedSummary {
         let spec = try CoordinatedPipeline.Spec(run.spec)
+        var pipeline = pipeline
+        if let concurrency {
+            // This worker's items in hand, and its requests per host where the pipeline sets no limit of its own.
+            var limits = pipeline.limits["*"] ?? FlowLimits()
+            limits.maxConcurrency = concurrency
+            pipeline.limits["*"] = limits
+        }
         let sink = CoordinatedPipeline.sink(store: store, worker: worker, outage: outage)
         do {
             return try await PipelineItems.with(

@@ -22,8 +22,8 @@ struct WorkerCommand: AsyncParsableCommand {
             Today the coordinator runs `gather map` units (the run stores the worker command, its environment and \
             the results table), `gather fetch` units (input lines; a host's --rate holds for the whole fleet, \
             taken from one budget in the database in small grants) and `gather load` units (blocks of files that \
-            start and end at record boundaries; every host must see the files at the same paths). --workers is \
-            also the number of blocks a worker parses at once. Crawl units are pages: the run keeps the crawl's \
+            start and end at record boundaries; every host must see the files at the same paths). \
+            --concurrency (else --workers) is the number of blocks a worker parses at once. Crawl units are pages: the run keeps the crawl's \
             arguments, and each page's new links are enqueued with its record. Pipeline units are work items \
             (`gather run --coordinator`): each page commits with the item's state, its fence checked, and the \
             dependent items it found; the pipeline file must be the same on every host.
@@ -40,6 +40,15 @@ struct WorkerCommand: AsyncParsableCommand {
 
     @Option(name: [.short, .long], help: "Worker processes: a number, or auto for one per core.")
     var workers: String = "auto"
+
+    @Option(
+        name: [.short, .long],
+        help: ArgumentHelp(
+            "Work in flight on this worker: requests at once for fetch runs, items in hand and requests per host for "
+                + "pipeline and crawl runs, blocks at once for load runs (default: what the run was started with; "
+                + "load: --workers).",
+            discussion: "Limits the run sets per host, and the fleet's shared rates, still hold."))
+    var concurrency: Int?
 
     @Option(name: .long, help: "How long a claimed unit stays this worker's without a heartbeat.")
     var lease: String = "30s"
@@ -76,6 +85,10 @@ struct WorkerCommand: AsyncParsableCommand {
         } catch {
             throw JobError.usage("--lease: \(error)")
         }
+        if let concurrency = self.concurrency, concurrency < 1 {
+            throw JobError.usage("--concurrency \(concurrency): give a number of 1 or more")
+        }
+        let concurrency = self.concurrency
         let name = self.name ?? Self.defaultName
         let wait = self.wait
         let quiet = self.quiet
@@ -83,8 +96,8 @@ struct WorkerCommand: AsyncParsableCommand {
             {
                 try await Self.withCoordinator(url) { coordinator, store in
                     try await Self.work(
-                        coordinator: coordinator, store: store, url: url, name: name, workers: workers, lease: lease,
-                        wait: wait, quiet: quiet)
+                        coordinator: coordinator, store: store, url: url, name: name, workers: workers,
+                        concurrency: concurrency, lease: lease, wait: wait, quiet: quiet)
                 }
             }, summary: { Self.value($0.summaries, worker: name) })
         if outcome.stopped { throw ExitCode(130) }
@@ -102,7 +115,7 @@ struct WorkerCommand: AsyncParsableCommand {
     /// Works on every open run until none is left (or, with `wait`, until a signal).
     static func work(
         coordinator: Coordinator, store: PostgresStore, url: PostgresURL, name: String, workers: Int,
-        lease: Duration, wait: Bool, quiet: Bool
+        concurrency: Int? = nil, lease: Duration, wait: Bool, quiet: Bool
     ) async throws -> (failed: Bool, stopped: Bool, summaries: [CoordinatedSummary]) {
         let stop = StopSignal()
         let outage = Self.outage(name: "gather worker \(name)", quiet: quiet)
@@ -134,23 +147,23 @@ struct WorkerCommand: AsyncParsableCommand {
                         switch run.kind {
                         case "fetch":
                             summary = try await CoordinatedFetch.work(
-                                run: run, coordinator: coordinator, store: store, worker: name, lease: lease,
-                                stop: stop, outage: outage)
+                                run: run, coordinator: coordinator, store: store, worker: name,
+                                concurrency: concurrency, lease: lease, stop: stop, outage: outage)
                         case "pipeline":
                             summary = try await RunCommand.work(
                                 run: run,
                                 pipeline: try await RunCommand.pipeline(of: run, coordinator: url.description),
-                                coordinator: coordinator, store: store, worker: name, lease: lease, stop: stop,
-                                outage: outage)
+                                coordinator: coordinator, store: store, worker: name, concurrency: concurrency,
+                                lease: lease, stop: stop, outage: outage)
                         case "crawl":
-                            let (options, fetcher) = try CrawlCommand.options(of: run)
+                            let (options, fetcher) = try CrawlCommand.options(of: run, concurrency: concurrency)
                             summary = try await CrawlCommand.work(
                                 run: run, options: options, fetcher: fetcher, coordinator: coordinator,
                                 store: store, worker: name, lease: lease, stop: stop, outage: outage)
                         case "load":
                             summary = try await CoordinatedLoad.work(
-                                run: run, coordinator: coordinator, store: store, worker: name, capacity: workers,
-                                lease: lease, stop: stop, outage: outage)
+                                run: run, coordinator: coordinator, store: store, worker: name,
+                                capacity: concurrency ?? workers, lease: lease, stop: stop, outage: outage)
                         default:
                             summary = try await CoordinatedMap.work(
                                 run: run, coordinator: coordinator, store: store, worker: name, workers: workers,

@@ -1,5 +1,6 @@
 import GatherCoordinator
 import GatherCore
+import GatherJobs
 import GatherPostgres
 import GatherTesting
 import Testing
@@ -78,6 +79,33 @@ import Testing
             // And the limit binds: the two together ran near it, not far under (300 requests took ≥ 6.5 s).
             let span = arrivals.first!.duration(to: arrivals.last!)
             #expect(span >= .seconds(6.5), "300 requests in \(span) at 40/s")
+        }
+    }
+
+    /// `gather worker --concurrency` sets this host's requests in flight, whatever the run was started with: a run
+    /// registered at concurrency 16, worked on by one worker at 3, never has more than 3 requests at the server.
+    @Test(.timeLimit(.minutes(2)))
+    func aWorkersConcurrencyIsItsOwn() async throws {
+        try await FixtureServer.withServer { server in
+            let scratch = try ScratchFolder()
+            defer { scratch.remove() }
+            let lines = (1...24).map { server.url("/delay/100?n=\($0)") }
+            var options = FetchJob.Options()
+            options.input = try scratch.write("urls.txt", lines.joined(separator: "\n") + "\n")
+            options.concurrency = 16
+            let run = try CoordinatedFetch.plan(options, unitSize: 8)
+            let url = try await TestPostgres.freshDatabase("worker_concurrency")
+            let store = try await PostgresStore.open(url)
+            try await Coordinator(server: store.server).install()
+            try await CoordinatedFetch.register(run, coordinator: Coordinator(server: store.server))
+            await store.close()
+            let worker = try await runGather(["worker", url.description, "--concurrency", "3", "--quiet"])
+            #expect(worker.status == 0, "\(worker.stderr)")
+            #expect(server.stats.count() == 24)
+            let most = server.stats.highWater()
+            #expect(most <= 3 && most >= 2, "\(most) requests at once")
+            let zero = try await runGather(["worker", url.description, "--concurrency", "0"])
+            #expect(zero.status == 2 && zero.stderr.contains("--concurrency 0"), "\(zero.stderr)")
         }
     }
 }

@@ -5,6 +5,7 @@ import GatherFormats
 import GatherJobs
 import GatherPostgres
 import GatherTesting
+import Synchronization
 import Testing
 
 #if canImport(Glibc)
@@ -36,6 +37,21 @@ import Testing
         }
     }
 
+    /// Registers the load of `file` in blocks of `blockRows` through the library, as `gather load --batch-rows`
+    /// plans it, with no worker yet.
+    static func register(_ file: String, blockRows: Int, in url: PostgresURL) async throws -> RunInfo {
+        var options = LoadOptions()
+        options.blockRows = blockRows
+        let files = try FileLoader.files(for: [file], options: options)
+        let run = try CoordinatedLoad.plan(files, options: options)
+        let store = try await PostgresStore.open(url)
+        let coordinator = Coordinator(server: store.server)
+        try await coordinator.install()
+        try await CoordinatedLoad.register(run, files: files, coordinator: coordinator, store: store)
+        await store.close()
+        return run
+    }
+
     @Test(.timeLimit(.minutes(3)))
     func twoProcessesLoadTheBlocksOfOneFileAndWriteEveryRowOnce() async throws {
         let scratch = try ScratchFolder()
@@ -44,17 +60,7 @@ import Testing
         let url = try await TestPostgres.freshDatabase("coordinated_load")
         let plain = try await TestPostgres.freshDatabase("plain_load")
         // The run registered through the library, as `gather load --batch-rows 200` plans it: about 30 blocks.
-        var options = LoadOptions()
-        options.blockRows = 200
-        let files = try FileLoader.files(for: [file], options: options)
-        let run = try CoordinatedLoad.plan(files, options: options)
-        let server = try await PostgresServer.connect(url)
-        let store = try await PostgresStore.open(url)
-        let coordinator = Coordinator(server: server)
-        try await coordinator.install()
-        try await CoordinatedLoad.register(run, files: files, coordinator: coordinator, store: store)
-        await store.close()
-        await server.close()
+        let run = try await Self.register(file, blockRows: 200, in: url)
         // A worker starts on it; once it has committed a block, `gather load` of the same file joins the run.
         let summaries = (scratch.file("helper.json"), scratch.file("starter.json"))
         async let helper = runGather(
@@ -102,6 +108,71 @@ import Testing
             ["load", file, "--into", url.description, "--coordinator", url.description, "--batch-rows", "200"])
         #expect(again.stderr.contains("0 units"), "\(again.stderr)")
         #expect(try await Self.digest("orders", in: url) == shared)
+    }
+
+    /// A worker SIGKILLed while it holds blocks: they are loaded again by the other after the lease, and the table
+    /// equals a plain load's, each row once.
+    @Test(.timeLimit(.minutes(15)))
+    func aKilledWorkersBlocksAreLoadedOnceByTheOther() async throws {
+        try await oneKillTestAtATime { try await self.killBody() }
+    }
+
+    private func killBody() async throws {
+        let scratch = try ScratchFolder()
+        defer { scratch.remove() }
+        let file = try scratch.write("orders.csv", Self.csv())
+        let url = try await TestPostgres.freshDatabase("coordinated_load_kill")
+        let plain = try await TestPostgres.freshDatabase("plain_load_kill")
+        _ = try await Self.register(file, blockRows: 100, in: url)
+        // The doomed worker loads blocks two at a time, and is SIGKILLed once it has committed some and holds more.
+        let heldAtKill = Mutex<Int64>(0)
+        let doomed = try await runGather(
+            ["worker", url.description, "--name", "doomed", "--concurrency", "2", "--lease", "2s", "--quiet"]
+        ) { process in
+            try await TestPostgres.withServer(url) { db in
+                let deadline = ContinuousClock.now + .seconds(60)
+                while ContinuousClock.now < deadline {
+                    let rows = (try? await db.query("SELECT count(*) FROM orders"))?.first?.first?.intValue ?? 0
+                    let held =
+                        (try? await db.query(
+                            "SELECT count(*) FROM gather_units WHERE owner = 'doomed' AND state = 'leased'"))?
+                        .first?.first?.intValue ?? 0
+                    if rows >= 500, held >= 1 { break }
+                    try await Task.sleep(for: .milliseconds(5))
+                }
+                kill(process.processIdentifier, SIGKILL)
+                let held = try await db.query(
+                    "SELECT count(*) FROM gather_units WHERE owner = 'doomed' AND state = 'leased'")
+                heldAtKill.withLock { $0 = held.first?.first?.intValue ?? 0 }
+            }
+        }
+        #expect(doomed.status == SIGKILL || doomed.status == 128 + SIGKILL, "\(doomed.stderr)")
+        // It died holding blocks (or the run was already done; then the check below says so).
+        let left = try await TestPostgres.withServer(url) { db in
+            try await db.query("SELECT count(*) FROM gather_units").first?.first?.intValue ?? 0
+        }
+        #expect(left == 0 || heldAtKill.withLock { $0 } >= 1, "killed holding \(heldAtKill.withLock { $0 })")
+        // The same load again joins the run and finishes it, taking the dead worker's blocks once their lease ends.
+        let load = try await runGather(
+            [
+                "load", file, "--into", url.description, "--coordinator", url.description, "--name", "survivor",
+                "--batch-rows", "100", "--lease", "2s",
+            ])
+        #expect(load.status == 1, "\(load.stderr)")  // the ragged row, as in a plain load
+        #expect(load.stderr.contains("6001 records, 6000 rows, 1 error rows"), "\(load.stderr)")
+        let local = try await runGather(["load", file, "--into", plain.description, "--quiet"])
+        #expect(local.status == 1, "\(local.stderr)")
+        let shared = try await Self.digest("orders", in: url)
+        #expect(shared.first?.first == .int(6_000), "\(shared)")
+        #expect(shared == (try await Self.digest("orders", in: plain)))
+        let ledger = try await TestPostgres.withServer(url) { db in
+            [
+                try await db.query("SELECT count(*) FROM _gather_errors"),
+                try await db.query("SELECT state FROM gather_runs"),
+                try await db.query("SELECT count(*) FROM gather_units"),
+            ]
+        }
+        #expect(ledger == [[[.int(1)]], [[.string("done")]], [[.int(0)]]], "\(ledger)")
     }
 
     @Test(.timeLimit(.minutes(2)))

@@ -160,11 +160,15 @@ public enum CoordinatedFetch {
     /// the spec's concurrency in flight on this worker, the fleet's rate per host), and commits each unit's
     /// records with its fenced completion into `store`. Leases last `lease`; an unreachable coordinator is waited
     /// for by `outage`.
+    ///
+    /// `concurrency`: this worker's requests in flight, in place of the run's (`gather worker --concurrency`).
     public static func work(
-        run: RunInfo, coordinator: Coordinator, store: PostgresStore, worker: String, lease: Duration = .seconds(30),
-        stop: StopSignal = StopSignal(), outage: Outage = Outage()
+        run: RunInfo, coordinator: Coordinator, store: PostgresStore, worker: String, concurrency: Int? = nil,
+        lease: Duration = .seconds(30), stop: StopSignal = StopSignal(), outage: Outage = Outage()
     ) async throws -> CoordinatedSummary {
-        let spec = try Spec(run.spec)
+        var own = try Spec(run.spec)
+        if let concurrency { own.concurrency = max(1, concurrency) }
+        let spec = own
         try UnitLoop.requireSameVersion(spec.version, run: run.id)
         let budget = spec.rate == nil ? nil : FleetBudget(coordinator: coordinator, outage: outage)
         let input = FetchInput(
