@@ -50,11 +50,12 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-# on HOST CMD…: runs CMD on gather process HOST's "host" (1, 2, …; `srv` for PostgreSQL and api.py).
+# on HOST CMD… &: runs CMD on gather process HOST's "host" (1, 2, …; `srv` for PostgreSQL and api.py). Only in the
+# background: it execs, so that $! is CMD itself (kill -9 must reach gather, not a subshell that waits for it).
 on() {
     local host=$1
     shift
-    if [ -n "$NETNS" ]; then "$root/scripts/netns" exec "$host" "$@"; else "$@"; fi
+    if [ -n "$NETNS" ]; then exec "$root/scripts/netns" exec "$host" "$@"; else exec "$@"; fi
 }
 listen=127.0.0.1
 if [ -n "$NETNS" ]; then
