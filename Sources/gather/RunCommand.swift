@@ -111,8 +111,9 @@ extension RunCommand {
     ) async throws -> CoordinatedSummary {
         let spec = try CoordinatedPipeline.Spec(run.spec)
         var pipeline = pipeline
-        if let concurrency {
-            // This worker's items in hand, and its requests per host where the pipeline sets no limit of its own.
+        let capacity = concurrency ?? pipeline.limits["*"]?.maxConcurrency ?? 16
+        if let concurrency, pipeline.limits["*"]?.maxConcurrency == nil {
+            // This worker's requests per host too, where the pipeline sets no limit of its own for every host.
             var limits = pipeline.limits["*"] ?? FlowLimits()
             limits.maxConcurrency = concurrency
             pipeline.limits["*"] = limits
@@ -129,7 +130,7 @@ extension RunCommand {
                 }
                 return try await CoordinatedPipeline.work(
                     run: run, items: items, coordinator: coordinator, store: store, worker: worker,
-                    capacity: pipeline.limits["*"]?.maxConcurrency ?? 16, lease: lease, stop: stop, outage: outage)
+                    capacity: capacity, lease: lease, stop: stop, outage: outage)
             }
         } catch let error as PipelineError {
             throw JobError.usage(error.message)

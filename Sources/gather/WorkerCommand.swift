@@ -44,10 +44,12 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(
         name: [.short, .long],
         help: ArgumentHelp(
-            "Work in flight on this worker: requests at once for fetch runs, items in hand and requests per host for "
-                + "pipeline and crawl runs, blocks at once for load runs (default: what the run was started with; "
-                + "load: --workers).",
-            discussion: "Limits the run sets per host, and the fleet's shared rates, still hold."))
+            "Work in flight on this worker: requests at once for fetch runs, items in hand for pipeline runs, "
+                + "pages for crawl runs, blocks at once for load runs (default: what the run was started with; "
+                + "load: --workers). Map runs use --workers.",
+            discussion:
+                "Limits the run sets per host, and the fleet's shared rates, still hold; a pipeline's own `*` "
+                + "concurrency limit too (else --concurrency is also its requests per host)."))
     var concurrency: Int?
 
     @Option(name: .long, help: "How long a claimed unit stays this worker's without a heartbeat.")

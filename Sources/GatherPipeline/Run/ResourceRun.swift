@@ -601,13 +601,16 @@ final class ResourceRun: Sendable {
         }
         batch.errors = processed.errors
         for (link, child) in processed.childItems {
-            let childState = ItemState(item: child, since: .null)
             let resource = self.children[link].definition.name
-            batch.state.append(.put(scope: "work:\(resource)", key: child.key, value: childState.json))
             if self.shared.sharesWork {
+                // The unit carries the item; its state starts when it first runs. (Written here, it would reset
+                // the progress of a child found again, by another page, while another worker runs it.)
                 batch.discovered.append(
                     DiscoveredWork(
                         kind: resource, key: child.key, payload: PipelineUnit(resource: resource, item: child).value))
+            } else {
+                let childState = ItemState(item: child, since: .null)
+                batch.state.append(.put(scope: "work:\(resource)", key: child.key, value: childState.json))
             }
         }
         if let parallelIndex {
@@ -659,11 +662,15 @@ final class ResourceRun: Sendable {
     }
 
     /// Adds what completes `item` to `batch`: its state, done; its page marks cleared; the incremental cursor on.
+    ///
+    /// A shared run keeps the marks until the pipeline's next run starts: a page unit's holder that died after
+    /// its commit, or a commit tried again after a lost reply, must still find its page's mark after another
+    /// worker completed the item.
     private func complete(_ item: WorkItem, state: ItemState, into batch: inout SinkBatch) {
         var done = state
         done.done = true
         batch.state.append(.put(scope: self.stateScope, key: item.key, value: done.json))
-        batch.state.append(.clear(scope: self.pageScope(item)))
+        if !self.shared.sharesWork { batch.state.append(.clear(scope: self.pageScope(item))) }
         self.completeIncremental(item: item, state: done, into: &batch)
     }
 
