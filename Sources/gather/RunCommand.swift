@@ -18,9 +18,10 @@ struct RunCommand: AsyncParsableCommand {
             stops after 10 s without an event (exit 0); --flush-windows closes the open windows at the stop.
 
             --coordinator postgres://… (the pipeline's destination) shares the run with `gather worker`s on \
-            other hosts: each work item of its http resources is a unit, each page committed with the item's \
-            state behind a fence, so a worker that dies mid-item loses it to another, which goes on from the last \
-            page. Every host must have the same pipeline file at the same path.
+            other hosts: each work item of its http resources is a unit (and each page of a counted paginator), \
+            each page committed with the item's state behind a fence, so a worker that dies mid-item loses it to \
+            another, which goes on from the last page. Every host must have the same pipeline file at the same \
+            path.
 
             See `gather help pipeline` for the file format and `gather help COMPONENT` for each component.
 
@@ -84,7 +85,6 @@ struct RunCommand: AsyncParsableCommand {
     }
 }
 
-/// `gather validate FILE`: checks a pipeline without running it.
 extension RunCommand {
     /// `gather run FILE --coordinator URL`: registers the run (the root resources' items become units), then
     /// works on it like any `gather worker` until no item is left.
@@ -149,6 +149,7 @@ extension RunCommand {
     }
 }
 
+/// `gather validate FILE`: checks a pipeline without running it.
 struct ValidateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "validate",

@@ -25,8 +25,9 @@ struct WorkerCommand: AsyncParsableCommand {
             start and end at record boundaries; every host must see the files at the same paths). \
             --concurrency (else --workers) is the number of blocks a worker parses at once. Crawl units are pages: the run keeps the crawl's \
             arguments, and each page's new links are enqueued with its record. Pipeline units are work items \
-            (`gather run --coordinator`): each page commits with the item's state, its fence checked, and the \
-            dependent items it found; the pipeline file must be the same on every host.
+            and the pages of counted paginators (`gather run --coordinator`): each page commits with the item's \
+            state, its fence checked, and the dependent items it found; the pipeline file must be the same on \
+            every host.
 
             Exit codes: 0 done; 1 units failed; 2 usage error; 3 fatal error; 130 interrupted.
             """

@@ -39,17 +39,8 @@ public final class PipelineItems: Sendable {
                         + "endpoints only (run the others without --coordinator, or leave them out with --resource)")
             }
         }
-        var cursors: [String: [String: Value]] = [:]
-        for entry in try await sink.state(scopePrefix: "incremental:") {
-            let resource = String(entry.scope.dropFirst("incremental:".count))
-            cursors[resource, default: [:]][entry.key] = (try? JSONReader.parse(entry.value)) ?? .null
-        }
-        var configuration = Fetcher.Configuration()
-        configuration.limits = pipeline.limits["*"] ?? FlowLimits(maxConcurrency: 16)
-        configuration.limitOverrides = pipeline.limits.filter { $0.key != "*" }
-        if let timeout = pipeline.defaults.timeout { configuration.timeouts.request = timeout }
-        if let retry = pipeline.defaults.retry { configuration.retry = retry }
-        if let actions = pipeline.defaults.responseActions { configuration.responseActions = actions }
+        let cursors = try await PipelineRunner.incrementalCursors(in: sink)
+        var configuration = PipelineRunner.fetcherConfiguration(pipeline)
         configuration.sharedBudget = budget
         let stages = selected.flatMap { TransformChain($0.transforms).processStages }
         let run = try await ProcessPools.with(stages, stderr: nil) { pools in

@@ -96,23 +96,14 @@ public struct PipelineRunner: Sendable {
         }
         let (runID, resumed) = (ledger.runID, ledger.resumed)
 
-        var cursors: [String: [String: Value]] = [:]
-        for entry in try await sink.state(scopePrefix: "incremental:") {
-            let resource = String(entry.scope.dropFirst("incremental:".count))
-            cursors[resource, default: [:]][entry.key] = (try? JSONReader.parse(entry.value)) ?? .null
-        }
+        let cursors = try await Self.incrementalCursors(in: sink)
         var saved: [String: [String: ItemState]] = [:]
         for entry in try await sink.state(scopePrefix: "work:") {
             let resource = String(entry.scope.dropFirst("work:".count))
             if let state = ItemState(json: entry.value) { saved[resource, default: [:]][entry.key] = state }
         }
 
-        var configuration = Fetcher.Configuration()
-        configuration.limits = self.pipeline.limits["*"] ?? FlowLimits(maxConcurrency: 16)
-        configuration.limitOverrides = self.pipeline.limits.filter { $0.key != "*" }
-        if let timeout = self.pipeline.defaults.timeout { configuration.timeouts.request = timeout }
-        if let retry = self.pipeline.defaults.retry { configuration.retry = retry }
-        if let actions = self.pipeline.defaults.responseActions { configuration.responseActions = actions }
+        let configuration = Self.fetcherConfiguration(self.pipeline)
         let progress = RunProgress(enabled: self.options.progress)
         let secrets = self.pipeline.secrets
         let pipeline = self.pipeline
@@ -272,6 +263,27 @@ public struct PipelineRunner: Sendable {
         }
     }
 
+    /// The HTTP client's settings for `pipeline`: its `limits` (`*` the default for every host, 16 at once
+    /// without it) and its `defaults` (timeout, retry, response actions).
+    static func fetcherConfiguration(_ pipeline: PipelineDefinition) -> Fetcher.Configuration {
+        var configuration = Fetcher.Configuration()
+        configuration.limits = pipeline.limits["*"] ?? FlowLimits(maxConcurrency: 16)
+        configuration.limitOverrides = pipeline.limits.filter { $0.key != "*" }
+        if let timeout = pipeline.defaults.timeout { configuration.timeouts.request = timeout }
+        if let retry = pipeline.defaults.retry { configuration.retry = retry }
+        if let actions = pipeline.defaults.responseActions { configuration.responseActions = actions }
+        return configuration
+    }
+
+    /// The incremental cursors earlier runs left in `sink`: resource, then item key, to the cursor value.
+    static func incrementalCursors(in sink: any Sink) async throws -> [String: [String: Value]] {
+        var cursors: [String: [String: Value]] = [:]
+        for entry in try await sink.state(scopePrefix: "incremental:") {
+            let resource = String(entry.scope.dropFirst("incremental:".count))
+            cursors[resource, default: [:]][entry.key] = (try? JSONReader.parse(entry.value)) ?? .null
+        }
+        return cursors
+    }
 }
 
 /// A failure of the pipeline as a whole (not of one item).

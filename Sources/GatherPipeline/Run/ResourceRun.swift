@@ -661,7 +661,8 @@ final class ResourceRun: Sendable {
         self.shared.progress.changed()
     }
 
-    /// Adds what completes `item` to `batch`: its state, done; its page marks cleared; the incremental cursor on.
+    /// Adds what completes `item` to `batch`: its state, done; its page marks cleared (on one machine); the
+    /// incremental cursor on.
     ///
     /// A shared run keeps the marks until the pipeline's next run starts: a page unit's holder that died after
     /// its commit, or a commit tried again after a lost reply, must still find its page's mark after another
